@@ -1,0 +1,52 @@
+"""Connection settings are validated before anything connects, and never echo a password."""
+
+from __future__ import annotations
+
+import pytest
+
+from worker.config import database_url_from_env, parse_database_url
+from worker.errors import ConfigError
+
+
+def test_a_postgresql_url_is_accepted_and_described_without_its_password() -> None:
+    target = parse_database_url("postgresql://app:s3cret@db.example.internal:6543/postgres")
+    assert target.description == "db.example.internal:6543/postgres"
+    assert "s3cret" not in target.description
+
+
+def test_a_libpq_keyword_string_is_accepted() -> None:
+    target = parse_database_url("host=127.0.0.1 port=5433 dbname=app user=app")
+    assert target.description == "127.0.0.1:5433/app"
+
+
+@pytest.mark.parametrize(
+    ("value", "fragment"),
+    [
+        ("", "is empty"),
+        ("   ", "is empty"),
+        ("mysql://u:p@h/db", "must start with postgresql://"),
+        ("just-a-word", "is not a PostgreSQL URL"),
+        ("postgresql://u:hunter2@h:99999/db", "invalid port"),
+        ("postgresql://u:hunter2@h:port/db", "invalid port"),
+        ("postgresql://u:hunter2@[::1/db", "malformed"),
+        ("host=h bogus_option=1", "malformed"),
+    ],
+)
+def test_a_malformed_url_is_a_config_error_naming_the_setting(value: str, fragment: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_database_url(value)
+    message = str(caught.value)
+    assert message.startswith("DATABASE_URL")
+    assert fragment in message
+    assert "hunter2" not in message
+    assert "\n" not in message
+
+
+def test_an_unset_or_blank_database_url_means_the_local_harness() -> None:
+    assert database_url_from_env({}) is None
+    assert database_url_from_env({"DATABASE_URL": "  "}) is None
+
+
+def test_database_url_from_env_validates_what_it_reads() -> None:
+    with pytest.raises(ConfigError):
+        database_url_from_env({"DATABASE_URL": "redis://localhost"})

@@ -1,0 +1,1 @@
+"""The database floor: connections, migrations and the local PostgreSQL harness."""

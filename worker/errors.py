@@ -1,0 +1,23 @@
+"""The errors the command line turns into one clear line each."""
+
+from __future__ import annotations
+
+
+class ProximaError(Exception):
+    """Base of every error that is reported to a person as one line."""
+
+
+class ConfigError(ProximaError):
+    """A setting (environment variable or flag) is missing or malformed."""
+
+
+class DatabaseUnreachableError(ProximaError):
+    """The database named by the settings cannot be reached."""
+
+
+class MigrationError(ProximaError):
+    """A migration failed; it was rolled back and the ledger is unchanged."""
+
+
+class DevDbError(ProximaError):
+    """The local PostgreSQL harness could not do what was asked."""
