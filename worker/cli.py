@@ -7,12 +7,17 @@ code 1; a malformed command line exits with code 2.
 from __future__ import annotations
 
 import argparse
+import asyncio
+import datetime as dt
+import re
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from worker.config import DatabaseTarget, database_url_from_env, parse_database_url
 from worker.db import devdb
+from worker.db.connect import connect
 from worker.db.migrate import MigrationReport, discover, migrate
 from worker.errors import ProximaError
 
@@ -89,6 +94,144 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be positive, got {text}")
+    return value
+
+
+def _kinds(text: str) -> tuple[str, ...]:
+    kinds = tuple(k.strip() for k in text.split(",") if k.strip())
+    for kind in kinds:
+        if not re.fullmatch(r"[a-z][a-z0-9_]{0,62}", kind):
+            raise argparse.ArgumentTypeError(f"{kind!r} is not a job kind (lower_snake_case)")
+    if not kinds:
+        raise argparse.ArgumentTypeError("name at least one kind")
+    return kinds
+
+
+def _monday(text: str) -> dt.date:
+    try:
+        day = dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a date as YYYY-MM-DD, got {text!r}") from None
+    if day.isoweekday() != 1:
+        raise argparse.ArgumentTypeError(f"{text} is a {day:%A}; a week starts on a Monday")
+    return day
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from worker.handlers import default_registry, load_plugin  # noqa: PLC0415 - only the worker needs them
+    from worker.log import configure  # noqa: PLC0415
+    from worker.runtime.schedule import run_schedule  # noqa: PLC0415
+    from worker.runtime.worker import Worker, WorkerSettings  # noqa: PLC0415
+
+    configure(args.log_level)
+    registry = default_registry()
+    for plugin in args.plugin or []:
+        try:
+            load_plugin(registry, plugin)
+        except ValueError as exc:
+            raise ProximaError(str(exc)) from None
+    try:
+        settings = WorkerSettings(
+            concurrency=args.concurrency,
+            kinds=args.kinds,
+            lease_seconds=args.lease,
+            poll_seconds=args.poll,
+            shutdown_grace_seconds=args.grace,
+            rescue_seconds=min(15.0, args.lease / 2),
+        )
+    except ValueError as exc:
+        raise ProximaError(str(exc)) from None
+    target = _target(args)
+    with connect(target):
+        pass  # fail fast, in one line, when the database cannot be reached
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        worker = Worker(target.conninfo, registry, settings)
+        tasks = [asyncio.create_task(worker.run(stop))]
+        if not args.no_schedule:
+            tasks.append(asyncio.create_task(run_schedule(target.conninfo, stop)))
+        await asyncio.gather(*tasks)
+
+    asyncio.run(main())
+    return 0
+
+
+def cmd_enqueue_weekly(args: argparse.Namespace) -> int:
+    from worker.runtime.schedule import enqueue_weekly  # noqa: PLC0415
+
+    target = _target(args)
+    with connect(target):
+        pass
+    added = enqueue_weekly(target.conninfo, args.week)
+    week = args.week.isoformat() if args.week else "each person's current week"
+    print(f"enqueued {added} weekly analysis jobs for {week}")
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from worker.queue import manager  # noqa: PLC0415
+
+    with connect(_target(args)) as conn:
+        depth = manager.queue_depth(conn)
+        failures = manager.recent_failures(conn, limit=args.failures)
+    if not depth:
+        print("the queue is empty")
+    else:
+        print(f"{'kind':<24} {'status':<10} {'jobs':>8}  oldest due")
+        for row in depth:
+            age = f"{row.oldest_due_seconds:,.0f} s" if row.oldest_due_seconds is not None else ""
+            print(f"{row.kind:<24} {row.status:<10} {row.jobs:>8}  {age}")
+    if failures:
+        print("\nrecent failures:")
+        for failure in failures:
+            print(
+                f"  #{failure.id} {failure.kind} after {failure.attempts}/{failure.max_attempts} attempts "
+                f"at {failure.updated_at:%Y-%m-%d %H:%M:%S}: {failure.last_error}"
+            )
+    return 0
+
+
+def cmd_retry_failed(args: argparse.Namespace) -> int:
+    from worker.queue import manager  # noqa: PLC0415
+
+    with connect(_target(args), autocommit=True) as conn:
+        ids = manager.retry_failed_jobs(conn, kind=args.kind, ids=args.id)
+    print(f"put {len(ids)} failed jobs back in the queue")
+    return 0
+
+
+def cmd_cancel(args: argparse.Namespace) -> int:
+    from worker.queue import manager  # noqa: PLC0415
+
+    if not args.id and not args.kind:
+        raise ProximaError("name the jobs to cancel: --id N (repeatable) or --kind KIND")
+    with connect(_target(args), autocommit=True) as conn:
+        ids = manager.cancel_jobs(conn, ids=args.id or [], kind=args.kind)
+    print(f"cancelled {len(ids)} queued jobs")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m worker", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True, metavar="command")
@@ -103,6 +246,44 @@ def build_parser() -> argparse.ArgumentParser:
     p_db = sub.add_parser("db", help="the local development database")
     p_db.add_argument("action", choices=["start", "stop", "url", "status"])
     p_db.set_defaults(func=cmd_db)
+
+    url_help = "PostgreSQL URL (default: DATABASE_URL, else the local database)"
+
+    p_run = sub.add_parser("run", help="run the worker until SIGTERM/SIGINT")
+    p_run.add_argument("--concurrency", type=_positive_int, default=8, help="jobs at once (default 8)")
+    p_run.add_argument("--kinds", type=_kinds, help="comma-separated kinds to run (default: all)")
+    p_run.add_argument("--lease", type=_positive_float, default=60.0, help="lease in seconds (default 60)")
+    p_run.add_argument(
+        "--poll", type=_positive_float, default=1.0, help="poll interval in seconds (default 1)"
+    )
+    p_run.add_argument("--grace", type=float, default=30.0, help="shutdown grace in seconds (default 30)")
+    p_run.add_argument("--plugin", action="append", help="module whose register(registry) adds handlers")
+    p_run.add_argument("--no-schedule", action="store_true", help="do not run the weekly schedule loop")
+    p_run.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    p_run.add_argument("--database-url", help=url_help)
+    p_run.set_defaults(func=cmd_run)
+
+    p_weekly = sub.add_parser("enqueue-weekly", help="enqueue the weekly analysis now")
+    p_weekly.add_argument("--week", type=_monday, help="the Monday of the week (default: each person's own)")
+    p_weekly.add_argument("--database-url", help=url_help)
+    p_weekly.set_defaults(func=cmd_enqueue_weekly)
+
+    p_status = sub.add_parser("status", help="queue depth by kind and status, recent failures")
+    p_status.add_argument("--failures", type=_positive_int, default=10, help="how many failures to list")
+    p_status.add_argument("--database-url", help=url_help)
+    p_status.set_defaults(func=cmd_status)
+
+    p_retry = sub.add_parser("retry-failed", help="put failed jobs back in the queue")
+    p_retry.add_argument("--kind", type=lambda t: _kinds(t)[0], help="only this kind")
+    p_retry.add_argument("--id", type=_positive_int, action="append", help="only this job (repeatable)")
+    p_retry.add_argument("--database-url", help=url_help)
+    p_retry.set_defaults(func=cmd_retry_failed)
+
+    p_cancel = sub.add_parser("cancel", help="cancel queued jobs")
+    p_cancel.add_argument("--kind", type=lambda t: _kinds(t)[0], help="every queued job of this kind")
+    p_cancel.add_argument("--id", type=_positive_int, action="append", help="this job (repeatable)")
+    p_cancel.add_argument("--database-url", help=url_help)
+    p_cancel.set_defaults(func=cmd_cancel)
 
     p_demo = sub.add_parser("demo", help="run the main job end to end on the embedded default")
     p_demo.set_defaults(func=cmd_demo)

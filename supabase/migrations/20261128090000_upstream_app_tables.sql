@@ -7,19 +7,18 @@
 -- read only their own rows. Writes come from the app's backend (service role),
 -- except the person's own notes and profile settings.
 
--- A time zone is valid when PostgreSQL knows its name. Declared immutable so a CHECK
+-- A time zone is valid when it is a zone name PostgreSQL knows (IANA names such as
+-- 'Europe/Berlin'); abbreviations and POSIX strings like 'UTC+10' are refused, since
+-- PostgreSQL reads the latter with the sign inverted. Declared immutable so a CHECK
 -- may use it: the zone names a database knows only ever grow.
 create or replace function public.is_valid_time_zone(zone text)
 returns boolean
-language plpgsql immutable
+language sql immutable
 set search_path = ''
 as $$
-begin
-  perform now() at time zone zone;
-  return true;
-exception when invalid_parameter_value then
-  return false;
-end
+  select zone is not null
+     and zone !~ '^(posix|right)/'
+     and exists (select 1 from pg_catalog.pg_timezone_names where name = zone)
 $$;
 
 create table if not exists public.profiles (

@@ -1,0 +1,205 @@
+"""The pg_cron schedules and what their commands do.
+
+pg_cron lives in one database per server (``cron.database_name``, ``postgres`` here as
+on Supabase), not in the per-test clones, so the schedule tests migrate that database
+once per module and share it: each test there cleans up the rows it adds. Where
+pg_cron is not installed they skip (and fail in CI). The last tests run everywhere:
+the migrations and the housekeeping must also work without pg_cron.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import psycopg
+import pytest
+
+from worker.db.devdb import CRON_DATABASE, LocalCluster
+from worker.db.migrate import MIGRATIONS_DIR, migrate_connection
+
+SCHEDULE_MIGRATION = MIGRATIONS_DIR / "20261128100200_pg_cron_schedules.sql"
+WEEKLY = ("weekly-health-analysis", "0 9 * * 1", "select public.enqueue_weekly_analysis()")
+HOUSEKEEPING = ("proxima-housekeeping", "17 3 * * *", "select public.run_housekeeping()")
+
+
+def require_pg_cron(cluster: LocalCluster) -> None:
+    """Skip (saying why) where pg_cron cannot be had; in CI its absence is a failure."""
+    if cluster.pg_cron:
+        return
+    reason = (
+        f"pg_cron is not installed for PostgreSQL {cluster.binaries.major}: "
+        f"install the Debian package postgresql-{cluster.binaries.major}-cron (needs root)"
+    )
+    if os.environ.get("CI"):
+        pytest.fail(reason)
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="module")
+def cron_url(cluster: LocalCluster) -> str:
+    """The cron database with every migration applied (idempotent: shared by the session)."""
+    require_pg_cron(cluster)
+    url = cluster.url(CRON_DATABASE)
+    with psycopg.connect(url, autocommit=True) as conn:
+        migrate_connection(conn)
+    return url
+
+
+@pytest.fixture
+def cron(cron_url: str) -> Iterator[psycopg.Connection[Any]]:
+    with psycopg.connect(cron_url, autocommit=True) as conn:
+        yield conn
+
+
+@pytest.fixture
+def cron_user(cron: psycopg.Connection[Any]) -> Iterator[uuid.UUID]:
+    """A person with a quick scan yesterday, deleted (with their jobs) afterwards."""
+    user_id = uuid.uuid4()
+    cron.execute("insert into auth.users (id) values (%s)", (user_id,))
+    cron.execute(
+        "insert into public.quick_scans (user_id, body_part, created_at)"
+        " values (%s, 'knee', now() - interval '1 day')",
+        (user_id,),
+    )
+    try:
+        yield user_id
+    finally:
+        cron.execute("delete from auth.users where id = %s", (user_id,))
+
+
+def scheduled(conn: psycopg.Connection[Any], jobname: str) -> list[tuple[Any, ...]]:
+    return conn.execute(
+        "select jobname, schedule, command from cron.job where jobname = %s", (jobname,)
+    ).fetchall()
+
+
+def scheduled_command(conn: psycopg.Connection[Any], jobname: str) -> bytes:
+    row = conn.execute("select command from cron.job where jobname = %s", (jobname,)).fetchone()
+    assert row is not None, f"{jobname} is not scheduled"
+    return str(row[0]).encode()
+
+
+# -- the schedules -------------------------------------------------------------------------------
+
+
+def test_the_weekly_analysis_is_scheduled_for_monday_0900_utc(cron: psycopg.Connection[Any]) -> None:
+    assert scheduled(cron, WEEKLY[0]) == [WEEKLY]
+
+
+def test_the_housekeeping_is_scheduled_every_night(cron: psycopg.Connection[Any]) -> None:
+    assert scheduled(cron, HOUSEKEEPING[0]) == [HOUSEKEEPING]
+
+
+def test_rerunning_the_schedule_migration_does_not_duplicate_the_schedules(
+    cron: psycopg.Connection[Any],
+) -> None:
+    migrate_connection(cron)
+    with cron.transaction():
+        cron.execute(SCHEDULE_MIGRATION.read_bytes())
+
+    assert scheduled(cron, WEEKLY[0]) == [WEEKLY]
+    assert scheduled(cron, HOUSEKEEPING[0]) == [HOUSEKEEPING]
+
+
+# -- what the scheduled commands do --------------------------------------------------------------
+
+
+def test_the_scheduled_weekly_command_enqueues_the_active_users_week(
+    cron: psycopg.Connection[Any], cron_user: uuid.UUID
+) -> None:
+    with cron.transaction():
+        cron.execute(scheduled_command(cron, WEEKLY[0]))
+        week = cron.execute("select public.user_week_of(%s)::text", (cron_user,)).fetchone()
+    assert week is not None
+
+    jobs = cron.execute(
+        "select kind, payload, dedupe_key from public.jobs where user_id = %s", (cron_user,)
+    ).fetchall()
+    assert jobs == [
+        (
+            "weekly_analysis",
+            {"week_of": week[0], "force": False, "trigger": "weekly"},
+            f"weekly_analysis:{cron_user}:{week[0]}",
+        )
+    ]
+
+
+def test_the_scheduled_housekeeping_deletes_old_finished_jobs_but_keeps_failed_ones(
+    cron: psycopg.Connection[Any], cron_user: uuid.UUID
+) -> None:
+    ids: dict[str, int] = {}
+    for label, status, age in [
+        ("old succeeded", "succeeded", "31 days"),
+        ("old cancelled", "cancelled", "31 days"),
+        ("old failed", "failed", "400 days"),
+        ("recent succeeded", "succeeded", "29 days"),
+    ]:
+        row = cron.execute(
+            "insert into public.jobs (kind, user_id, status, finished_at, last_error)"
+            " values ('housekeeping_probe', %s, %s, now() - %s::interval, %s) returning id",
+            (cron_user, status, age, "boom" if status == "failed" else None),
+        ).fetchone()
+        assert row is not None
+        ids[label] = row[0]
+
+    cron.execute(scheduled_command(cron, HOUSEKEEPING[0]))
+
+    left = cron.execute("select id from public.jobs where id = any(%s)", (list(ids.values()),)).fetchall()
+    assert {ids[label] for label in ("old failed", "recent succeeded")} == {i for (i,) in left}
+
+
+def test_the_scheduled_housekeeping_trims_cron_run_history_older_than_a_week(
+    cron: psycopg.Connection[Any],
+) -> None:
+    run_ids: dict[str, int] = {}
+    for label, age in [("old", "8 days"), ("recent", "6 days")]:
+        row = cron.execute(
+            "insert into cron.job_run_details"
+            " (jobid, job_pid, database, username, command, status, return_message, start_time, end_time)"
+            " values (0, 0, current_database(), current_user, 'select 1', 'succeeded', '1 row',"
+            "         now() - %s::interval, now() - %s::interval)"
+            " returning runid",
+            (age, age),
+        ).fetchone()
+        assert row is not None
+        run_ids[label] = row[0]
+    try:
+        result = cron.execute(scheduled_command(cron, HOUSEKEEPING[0])).fetchone()
+        left = cron.execute(
+            "select runid from cron.job_run_details where runid = any(%s)", (list(run_ids.values()),)
+        ).fetchall()
+    finally:
+        cron.execute("delete from cron.job_run_details where runid = any(%s)", (list(run_ids.values()),))
+
+    assert left == [(run_ids["recent"],)]
+    assert result is not None
+    assert result[0]["cron_runs_deleted"] >= 1
+
+
+# -- without pg_cron (every database but the cron one) -------------------------------------------
+
+
+def test_the_schedule_migration_applies_where_pg_cron_cannot_be_created(
+    conn: psycopg.Connection[Any],
+) -> None:
+    row = conn.execute(
+        "select exists (select 1 from supabase_migrations.schema_migrations where version = %s),"
+        " to_regnamespace('cron') is null",
+        (SCHEDULE_MIGRATION.name.split("_", 1)[0],),
+    ).fetchone()
+    assert row == (True, True)
+
+
+def test_housekeeping_runs_without_pg_cron_and_reports_no_cron_runs(conn: psycopg.Connection[Any]) -> None:
+    conn.execute(
+        "insert into public.jobs (kind, status, finished_at)"
+        " values ('housekeeping_probe', 'succeeded', now() - interval '31 days')"
+    )
+
+    row = conn.execute("select public.run_housekeeping()").fetchone()
+
+    assert row == ({"jobs_deleted": 1, "cron_runs_deleted": None},)
+    assert conn.execute("select count(*) from public.jobs").fetchone() == (0,)

@@ -1,0 +1,27 @@
+"""Job handlers by kind: the glue between the queue and the rooms that do the work."""
+
+from __future__ import annotations
+
+import importlib
+
+from worker.handlers.maintenance import handle_noop
+from worker.queue.registry import Registry
+
+
+def default_registry() -> Registry:
+    """Every kind this worker knows how to run."""
+    registry = Registry()
+    registry.register("noop", handle_noop, timeout_seconds=60)
+    return registry
+
+
+def load_plugin(registry: Registry, module_name: str) -> None:
+    """Import ``module_name`` and let its ``register(registry)`` add handlers."""
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ValueError(f"cannot import handler plugin {module_name!r}: {exc}") from None
+    register = getattr(module, "register", None)
+    if not callable(register):
+        raise ValueError(f"handler plugin {module_name!r} has no register(registry) function")
+    register(registry)

@@ -1,0 +1,76 @@
+"""The job as the worker sees it."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+from uuid import UUID
+
+_KIND = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+
+
+class JobStatus(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+@dataclass(frozen=True)
+class Job:
+    """One claimed attempt of a job: ``(id, attempt)`` identifies it with the lease owner."""
+
+    id: int
+    kind: str
+    user_id: UUID | None
+    payload: dict[str, Any]
+    priority: int
+    attempt: int
+    max_attempts: int
+    run_at: dt.datetime
+    created_at: dt.datetime
+
+    @property
+    def last_attempt(self) -> bool:
+        return self.attempt >= self.max_attempts
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> Job:
+        return cls(
+            id=int(row["id"]),
+            kind=str(row["kind"]),
+            user_id=row["user_id"],
+            payload=dict(row["payload"] or {}),
+            priority=int(row["priority"]),
+            attempt=int(row["attempts"]),
+            max_attempts=int(row["max_attempts"]),
+            run_at=row["run_at"],
+            created_at=row["created_at"],
+        )
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """A job to enqueue. ``dedupe_key`` makes the enqueue idempotent among unfinished jobs."""
+
+    kind: str
+    payload: dict[str, Any] = field(default_factory=dict)
+    user_id: UUID | None = None
+    priority: int = 0
+    run_at: dt.datetime | None = None
+    max_attempts: int = 5
+    dedupe_key: str | None = None
+
+    def __post_init__(self) -> None:
+        if not _KIND.match(self.kind):
+            raise ValueError(f"job kind {self.kind!r} must be lower_snake_case, at most 63 characters")
+        if not -100 <= self.priority <= 100:
+            raise ValueError(f"job priority {self.priority} must be between -100 and 100")
+        if not 1 <= self.max_attempts <= 100:
+            raise ValueError(f"max_attempts {self.max_attempts} must be between 1 and 100")
+        if not isinstance(self.payload, dict):
+            raise ValueError("a job payload must be a JSON object")

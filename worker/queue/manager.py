@@ -1,0 +1,194 @@
+"""Every database operation on jobs, each one named query from ``queries.sql``.
+
+Functions take an open connection; whoever calls them decides the transaction. Those
+that end an attempt (``finish_job``, ``retry_job``, ``fail_job``) return whether this
+worker still held the attempt: ``False`` means the lease was lost and the job belongs to
+someone else now.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from psycopg import AsyncConnection, Connection, sql
+from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
+
+from worker.db.queries import load_queries
+from worker.queue.jobs import Job, JobSpec
+
+CHANNEL = "proxima_jobs"
+
+
+def query(name: str) -> sql.SQL:
+    return load_queries("worker.queue", "queries.sql")[name]
+
+
+def _enqueue_params(specs: Sequence[JobSpec]) -> dict[str, Any]:
+    return {
+        "kinds": [s.kind for s in specs],
+        "user_ids": [s.user_id for s in specs],
+        "payloads": [Jsonb(s.payload) for s in specs],
+        "priorities": [s.priority for s in specs],
+        "run_ats": [s.run_at for s in specs],
+        "max_attempts": [s.max_attempts for s in specs],
+        "dedupe_keys": [s.dedupe_key for s in specs],
+    }
+
+
+async def enqueue(conn: AsyncConnection[Any], specs: Sequence[JobSpec]) -> list[int]:
+    """Insert jobs in one statement; returns the ids of those not deduplicated away."""
+    if not specs:
+        return []
+    cur = await conn.execute(query("enqueue_jobs"), _enqueue_params(specs))
+    return [int(row[0]) for row in await cur.fetchall()]
+
+
+def enqueue_sync(conn: Connection[Any], specs: Sequence[JobSpec]) -> list[int]:
+    """The same for synchronous callers (the command line, tests)."""
+    if not specs:
+        return []
+    cur = conn.execute(query("enqueue_jobs"), _enqueue_params(specs))
+    return [int(row[0]) for row in cur.fetchall()]
+
+
+async def claim_jobs(
+    conn: AsyncConnection[Any],
+    *,
+    owner: str,
+    limit: int,
+    lease_seconds: float,
+    kinds: Sequence[str] | None = None,
+) -> list[Job]:
+    """Claim up to ``limit`` due jobs (most urgent first) under a lease for ``owner``."""
+    async with conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute(
+            query("claim_jobs"),
+            {
+                "owner": owner,
+                "limit": limit,
+                "lease_seconds": lease_seconds,
+                "kinds": list(kinds) if kinds else None,
+            },
+        )
+        rows = await cur.fetchall()
+    jobs = [Job.from_row(row) for row in rows]
+    jobs.sort(key=lambda j: (-j.priority, j.run_at, j.id))
+    return jobs
+
+
+async def extend_leases(
+    conn: AsyncConnection[Any], *, owner: str, ids: Sequence[int], lease_seconds: float
+) -> set[int]:
+    if not ids:
+        return set()
+    cur = await conn.execute(
+        query("extend_leases"), {"owner": owner, "ids": list(ids), "lease_seconds": lease_seconds}
+    )
+    return {int(row[0]) for row in await cur.fetchall()}
+
+
+async def finish_job(conn: AsyncConnection[Any], job: Job, *, owner: str) -> bool:
+    cur = await conn.execute(query("finish_job"), {"id": job.id, "owner": owner, "attempt": job.attempt})
+    return cur.rowcount == 1
+
+
+async def finish_jobs(conn: AsyncConnection[Any], jobs: Sequence[Job], *, owner: str) -> set[int]:
+    if not jobs:
+        return set()
+    cur = await conn.execute(
+        query("finish_jobs"),
+        {"ids": [j.id for j in jobs], "attempts": [j.attempt for j in jobs], "owner": owner},
+    )
+    return {int(row[0]) for row in await cur.fetchall()}
+
+
+async def retry_job(
+    conn: AsyncConnection[Any], job: Job, *, owner: str, delay_seconds: float, error: str
+) -> bool:
+    cur = await conn.execute(
+        query("retry_job"),
+        {
+            "id": job.id,
+            "owner": owner,
+            "attempt": job.attempt,
+            "delay_seconds": delay_seconds,
+            "error": error,
+        },
+    )
+    return cur.rowcount == 1
+
+
+async def fail_job(conn: AsyncConnection[Any], job: Job, *, owner: str, error: str) -> bool:
+    cur = await conn.execute(
+        query("fail_job"), {"id": job.id, "owner": owner, "attempt": job.attempt, "error": error}
+    )
+    return cur.rowcount == 1
+
+
+async def release_jobs(conn: AsyncConnection[Any], *, owner: str, ids: Sequence[int]) -> set[int]:
+    if not ids:
+        return set()
+    cur = await conn.execute(query("release_jobs"), {"owner": owner, "ids": list(ids)})
+    return {int(row[0]) for row in await cur.fetchall()}
+
+
+@dataclass(frozen=True)
+class Rescued:
+    id: int
+    kind: str
+    status: str
+
+
+async def rescue_expired_jobs(conn: AsyncConnection[Any], *, limit: int = 1000) -> list[Rescued]:
+    cur = await conn.execute(query("rescue_expired_jobs"), {"limit": limit})
+    return [Rescued(int(r[0]), str(r[1]), str(r[2])) for r in await cur.fetchall()]
+
+
+def cancel_jobs(conn: Connection[Any], *, ids: Sequence[int] = (), kind: str | None = None) -> list[int]:
+    cur = conn.execute(query("cancel_jobs"), {"ids": list(ids), "kind": kind})
+    return [int(row[0]) for row in cur.fetchall()]
+
+
+def retry_failed_jobs(
+    conn: Connection[Any], *, kind: str | None = None, ids: Sequence[int] | None = None
+) -> list[int]:
+    cur = conn.execute(query("retry_failed_jobs"), {"kind": kind, "ids": list(ids) if ids else None})
+    return [int(row[0]) for row in cur.fetchall()]
+
+
+@dataclass(frozen=True)
+class Depth:
+    kind: str
+    status: str
+    jobs: int
+    oldest_due_seconds: float | None
+
+
+@dataclass(frozen=True)
+class Failure:
+    id: int
+    kind: str
+    attempts: int
+    max_attempts: int
+    last_error: str | None
+    updated_at: dt.datetime
+
+
+def queue_depth(conn: Connection[Any]) -> list[Depth]:
+    rows = conn.execute(query("queue_depth")).fetchall()
+    return [Depth(r[0], r[1], int(r[2]), float(r[3]) if r[3] is not None else None) for r in rows]
+
+
+def recent_failures(conn: Connection[Any], *, limit: int = 10) -> list[Failure]:
+    rows = conn.execute(query("recent_failures"), {"limit": limit}).fetchall()
+    return [Failure(int(r[0]), r[1], int(r[2]), int(r[3]), r[4], r[5]) for r in rows]
+
+
+def get_job(conn: Connection[Any], job_id: int) -> dict[str, Any] | None:
+    with conn.cursor(row_factory=dict_row) as cur:
+        cur.execute(query("get_job"), {"id": job_id})
+        return cur.fetchone()

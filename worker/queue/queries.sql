@@ -1,0 +1,211 @@
+-- Every statement that touches public.jobs. Python calls them by name
+-- (worker/queue/manager.py); nothing else in the worker writes SQL against the queue.
+--
+-- A claimed attempt is identified by (lease_owner, attempts): every statement that
+-- ends or extends an attempt checks both, so a worker whose lease expired and whose
+-- job was rescued and claimed again can no longer finish, retry or fail it.
+
+-- name: enqueue_jobs
+-- Batch, idempotent: a job whose dedupe_key matches an unfinished job is skipped.
+-- One statement, so the insert trigger sends one notification for the whole batch.
+insert into public.jobs (kind, user_id, payload, priority, run_at, max_attempts, dedupe_key)
+select kind, user_id, payload, priority, coalesce(run_at, now()), max_attempts, dedupe_key
+  from unnest(
+    %(kinds)s::text[], %(user_ids)s::uuid[], %(payloads)s::jsonb[], %(priorities)s::smallint[],
+    %(run_ats)s::timestamptz[], %(max_attempts)s::integer[], %(dedupe_keys)s::text[]
+  ) as t (kind, user_id, payload, priority, run_at, max_attempts, dedupe_key)
+on conflict (dedupe_key) where dedupe_key is not null and status in ('queued', 'running') do nothing
+returning id;
+
+-- name: claim_jobs
+-- Up to %(limit)s due jobs, most urgent first, skipping rows other workers hold.
+with next as (
+  select id
+    from public.jobs
+   where status = 'queued'
+     and run_at <= now()
+     and (%(kinds)s::text[] is null or kind = any (%(kinds)s::text[]))
+   order by priority desc, run_at, id
+   limit %(limit)s
+     for update skip locked
+)
+update public.jobs j
+   set status = 'running',
+       attempts = j.attempts + 1,
+       lease_owner = %(owner)s,
+       lease_expires_at = now() + make_interval(secs => %(lease_seconds)s),
+       updated_at = now()
+  from next
+ where j.id = next.id
+returning j.id, j.kind, j.user_id, j.payload, j.priority, j.attempts, j.max_attempts,
+          j.run_at, j.created_at, j.lease_expires_at;
+
+-- name: extend_leases
+-- Heartbeat for long jobs; returns the ids whose lease this worker still holds.
+update public.jobs
+   set lease_expires_at = now() + make_interval(secs => %(lease_seconds)s),
+       updated_at = now()
+ where id = any (%(ids)s::bigint[])
+   and lease_owner = %(owner)s
+   and status = 'running'
+returning id;
+
+-- name: finish_job
+-- Runs inside the handler's own transaction: its writes and this commit together.
+update public.jobs
+   set status = 'succeeded',
+       finished_at = now(),
+       updated_at = now(),
+       lease_expires_at = null,
+       last_error = null
+ where id = %(id)s
+   and lease_owner = %(owner)s
+   and attempts = %(attempt)s
+   and status = 'running'
+returning id;
+
+-- name: finish_jobs
+-- Batched completion for handlers that wrote nothing of their own.
+update public.jobs j
+   set status = 'succeeded',
+       finished_at = now(),
+       updated_at = now(),
+       lease_expires_at = null,
+       last_error = null
+  from unnest(%(ids)s::bigint[], %(attempts)s::integer[]) as done (id, attempt)
+ where j.id = done.id
+   and j.attempts = done.attempt
+   and j.lease_owner = %(owner)s
+   and j.status = 'running'
+returning j.id;
+
+-- name: retry_job
+update public.jobs
+   set status = 'queued',
+       run_at = now() + make_interval(secs => %(delay_seconds)s),
+       last_error = %(error)s,
+       lease_owner = null,
+       lease_expires_at = null,
+       updated_at = now()
+ where id = %(id)s
+   and lease_owner = %(owner)s
+   and attempts = %(attempt)s
+   and status = 'running'
+returning id;
+
+-- name: fail_job
+-- For good: the row and its error are kept; `retry-failed` puts it back.
+update public.jobs
+   set status = 'failed',
+       last_error = %(error)s,
+       finished_at = now(),
+       lease_expires_at = null,
+       updated_at = now()
+ where id = %(id)s
+   and lease_owner = %(owner)s
+   and attempts = %(attempt)s
+   and status = 'running'
+returning id;
+
+-- name: release_jobs
+-- Graceful shutdown: hand unfinished jobs back at once; the attempt does not count.
+update public.jobs
+   set status = 'queued',
+       attempts = greatest(attempts - 1, 0),
+       lease_owner = null,
+       lease_expires_at = null,
+       updated_at = now()
+ where id = any (%(ids)s::bigint[])
+   and lease_owner = %(owner)s
+   and status = 'running'
+returning id;
+
+-- name: rescue_expired_jobs
+-- Jobs whose worker died: queued again, or failed when that was the last attempt.
+with expired as (
+  select id
+    from public.jobs
+   where status = 'running'
+     and lease_expires_at < now()
+   order by lease_expires_at
+   limit %(limit)s
+     for update skip locked
+)
+update public.jobs j
+   set status = case when j.attempts >= j.max_attempts then 'failed' else 'queued' end,
+       last_error = 'worker lost: the lease of ' || j.lease_owner || ' expired during attempt ' || j.attempts,
+       finished_at = case when j.attempts >= j.max_attempts then now() end,
+       run_at = now(),
+       lease_owner = null,
+       lease_expires_at = null,
+       updated_at = now()
+  from expired
+ where j.id = expired.id
+returning j.id, j.kind, j.status;
+
+-- name: cancel_jobs
+-- Only queued jobs can be cancelled; a running job finishes its attempt.
+update public.jobs
+   set status = 'cancelled',
+       finished_at = now(),
+       updated_at = now()
+ where status = 'queued'
+   and (id = any (%(ids)s::bigint[]) or (%(kind)s::text is not null and kind = %(kind)s::text))
+returning id;
+
+-- name: retry_failed_jobs
+-- Failed jobs back to the queue with a fresh attempt count, unless an unfinished job
+-- with the same dedupe key has taken their place meanwhile.
+with revived as (
+  update public.jobs j
+     set status = 'queued',
+         attempts = 0,
+         run_at = now(),
+         finished_at = null,
+         updated_at = now()
+   where j.status = 'failed'
+     and (%(kind)s::text is null or j.kind = %(kind)s::text)
+     and (%(ids)s::bigint[] is null or j.id = any (%(ids)s::bigint[]))
+     and not exists (
+       select 1 from public.jobs o
+        where o.dedupe_key = j.dedupe_key and o.status in ('queued', 'running')
+     )
+  returning j.id, j.kind
+)
+select id, pg_notify('proxima_jobs', kind) is not null from revived;
+
+-- name: queue_depth
+select kind,
+       status,
+       count(*)::bigint as jobs,
+       extract(epoch from now() - min(run_at) filter (where status = 'queued' and run_at <= now()))
+         as oldest_due_seconds
+  from public.jobs
+ group by kind, status
+ order by kind, status;
+
+-- name: recent_failures
+select id, kind, attempts, max_attempts, last_error, updated_at
+  from public.jobs
+ where status = 'failed'
+ order by updated_at desc
+ limit %(limit)s;
+
+-- name: get_job
+select id, kind, user_id, payload, priority, status, attempts, max_attempts, run_at,
+       lease_owner, lease_expires_at, last_error, created_at, finished_at
+  from public.jobs
+ where id = %(id)s;
+
+-- name: listen_jobs
+listen proxima_jobs;
+
+-- name: enqueue_weekly_analysis
+-- The same function pg_cron calls on Mondays; idempotent per user-week.
+select public.enqueue_weekly_analysis(%(week_of)s::date);
+
+-- name: run_housekeeping
+select public.run_housekeeping();
+
+-- name: pg_cron_installed
+select exists (select 1 from pg_extension where extname = 'pg_cron');

@@ -1,0 +1,55 @@
+"""Handlers by job kind, each with its retry policy and timeout."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from worker.queue.context import JobContext
+from worker.queue.jobs import Job
+from worker.queue.retry import RetryPolicy
+
+Handler = Callable[[Job, JobContext], Awaitable[None]]
+
+DEFAULT_TIMEOUT_SECONDS = 600.0
+
+
+@dataclass(frozen=True)
+class KindConfig:
+    handler: Handler
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS
+
+
+class Registry:
+    """Which handler runs which kind. Unknown kinds fail with a clear error."""
+
+    def __init__(self) -> None:
+        self._kinds: dict[str, KindConfig] = {}
+
+    def register(
+        self,
+        kind: str,
+        handler: Handler,
+        *,
+        retry: RetryPolicy | None = None,
+        timeout_seconds: float | None = None,
+    ) -> None:
+        if kind in self._kinds:
+            raise ValueError(f"a handler for kind {kind!r} is registered already")
+        if timeout_seconds is not None and timeout_seconds <= 0:
+            raise ValueError("a timeout must be positive")
+        self._kinds[kind] = KindConfig(
+            handler=handler,
+            retry=retry or RetryPolicy(),
+            timeout_seconds=timeout_seconds or DEFAULT_TIMEOUT_SECONDS,
+        )
+
+    def get(self, kind: str) -> KindConfig | None:
+        return self._kinds.get(kind)
+
+    def kinds(self) -> list[str]:
+        return sorted(self._kinds)
+
+    def __contains__(self, kind: object) -> bool:
+        return kind in self._kinds

@@ -1,0 +1,1 @@
+"""The long-running parts: the worker loop and the schedule loop."""

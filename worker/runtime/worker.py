@@ -1,0 +1,311 @@
+"""The worker loop: claim jobs, run their handlers, complete, retry or fail them.
+
+Guarantees, on top of the queue's (see :mod:`worker.queue`):
+
+* At most ``concurrency`` jobs run at once in a process; several processes on several
+  hosts run side by side safely, coordinating only through PostgreSQL.
+* New work is noticed through ``LISTEN`` on a dedicated connection, with polling as a
+  fallback, so a lost notification or connection delays a job by at most one poll.
+* Leases of running jobs are extended every third of the lease; any worker rescues
+  jobs whose lease expired.
+* On SIGTERM/SIGINT the worker stops claiming, lets running jobs finish within the
+  grace period, then cancels the rest (their transactions roll back) and hands them
+  back to the queue without counting the attempt.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import socket
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+from psycopg import AsyncConnection
+from psycopg_pool import AsyncConnectionPool
+
+from worker.log import get_logger
+from worker.queue import manager
+from worker.queue.context import JobContext, LeaseLostError
+from worker.queue.jobs import Job
+from worker.queue.registry import Registry
+from worker.queue.retry import PermanentError, RetryPolicy, describe, is_retryable, retry_after_of
+
+log = get_logger("worker.runtime")
+
+
+@dataclass(frozen=True)
+class WorkerSettings:
+    """How one worker process behaves; validated on construction."""
+
+    concurrency: int = 8
+    kinds: tuple[str, ...] | None = None
+    lease_seconds: float = 60.0
+    poll_seconds: float = 1.0
+    rescue_seconds: float = 15.0
+    shutdown_grace_seconds: float = 30.0
+    completion_batch: int = 500
+    completion_flush_seconds: float = 0.005
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.concurrency <= 1000:
+            raise ValueError(f"concurrency must be between 1 and 1000, not {self.concurrency}")
+        if self.lease_seconds < 1:
+            raise ValueError("the lease must be at least 1 second")
+        if self.poll_seconds <= 0 or self.rescue_seconds <= 0:
+            raise ValueError("poll and rescue intervals must be positive")
+        if self.shutdown_grace_seconds < 0:
+            raise ValueError("the shutdown grace period cannot be negative")
+        if self.kinds is not None and not self.kinds:
+            raise ValueError("kinds, when given, must name at least one kind")
+
+    @property
+    def heartbeat_seconds(self) -> float:
+        return self.lease_seconds / 3
+
+
+def new_owner_id() -> str:
+    """``host:pid:random``: unique per worker process, readable in ``jobs.lease_owner``."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+class Worker:
+    """One worker process's loop. Call :meth:`run` with an event that asks it to stop."""
+
+    def __init__(
+        self,
+        conninfo: str,
+        registry: Registry,
+        settings: WorkerSettings | None = None,
+        *,
+        owner: str | None = None,
+    ) -> None:
+        self.conninfo = conninfo
+        self.registry = registry
+        self.settings = settings or WorkerSettings()
+        self.owner = owner or new_owner_id()
+        self._inflight: dict[int, tuple[Job, asyncio.Task[None]]] = {}
+        self._pending_completion: list[Job] = []
+        self._completion_due = asyncio.Event()
+        self._wake = asyncio.Event()
+        self._slot_freed = asyncio.Event()
+        self._pool: AsyncConnectionPool[Any] | None = None
+        self._log = log.bind(worker=self.owner)
+        self.processed = 0
+
+    @property
+    def pool(self) -> AsyncConnectionPool[Any]:
+        assert self._pool is not None, "the worker is not running"
+        return self._pool
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    async def run(self, stop: asyncio.Event) -> None:
+        settings = self.settings
+        self._pool = AsyncConnectionPool(
+            self.conninfo,
+            min_size=2,
+            max_size=settings.concurrency + 4,
+            kwargs={"autocommit": True},
+            open=False,
+            name="worker",
+        )
+        await self._pool.open(wait=True, timeout=30)
+        helpers = [
+            asyncio.create_task(self._listen(stop), name="listen"),
+            asyncio.create_task(self._heartbeat(stop), name="heartbeat"),
+            asyncio.create_task(self._rescue(stop), name="rescue"),
+            asyncio.create_task(self._complete_batches(stop), name="complete"),
+        ]
+        self._log.info("worker started", concurrency=settings.concurrency, kinds=settings.kinds)
+        try:
+            await self._claim_loop(stop)
+            await self._shut_down()
+        finally:
+            for task in helpers:
+                task.cancel()
+            await asyncio.gather(*helpers, return_exceptions=True)
+            await self._flush_completions()
+            await self._pool.close()
+            self._pool = None
+            self._log.info("worker stopped", processed=self.processed)
+
+    async def _claim_loop(self, stop: asyncio.Event) -> None:
+        settings = self.settings
+        kinds = settings.kinds
+        failures = 0
+        while not stop.is_set():
+            free = settings.concurrency - len(self._inflight)
+            if free <= 0:
+                self._slot_freed.clear()
+                await _wait_first(self._slot_freed, stop, timeout=settings.poll_seconds)
+                continue
+            # Cleared before claiming, so a notification that arrives during the claim
+            # is not lost: the wait below then returns at once.
+            self._wake.clear()
+            try:
+                async with self.pool.connection() as conn:
+                    jobs = await manager.claim_jobs(
+                        conn, owner=self.owner, limit=free, lease_seconds=settings.lease_seconds, kinds=kinds
+                    )
+                failures = 0
+            except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
+                failures += 1
+                delay = min(settings.poll_seconds * 2**failures, 30.0)
+                self._log.warning("claim failed; retrying", error=describe(exc), delay=delay)
+                await _wait_first(stop, timeout=delay)
+                continue
+            for job in jobs:
+                task = asyncio.create_task(self._execute(job), name=f"job-{job.id}")
+                self._inflight[job.id] = (job, task)
+            if len(jobs) == free:
+                continue  # the queue may hold more: claim again as soon as a slot frees
+            await _wait_first(self._wake, stop, timeout=settings.poll_seconds)
+
+    async def _shut_down(self) -> None:
+        tasks = [task for _, task in self._inflight.values()]
+        if tasks:
+            self._log.info("stopping: waiting for running jobs", running=len(tasks))
+            await asyncio.wait(tasks, timeout=self.settings.shutdown_grace_seconds)
+        left = {job_id: task for job_id, (_, task) in self._inflight.items() if not task.done()}
+        if not left:
+            return
+        for task in left.values():
+            task.cancel()
+        await asyncio.gather(*left.values(), return_exceptions=True)
+        try:
+            async with self.pool.connection() as conn:
+                released = await manager.release_jobs(conn, owner=self.owner, ids=list(left))
+            self._log.info("handed unfinished jobs back", released=len(released))
+        except psycopg.Error as exc:
+            self._log.warning("could not hand jobs back; their leases will expire", error=describe(exc))
+
+    # -- one job ---------------------------------------------------------------------------
+
+    async def _execute(self, job: Job) -> None:
+        job_log = self._log.bind(job_id=job.id, kind=job.kind, attempt=job.attempt)
+        config = self.registry.get(job.kind)
+        context = JobContext(job, self.pool, self.owner)
+        try:
+            if config is None:
+                raise PermanentError(f"no handler for job kind {job.kind!r}")
+            try:
+                async with asyncio.timeout(config.timeout_seconds):
+                    await config.handler(job, context)
+            except TimeoutError as exc:
+                raise TimeoutError(f"{job.kind} timed out after {config.timeout_seconds:g} s") from exc
+        except LeaseLostError:
+            job_log.warning("lease lost; this attempt's effects were rolled back")
+        except asyncio.CancelledError:
+            job_log.info("cancelled during shutdown")
+            raise
+        except Exception as exc:
+            await self._record_failure(job, config.retry if config else RetryPolicy(), exc, job_log)
+        else:
+            if not context.completed:
+                self._pending_completion.append(job)
+                if len(self._pending_completion) >= self.settings.completion_batch:
+                    self._completion_due.set()
+            self.processed += 1
+            job_log.debug("job done")
+        finally:
+            self._inflight.pop(job.id, None)
+            self._slot_freed.set()
+
+    async def _record_failure(self, job: Job, policy: RetryPolicy, exc: BaseException, job_log: Any) -> None:
+        error = describe(exc)
+        retryable = is_retryable(exc)
+        try:
+            async with self.pool.connection() as conn:
+                if retryable and job.attempt < job.max_attempts:
+                    delay = policy.delay(job.attempt, retry_after=retry_after_of(exc))
+                    await manager.retry_job(conn, job, owner=self.owner, delay_seconds=delay, error=error)
+                    job_log.warning("job failed; will retry", error=error, delay=round(delay, 3))
+                else:
+                    reason = "permanent error" if not retryable else f"gave up after {job.attempt} attempts"
+                    await manager.fail_job(conn, job, owner=self.owner, error=error)
+                    job_log.error("job failed for good", error=error, reason=reason)
+        except psycopg.Error as db_exc:
+            job_log.error("could not record the failure; the lease will expire", error=describe(db_exc))
+
+    # -- helpers running beside the loop -----------------------------------------------------
+
+    async def _complete_batches(self, stop: asyncio.Event) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.settings.completion_flush_seconds):
+                    await self._completion_due.wait()
+            self._completion_due.clear()
+            await self._flush_completions()
+
+    async def _flush_completions(self) -> None:
+        if not self._pending_completion or self._pool is None:
+            return
+        batch, self._pending_completion = self._pending_completion, []
+        try:
+            async with self._pool.connection() as conn:
+                await manager.finish_jobs(conn, batch, owner=self.owner)
+        except psycopg.Error as exc:
+            # Not lost: the jobs stay running until their leases expire, then run again.
+            self._log.warning("batched completion failed", jobs=len(batch), error=describe(exc))
+
+    async def _heartbeat(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            await _wait_first(stop, timeout=self.settings.heartbeat_seconds)
+            ids = list(self._inflight) + [job.id for job in self._pending_completion]
+            if not ids:
+                continue
+            try:
+                async with self.pool.connection() as conn:
+                    held = await manager.extend_leases(
+                        conn, owner=self.owner, ids=ids, lease_seconds=self.settings.lease_seconds
+                    )
+                lost = set(ids) - held
+                if lost:
+                    self._log.warning("leases lost", jobs=sorted(lost))
+            except psycopg.Error as exc:
+                self._log.warning("heartbeat failed", error=describe(exc))
+
+    async def _rescue(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                async with self.pool.connection() as conn:
+                    rescued = await manager.rescue_expired_jobs(conn)
+                if rescued:
+                    self._log.warning(
+                        "rescued jobs whose worker was lost",
+                        requeued=sum(r.status == "queued" for r in rescued),
+                        failed=sum(r.status == "failed" for r in rescued),
+                    )
+                    self._wake.set()
+            except psycopg.Error as exc:
+                self._log.warning("rescue failed", error=describe(exc))
+            await _wait_first(stop, timeout=self.settings.rescue_seconds)
+
+    async def _listen(self, stop: asyncio.Event) -> None:
+        kinds = set(self.settings.kinds) if self.settings.kinds else None
+        while not stop.is_set():
+            try:
+                conn = await AsyncConnection.connect(self.conninfo, autocommit=True)
+                async with conn:
+                    await conn.execute(manager.query("listen_jobs"))
+                    self._wake.set()  # catch up on anything inserted before we listened
+                    async for notify in conn.notifies():
+                        if kinds is None or kinds.intersection(notify.payload.split(",")):
+                            self._wake.set()
+            except psycopg.Error as exc:
+                self._log.warning("listen connection lost; polling meanwhile", error=describe(exc))
+                await _wait_first(stop, timeout=self.settings.poll_seconds * 5)
+
+
+async def _wait_first(*events: asyncio.Event, timeout: float) -> None:
+    """Return when any event is set or ``timeout`` seconds have passed."""
+    waiters = [asyncio.create_task(event.wait()) for event in events]
+    try:
+        await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()
