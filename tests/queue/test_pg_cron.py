@@ -9,6 +9,7 @@ the migrations and the housekeeping must also work without pg_cron.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import uuid
 from collections.abc import Iterator
@@ -203,3 +204,15 @@ def test_housekeeping_runs_without_pg_cron_and_reports_no_cron_runs(conn: psycop
 
     assert row == ({"jobs_deleted": 1, "cron_runs_deleted": None},)
     assert conn.execute("select count(*) from public.jobs").fetchone() == (0,)
+
+
+def test_the_worker_schedule_loop_stays_idle_where_pg_cron_schedules(cron_url: str) -> None:
+    from worker.runtime.schedule import pg_cron_installed, run_schedule  # noqa: PLC0415
+
+    assert pg_cron_installed(cron_url) is True
+
+    async def scenario() -> None:
+        stop = asyncio.Event()
+        await asyncio.wait_for(run_schedule(cron_url, stop), 5)  # returns by itself
+
+    asyncio.run(scenario())
