@@ -15,7 +15,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from worker.config import DatabaseTarget, database_url_from_env, parse_database_url
+from worker.config import DatabaseTarget, ai_settings_from_env, database_url_from_env, parse_database_url
 from worker.db import devdb
 from worker.db.connect import connect
 from worker.db.migrate import MigrationReport, discover, migrate
@@ -141,7 +141,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from worker.runtime.worker import Worker, WorkerSettings  # noqa: PLC0415
 
     configure(args.log_level)
-    registry = default_registry()
+    registry = default_registry(ai_settings_from_env())
     for plugin in args.plugin or []:
         try:
             load_plugin(registry, plugin)

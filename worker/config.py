@@ -75,3 +75,72 @@ def database_url_from_env(env: Mapping[str, str] | None = None) -> DatabaseTarge
     if value is None or not value.strip():
         return None
     return parse_database_url(value)
+
+
+_DEFAULT_DEEPSEEK_URL = "https://api.deepseek.com"
+_DEFAULT_DEEPSEEK_MODEL = "deepseek-reasoner"
+
+
+@dataclass(frozen=True)
+class AISettings:
+    """Which model writes the reports, and how it is reached.
+
+    ``provider`` is ``deepseek`` when ``DEEPSEEK_API_KEY`` is set, else ``local`` (the
+    deterministic offline writer); ``PROXIMA_AI_PROVIDER`` chooses explicitly.
+    """
+
+    provider: str = "local"
+    api_key: str | None = None
+    base_url: str = _DEFAULT_DEEPSEEK_URL
+    model: str = _DEFAULT_DEEPSEEK_MODEL
+    timeout_seconds: float = 120.0
+    max_concurrency: int = 16
+    max_attempts: int = 3
+
+    def __post_init__(self) -> None:
+        if self.provider not in {"local", "deepseek"}:
+            raise ConfigError(f"PROXIMA_AI_PROVIDER must be local or deepseek, not {self.provider!r}")
+        if self.provider == "deepseek" and not self.api_key:
+            raise ConfigError("the deepseek provider needs DEEPSEEK_API_KEY")
+        if not self.base_url.startswith(("http://", "https://")):
+            raise ConfigError(f"DEEPSEEK_BASE_URL must be an http(s) URL, not {self.base_url!r}")
+        if not re.fullmatch(r"[A-Za-z0-9._:/-]{1,100}", self.model):
+            raise ConfigError(f"DEEPSEEK_MODEL is not a model name: {self.model!r}")
+        if not 0 < self.timeout_seconds <= 3600:
+            raise ConfigError("DEEPSEEK_TIMEOUT must be between 0 and 3600 seconds")
+        if not 1 <= self.max_concurrency <= 1000:
+            raise ConfigError("DEEPSEEK_MAX_CONCURRENCY must be between 1 and 1000")
+        if not 1 <= self.max_attempts <= 10:
+            raise ConfigError("DEEPSEEK_MAX_ATTEMPTS must be between 1 and 10")
+
+    def __repr__(self) -> str:  # never print the key
+        return f"AISettings(provider={self.provider!r}, model={self.model!r}, base_url={self.base_url!r})"
+
+
+def _number(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or not raw.strip():
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, not {raw!r}") from None
+
+
+def ai_settings_from_env(env: Mapping[str, str] | None = None) -> AISettings:
+    env = os.environ if env is None else env
+    key = (env.get("DEEPSEEK_API_KEY") or "").strip() or None
+    provider = (env.get("PROXIMA_AI_PROVIDER") or "").strip() or ("deepseek" if key else "local")
+    concurrency = _number(env, "DEEPSEEK_MAX_CONCURRENCY", 16)
+    attempts = _number(env, "DEEPSEEK_MAX_ATTEMPTS", 3)
+    if concurrency != int(concurrency) or attempts != int(attempts):
+        raise ConfigError("DEEPSEEK_MAX_CONCURRENCY and DEEPSEEK_MAX_ATTEMPTS must be whole numbers")
+    return AISettings(
+        provider=provider,
+        api_key=key,
+        base_url=(env.get("DEEPSEEK_BASE_URL") or _DEFAULT_DEEPSEEK_URL).strip().rstrip("/"),
+        model=(env.get("DEEPSEEK_MODEL") or _DEFAULT_DEEPSEEK_MODEL).strip(),
+        timeout_seconds=_number(env, "DEEPSEEK_TIMEOUT", 120.0),
+        max_concurrency=int(concurrency),
+        max_attempts=int(attempts),
+    )

@@ -21,3 +21,19 @@ class MigrationError(ProximaError):
 
 class DevDbError(ProximaError):
     """The local PostgreSQL harness could not do what was asked."""
+
+
+class JobError(Exception):
+    """Base of the errors that decide what happens to a job: retry it, or fail it."""
+
+
+class RetryableError(JobError):
+    """Worth another attempt later; ``retry_after`` (seconds) is a lower bound for the delay."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class PermanentError(JobError):
+    """No attempt will succeed (bad input, bad credentials): fail the job at once."""

@@ -4,14 +4,26 @@ from __future__ import annotations
 
 import importlib
 
+from worker.ai import create_provider
+from worker.config import AISettings
 from worker.handlers.maintenance import handle_noop
+from worker.handlers.weekly import make_weekly_handler
 from worker.queue.registry import Registry
+from worker.queue.retry import RetryPolicy
 
 
-def default_registry() -> Registry:
+def default_registry(ai_settings: AISettings | None = None) -> Registry:
     """Every kind this worker knows how to run."""
     registry = Registry()
     registry.register("noop", handle_noop, timeout_seconds=60)
+    provider = create_provider(ai_settings or AISettings())
+    registry.on_close(provider.aclose)
+    registry.register(
+        "weekly_analysis",
+        make_weekly_handler(provider),
+        retry=RetryPolicy(max_attempts=5, base_seconds=30, cap_seconds=3600),
+        timeout_seconds=900,
+    )
     return registry
 
 

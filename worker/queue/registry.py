@@ -26,6 +26,15 @@ class Registry:
 
     def __init__(self) -> None:
         self._kinds: dict[str, KindConfig] = {}
+        self._closers: list[Callable[[], Awaitable[None]]] = []
+
+    def on_close(self, closer: Callable[[], Awaitable[None]]) -> None:
+        """Run ``closer`` when the worker stops (e.g. close a shared HTTP client)."""
+        self._closers.append(closer)
+
+    async def aclose(self) -> None:
+        for closer in self._closers:
+            await closer()
 
     def register(
         self,

@@ -10,25 +10,13 @@ import httpx
 import psycopg
 import pydantic
 
+from worker.errors import JobError, PermanentError, RetryableError
+
 # HTTP answers that will not change by asking again: bad request, bad key, no balance,
 # bad parameters (and the rest of 4xx except 408/409/425/429).
 _RETRYABLE_HTTP = {408, 409, 425, 429}
 
-
-class JobError(Exception):
-    """Base of the errors a handler raises on purpose."""
-
-
-class RetryableError(JobError):
-    """Worth another attempt later; ``retry_after`` (seconds) is a lower bound for the delay."""
-
-    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
-
-
-class PermanentError(JobError):
-    """No attempt will succeed (bad input, bad credentials): fail the job at once."""
+__all__ = ["JobError", "PermanentError", "RetryPolicy", "RetryableError", "describe", "is_retryable"]
 
 
 @dataclass(frozen=True)

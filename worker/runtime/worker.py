@@ -129,6 +129,7 @@ class Worker:
                 task.cancel()
             await asyncio.gather(*helpers, return_exceptions=True)
             await self._flush_completions()
+            await self.registry.aclose()
             await self._pool.close()
             self._pool = None
             self._log.info("worker stopped", processed=self.processed)

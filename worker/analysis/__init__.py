@@ -1,0 +1,1 @@
+"""Turning a person's data into a report: gather, analyse, store."""

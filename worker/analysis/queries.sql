@@ -1,0 +1,168 @@
+-- The analysis room's statements: what it reads of a person's week, and how it stores
+-- the report. Called by name from worker/analysis/gather.py and store.py.
+
+-- name: gather_profile
+-- Only what the report needs: a display name and the time zone. No e-mail.
+select p.name, p.timezone
+  from public.profiles p
+ where p.user_id = %(user_id)s;
+
+-- name: gather_activity
+-- Every event of the five weeks ending %(end_date)s, as local dates in %(tz)s: one
+-- row per event, one kind per source. Messages are counted, never read.
+select 'symptom' as source, t.occurrence_date as day, t.symptom_name as name, t.body_part,
+       t.severity, null::text as detail, null::text as summary, null::uuid as ref, null::text as extra
+  from public.symptom_tracking t
+ where t.user_id = %(user_id)s
+   and t.occurrence_date between %(start_date)s and %(end_date)s
+union all
+select 'quick_scan', (q.created_at at time zone %(tz)s)::date, null, q.body_part,
+       null, q.urgency_level, q.llm_summary, q.id, null
+  from public.quick_scans q
+ where q.user_id = %(user_id)s
+   and q.created_at >= %(start_at)s and q.created_at < %(end_at)s
+union all
+select 'deep_dive', (d.created_at at time zone %(tz)s)::date, null, d.body_part,
+       null, d.status, d.llm_summary, d.id, null
+  from public.deep_dive_sessions d
+ where d.user_id = %(user_id)s
+   and d.created_at >= %(start_at)s and d.created_at < %(end_at)s
+union all
+select 'conversation', (c.created_at at time zone %(tz)s)::date, null, null,
+       null, null, null, c.id, null
+  from public.conversations c
+ where c.user_id = %(user_id)s
+   and c.created_at >= %(start_at)s and c.created_at < %(end_at)s
+union all
+select 'message', (m.created_at at time zone %(tz)s)::date, null, null,
+       null, m.role, null, m.conversation_id, null
+  from public.messages m
+ where m.user_id = %(user_id)s
+   and m.created_at >= %(start_at)s and m.created_at < %(end_at)s
+union all
+select 'story', (s.generated_date at time zone %(tz)s)::date, s.title, null,
+       null, s.subtitle, s.story_text, s.id, s.data_sources ->> 'generated_by'
+  from public.health_stories s
+ where s.user_id = %(user_id)s
+   and s.generated_date >= %(start_at)s and s.generated_date < %(end_at)s
+union all
+select 'note', (n.created_at at time zone %(tz)s)::date, null, null,
+       null, null, n.note_text, n.story_id, null
+  from public.story_notes n
+ where n.user_id = %(user_id)s
+   and n.created_at >= %(start_at)s and n.created_at < %(end_at)s;
+
+-- name: last_successful_hash
+select g.input_hash
+  from public.analysis_generations g
+ where g.user_id = %(user_id)s and g.week_of = %(week_of)s and g.status = 'succeeded'
+ order by g.created_at desc
+ limit 1;
+
+-- name: store_week
+-- The whole person-week in one statement: the generation, the story when one was
+-- written, and the four tables replaced (the delete sees the old rows only; all parts
+-- share one snapshot). Run inside the transaction that also finishes the job.
+with generation as (
+  insert into public.analysis_generations (
+    user_id, week_of, status, trigger, provider, model, prompt_tokens, completion_tokens,
+    cache_hit_tokens, round_trips, input_hash, duration_ms, completed_at
+  )
+  values (
+    %(user_id)s, %(week_of)s, 'succeeded', %(trigger)s, %(provider)s, %(model)s, %(prompt_tokens)s,
+    %(completion_tokens)s, %(cache_hit_tokens)s, %(round_trips)s, %(input_hash)s, %(duration_ms)s, now()
+  )
+  returning id
+),
+new_story as (
+  insert into public.health_stories (user_id, title, subtitle, story_text, generated_date, date_range, data_sources)
+  select %(user_id)s, s.title, s.subtitle, s.story_text, now(), s.date_range, s.data_sources
+    from jsonb_to_record(%(story)s::jsonb) as s (
+      title text, subtitle text, story_text text, date_range jsonb, data_sources jsonb
+    )
+   where %(story)s::jsonb is not null
+  returning id
+),
+story as (
+  select coalesce(%(story_id)s::uuid, (select id from new_story)) as id
+),
+gone_insights as (
+  delete from public.health_insights where user_id = %(user_id)s and week_of = %(week_of)s
+),
+gone_predictions as (
+  delete from public.health_predictions where user_id = %(user_id)s and week_of = %(week_of)s
+),
+gone_patterns as (
+  delete from public.shadow_patterns where user_id = %(user_id)s and week_of = %(week_of)s
+),
+gone_moves as (
+  delete from public.strategic_moves where user_id = %(user_id)s and week_of = %(week_of)s
+),
+insights as (
+  insert into public.health_insights (
+    user_id, story_id, insight_type, title, description, confidence, week_of, metadata, evidence, generation_id
+  )
+  select %(user_id)s, story.id, i.insight_type, i.title, i.description, i.confidence, %(week_of)s,
+         coalesce(i.metadata, '{}'), coalesce(i.evidence, '[]'), generation.id
+    from jsonb_to_recordset(%(insights)s::jsonb) as i (
+      insight_type text, title text, description text, confidence integer, metadata jsonb, evidence jsonb
+    ), story, generation
+  returning 1
+),
+predictions as (
+  insert into public.health_predictions (
+    user_id, story_id, event_description, probability, timeframe, preventable, reasoning,
+    suggested_actions, week_of, generation_id
+  )
+  select %(user_id)s, story.id, p.event_description, p.probability, p.timeframe, p.preventable,
+         p.reasoning, coalesce(p.suggested_actions, '[]'), %(week_of)s, generation.id
+    from jsonb_to_recordset(%(predictions)s::jsonb) as p (
+      event_description text, probability integer, timeframe text, preventable boolean,
+      reasoning text, suggested_actions jsonb
+    ), story, generation
+  returning 1
+),
+patterns as (
+  insert into public.shadow_patterns (
+    user_id, pattern_name, pattern_category, last_seen_description, significance,
+    last_mentioned_date, days_missing, historical_frequency, week_of, generation_id
+  )
+  select %(user_id)s, s.pattern_name, s.pattern_category, s.last_seen_description, s.significance,
+         s.last_mentioned_date, s.days_missing, coalesce(s.historical_frequency, '{}'), %(week_of)s,
+         generation.id
+    from jsonb_to_recordset(%(shadow_patterns)s::jsonb) as s (
+      pattern_name text, pattern_category text, last_seen_description text, significance text,
+      last_mentioned_date date, days_missing integer, historical_frequency jsonb
+    ), generation
+  returning 1
+),
+moves as (
+  insert into public.strategic_moves (
+    user_id, strategy, strategy_type, priority, rationale, expected_outcome, week_of, generation_id
+  )
+  select %(user_id)s, m.strategy, m.strategy_type, m.priority, m.rationale, m.expected_outcome,
+         %(week_of)s, generation.id
+    from jsonb_to_recordset(%(strategic_moves)s::jsonb) as m (
+      strategy text, strategy_type text, priority integer, rationale text, expected_outcome text
+    ), generation
+  returning 1
+)
+select generation.id as generation_id,
+       (select id from story) as story_id,
+       (select count(*) from insights) as insights,
+       (select count(*) from predictions) as predictions,
+       (select count(*) from patterns) as shadow_patterns,
+       (select count(*) from moves) as strategic_moves
+  from generation;
+
+-- name: record_failed_generation
+-- The audit trail keeps failures too, in their own transaction: the person's week
+-- itself is untouched.
+insert into public.analysis_generations (
+  user_id, week_of, status, trigger, provider, model, prompt_tokens, completion_tokens,
+  cache_hit_tokens, round_trips, duration_ms, error, completed_at
+)
+values (
+  %(user_id)s, %(week_of)s, 'failed', %(trigger)s, %(provider)s, %(model)s, %(prompt_tokens)s,
+  %(completion_tokens)s, %(cache_hit_tokens)s, %(round_trips)s, %(duration_ms)s, %(error)s, now()
+);

@@ -1,0 +1,177 @@
+"""Storing a person-week: all of it in one statement, inside the job's own transaction.
+
+The generation row, the story (when one was written) and the replacement of the
+person-week's rows in the four tables commit together with the job's completion, so a
+reader sees the previous week or the new one, never a mix, never nothing; and a re-run
+replaces rather than duplicates.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from psycopg import AsyncConnection
+from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
+
+from worker.analysis.analytics import GENERATED_BY
+from worker.analysis.gather import query
+from worker.report import Report, Usage
+
+
+@dataclass(frozen=True)
+class Stored:
+    generation_id: UUID
+    story_id: UUID
+    insights: int
+    predictions: int
+    shadow_patterns: int
+    strategic_moves: int
+
+
+def _capped(value: int, cap: int) -> int:
+    return max(0, min(value, cap))
+
+
+def report_rows(report: Report) -> dict[str, Any]:
+    """The four tables' rows as JSON arrays; confidences capped by the data's strength,
+    shadow patterns' names, dates and counts taken from the analytics, not the model."""
+    cap = report.facts.max_confidence
+    wording = {w.pattern_name.casefold(): w for w in report.analysis.shadow_patterns}
+    insights = [
+        {
+            "insight_type": i.insight_type,
+            "title": i.title,
+            "description": i.description,
+            "confidence": _capped(i.confidence, cap),
+            "evidence": i.evidence,
+            "metadata": {"model_confidence": i.confidence} if i.confidence > cap else {},
+        }
+        for i in report.analysis.insights
+    ]
+    predictions = [
+        {
+            "event_description": p.event_description,
+            "probability": _capped(p.probability, cap),
+            "timeframe": p.timeframe,
+            "preventable": p.preventable,
+            "reasoning": p.reasoning,
+            "suggested_actions": p.suggested_actions,
+        }
+        for p in report.analysis.predictions
+    ]
+    patterns = []
+    for fact in report.facts.shadow_patterns:
+        words = wording.get(fact.pattern_name.casefold())
+        patterns.append(
+            {
+                "pattern_name": fact.pattern_name,
+                "pattern_category": fact.pattern_category,
+                "last_seen_description": words.last_seen_description
+                if words
+                else f"Last seen {fact.last_mentioned_date.isoformat()}, {fact.days_missing} days ago.",
+                "significance": fact.significance,
+                "last_mentioned_date": fact.last_mentioned_date.isoformat(),
+                "days_missing": fact.days_missing,
+                "historical_frequency": fact.historical_frequency,
+            }
+        )
+    moves = [m.model_dump() for m in report.moves.strategic_moves]
+    return {
+        "insights": insights,
+        "predictions": predictions,
+        "shadow_patterns": patterns,
+        "strategic_moves": moves,
+    }
+
+
+async def last_successful_hash(conn: AsyncConnection[Any], user_id: UUID, week_of: dt.date) -> str | None:
+    cur = await conn.execute(query("last_successful_hash"), {"user_id": user_id, "week_of": week_of})
+    row = await cur.fetchone()
+    return str(row[0]) if row and row[0] else None
+
+
+async def store_report(
+    conn: AsyncConnection[Any],
+    *,
+    user_id: UUID,
+    report: Report,
+    story_id: UUID | None,
+    trigger: str,
+    input_hash: str,
+    duration_ms: int,
+) -> Stored:
+    """Write the person-week (call inside the job's completion transaction)."""
+    facts = report.facts
+    story: dict[str, Any] | None = None
+    if story_id is None:
+        if report.story is None:
+            raise ValueError("a week without a story needs a generated one")
+        story = {
+            **report.story.model_dump(),
+            "date_range": {"start": facts.window.start.isoformat(), "end": facts.window.end.isoformat()},
+            "data_sources": {
+                "generated_by": GENERATED_BY,
+                "symptom_entries": facts.activity.symptom_entries,
+                "quick_scans": facts.activity.quick_scans,
+                "deep_dives": facts.activity.deep_dives,
+                "oracle_conversations": facts.activity.oracle_conversations,
+                "story_notes": facts.activity.story_notes,
+            },
+        }
+    rows = report_rows(report)
+    usage = report.usage
+    params = {
+        "user_id": user_id,
+        "week_of": facts.window.week_of,
+        "trigger": trigger,
+        "provider": report.provider,
+        "model": report.model,
+        "prompt_tokens": usage.prompt_tokens,
+        "completion_tokens": usage.completion_tokens,
+        "cache_hit_tokens": usage.cache_hit_tokens,
+        "round_trips": usage.round_trips,
+        "input_hash": input_hash,
+        "duration_ms": duration_ms,
+        "story": Jsonb(story) if story is not None else None,
+        "story_id": story_id,
+        **{name: Jsonb(value) for name, value in rows.items()},
+    }
+    async with conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute(query("store_week"), params)
+        row = await cur.fetchone()
+    assert row is not None
+    return Stored(**row)
+
+
+async def record_failed_generation(
+    conn: AsyncConnection[Any],
+    *,
+    user_id: UUID,
+    week_of: dt.date,
+    trigger: str,
+    provider: str,
+    model: str,
+    usage: Usage,
+    duration_ms: int,
+    error: str,
+) -> None:
+    await conn.execute(
+        query("record_failed_generation"),
+        {
+            "user_id": user_id,
+            "week_of": week_of,
+            "trigger": trigger,
+            "provider": provider,
+            "model": model,
+            "prompt_tokens": usage.prompt_tokens,
+            "completion_tokens": usage.completion_tokens,
+            "cache_hit_tokens": usage.cache_hit_tokens,
+            "round_trips": usage.round_trips,
+            "duration_ms": duration_ms,
+            "error": error,
+        },
+    )

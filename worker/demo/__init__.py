@@ -1,0 +1,1 @@
+"""The embedded default's demo: three people, five weeks, one command."""

@@ -1,0 +1,31 @@
+"""The ``weekly_analysis`` job: one person-week through the pipeline."""
+
+from __future__ import annotations
+
+from worker.ai.base import AIProvider
+from worker.errors import PermanentError
+from worker.log import get_logger
+from worker.pipeline import WeeklyPayload, run_weekly_analysis
+from worker.queue.context import JobContext
+from worker.queue.jobs import Job
+from worker.queue.registry import Handler
+
+log = get_logger("worker.weekly")
+
+
+def make_weekly_handler(provider: AIProvider) -> Handler:
+    async def handle_weekly_analysis(job: Job, context: JobContext) -> None:
+        if job.user_id is None:
+            raise PermanentError("a weekly_analysis job needs a user_id")
+        payload = WeeklyPayload.model_validate(job.payload)
+        outcome = await run_weekly_analysis(context, provider, job.user_id, payload)
+        log.info(
+            "weekly analysis",
+            job_id=job.id,
+            outcome=outcome.status,
+            round_trips=outcome.usage.round_trips,
+            prompt_tokens=outcome.usage.prompt_tokens,
+            cache_hit_tokens=outcome.usage.cache_hit_tokens,
+        )
+
+    return handle_weekly_analysis

@@ -1,0 +1,264 @@
+"""The report's own types: what a week looks like once analysed, and what a model may say.
+
+Every room that handles a report (``analysis/``, ``ai/``, ``export/``, ``share/``)
+imports these and none of the others. The answer models mirror the tables' CHECK
+constraints and the product's counts (3 to 5 insights, 2 to 3 predictions, up to 4 shadow
+patterns, 5 strategic moves) and refuse text that names a diagnosis or a medication
+dose: the product describes patterns, never diagnoses.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+MAX_INSIGHTS, MIN_INSIGHTS = 5, 3
+MAX_PREDICTIONS, MIN_PREDICTIONS = 3, 2
+MAX_SHADOW_PATTERNS = 4
+STRATEGIC_MOVES = 5
+
+InsightType = Literal["positive", "warning", "neutral"]
+Significance = Literal["high", "medium", "low"]
+StrategyType = Literal["discovery", "pattern", "prevention", "optimization"]
+Trend = Literal["new", "rising", "steady", "falling"]
+PatternCategory = Literal["symptom", "body_area", "habit"]
+
+Title = Annotated[str, Field(min_length=3, max_length=120)]
+Sentence = Annotated[str, Field(min_length=10, max_length=1200)]
+Percent = Annotated[int, Field(ge=0, le=100)]
+
+# Naming a condition as the person's ("you have ...", "a diagnosis of ...") or a dose
+# ("400 mg") is outside what the product may say.
+_CONDITION = (
+    r"(?:[\w-]+(?:itis|osis|emia|oma|pathy)|disease|disorder|syndrome|infection|cancer|tumou?r|"
+    r"diabetes|hypertension|meningitis|sclerosis|heart attack|stroke)"
+)
+_DIAGNOSIS = re.compile(
+    r"\b(?:diagnos\w*|"
+    r"you (?:likely |probably |may |might |could )?(?:have|suffer from|are suffering from|are developing)\s+"
+    rf"(?:an? )?(?:[\w-]+\s+){{0,2}}?{_CONDITION}|"
+    r"(?:consistent with|indicative of|suggests?|signs? of|symptoms? of)\s+"
+    rf"(?:an? )?(?:[\w-]+\s+){{0,2}}?{_CONDITION}|"
+    r"(?:cancer|tumou?r|diabetes|hypertension|meningitis|multiple sclerosis|heart attack))\b",
+    re.IGNORECASE,
+)
+_DOSE = re.compile(
+    r"\b\d+(?:[.,]\d+)?\s?(?:mg|mcg|µg|ug|milligrams?|micrograms?|iu|international units|"
+    r"tablets?|pills?|capsules?|puffs?|drops?)\b",
+    re.IGNORECASE,
+)
+
+
+def unsafe_medical_claim(text: str) -> str | None:
+    """What in ``text`` reads as a diagnosis or a medication dose, or ``None``."""
+    for pattern, what in ((_DIAGNOSIS, "a diagnosis"), (_DOSE, "a medication dose")):
+        match = pattern.search(text)
+        if match:
+            return f"{what} ({match.group(0).strip()!r})"
+    return None
+
+
+class _Answer(BaseModel):
+    """Strict answers: unknown fields are refused, strings are trimmed."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    @model_validator(mode="after")
+    def _no_diagnoses_or_doses(self) -> _Answer:
+        for name, value in self:
+            texts = value if isinstance(value, list) else [value]
+            for text in texts:
+                if isinstance(text, str):
+                    problem = unsafe_medical_claim(text)
+                    if problem:
+                        raise ValueError(
+                            f"{name} names {problem}: describe patterns and general events, never "
+                            "diagnoses or doses"
+                        )
+        return self
+
+
+# -- what the model writes ----------------------------------------------------------------
+
+
+class StoryDraft(_Answer):
+    title: Title
+    subtitle: Annotated[str, Field(min_length=3, max_length=200)]
+    story_text: Annotated[str, Field(min_length=40, max_length=6000)]
+
+
+class Insight(_Answer):
+    insight_type: InsightType
+    title: Title
+    description: Sentence
+    confidence: Percent
+    evidence: Annotated[
+        list[Annotated[str, Field(min_length=2, max_length=120)]], Field(min_length=1, max_length=6)
+    ]
+
+
+class Prediction(_Answer):
+    event_description: Sentence
+    probability: Percent
+    timeframe: Annotated[str, Field(min_length=3, max_length=60)]
+    preventable: bool
+    reasoning: Sentence
+    suggested_actions: Annotated[
+        list[Annotated[str, Field(min_length=3, max_length=240)]], Field(min_length=1, max_length=4)
+    ]
+
+
+class ShadowPatternWording(_Answer):
+    pattern_name: Title
+    last_seen_description: Sentence
+
+
+class StrategicMove(_Answer):
+    strategy: Sentence
+    strategy_type: StrategyType
+    priority: Annotated[int, Field(ge=1, le=10)]
+    rationale: Sentence
+    expected_outcome: Sentence
+
+
+class AnalysisAnswer(_Answer):
+    """The first round trip: insights, predictions and the wording of the shadow patterns."""
+
+    insights: Annotated[list[Insight], Field(min_length=MIN_INSIGHTS, max_length=MAX_INSIGHTS)]
+    predictions: Annotated[list[Prediction], Field(min_length=MIN_PREDICTIONS, max_length=MAX_PREDICTIONS)]
+    shadow_patterns: Annotated[list[ShadowPatternWording], Field(max_length=MAX_SHADOW_PATTERNS)]
+
+
+class MovesAnswer(_Answer):
+    """The second round trip: strategic moves that build on the first answer."""
+
+    strategic_moves: Annotated[
+        list[StrategicMove], Field(min_length=STRATEGIC_MOVES, max_length=STRATEGIC_MOVES)
+    ]
+
+    @field_validator("strategic_moves")
+    @classmethod
+    def _distinct(cls, moves: list[StrategicMove]) -> list[StrategicMove]:
+        if len({m.strategy.casefold() for m in moves}) != len(moves):
+            raise ValueError("strategic moves must be distinct")
+        return moves
+
+
+# -- what the analysis found (the model's input; never sent with ids or e-mail) -------------
+
+
+class _Fact(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class WeekWindow(_Fact):
+    """The analysed days: ``start``..``end`` inclusive, local dates in ``timezone``."""
+
+    week_of: dt.date
+    start: dt.date
+    end: dt.date
+    timezone: str
+
+
+class ActivityCounts(_Fact):
+    oracle_conversations: int = 0
+    oracle_messages: int = 0
+    quick_scans: int = 0
+    deep_dives: int = 0
+    symptom_entries: int = 0
+    story_notes: int = 0
+
+
+class SymptomTrend(_Fact):
+    """One symptom over the five weeks, oldest first (index 4 is this week)."""
+
+    symptom_name: str
+    body_part: str | None
+    weekly_counts: list[int]
+    weekly_avg_severity: list[float | None]
+    trend: Trend
+    last_date: dt.date
+
+    @property
+    def this_week(self) -> int:
+        return self.weekly_counts[-1]
+
+
+class BodyAreaTrend(_Fact):
+    body_part: str
+    weekly_counts: list[int]
+
+
+class ShadowPatternFact(_Fact):
+    """Prominent in at least two of the previous four weeks and absent this week."""
+
+    pattern_name: str
+    pattern_category: PatternCategory
+    last_mentioned_date: dt.date
+    days_missing: int
+    historical_frequency: dict[str, Any]
+    significance: Significance
+
+
+class ScanFact(_Fact):
+    date: dt.date
+    kind: Literal["quick_scan", "deep_dive"]
+    body_part: str | None
+    urgency_level: str | None
+    summary: str | None
+
+
+class StoryFact(_Fact):
+    title: str | None
+    subtitle: str | None
+    story_text: str
+    notes: list[str]
+    generated: bool = False  # written by an earlier run of the weekly analysis
+
+
+class WeekFacts(_Fact):
+    """Everything the report is written from, computed from the data, not asked of a model."""
+
+    display_name: str | None
+    window: WeekWindow
+    activity: ActivityCounts
+    activity_by_week: list[ActivityCounts]
+    symptoms: list[SymptomTrend]
+    body_areas: list[BodyAreaTrend]
+    shadow_patterns: list[ShadowPatternFact]
+    scans: list[ScanFact]
+    story: StoryFact | None
+    data_strength: Annotated[float, Field(ge=0, le=1)]
+    max_confidence: Percent
+
+
+class Usage(BaseModel):
+    """What generating one person-week cost."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cache_hit_tokens: int = 0
+    round_trips: int = 0
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(
+            prompt_tokens=self.prompt_tokens + other.prompt_tokens,
+            completion_tokens=self.completion_tokens + other.completion_tokens,
+            cache_hit_tokens=self.cache_hit_tokens + other.cache_hit_tokens,
+            round_trips=self.round_trips + other.round_trips,
+        )
+
+
+class Report(BaseModel):
+    """A generated person-week, ready to store."""
+
+    facts: WeekFacts
+    story: StoryDraft | None
+    analysis: AnalysisAnswer
+    moves: MovesAnswer
+    usage: Usage
+    provider: str
+    model: str
