@@ -83,15 +83,12 @@ def cmd_db(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    """Until the weekly pipeline exists: a database with every migration, then stop."""
-    with devdb.temporary_server() as server:
-        target = DatabaseTarget(server.url())
-        print(f"started a private PostgreSQL server ({'with' if server.pg_cron else 'without'} pg_cron)")
-        report = migrate(target)
-        _print_report(report, "demo database")
-        print("the schema is in place; the weekly analysis arrives with the pipeline")
-    print("stopped the demo database and removed its files")
-    return 0
+    """The main job end to end on the embedded default (see worker/demo/run.py)."""
+    from worker.demo.run import run_demo  # noqa: PLC0415 - the demo pulls in the whole worker
+    from worker.log import configure  # noqa: PLC0415
+
+    configure("WARNING")
+    return run_demo(ai_settings_from_env())
 
 
 def _positive_int(text: str) -> int:

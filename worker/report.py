@@ -53,11 +53,14 @@ _DOSE = re.compile(
 
 
 def unsafe_medical_claim(text: str) -> str | None:
-    """What in ``text`` reads as a diagnosis or a medication dose, or ``None``."""
+    """Whether ``text`` names a diagnosis or a medication dose: the kind, or ``None``.
+
+    Only the kind is returned, never the words: the message travels into job errors and
+    logs, which must not carry health text.
+    """
     for pattern, what in ((_DIAGNOSIS, "a diagnosis"), (_DOSE, "a medication dose")):
-        match = pattern.search(text)
-        if match:
-            return f"{what} ({match.group(0).strip()!r})"
+        if pattern.search(text):
+            return what
     return None
 
 

@@ -120,7 +120,7 @@ class LocalProvider:
         if logged:
             parts = []
             if a.symptom_entries:
-                parts.append(f"{a.symptom_entries} symptom entries")
+                parts.append(_count(a.symptom_entries, "symptom entry", "symptom entries"))
             if a.quick_scans:
                 parts.append(f"{a.quick_scans} quick scan{'s' if a.quick_scans != 1 else ''}")
             if a.deep_dives:

@@ -43,3 +43,31 @@ returning id;
 -- name: insert_note
 insert into public.story_notes (story_id, user_id, note_text, created_at, updated_at)
 values (%(story_id)s, %(user_id)s, %(note_text)s, %(at)s, %(at)s);
+
+-- name: enqueue_weekly
+select public.enqueue_weekly_analysis();
+
+-- name: job_progress
+select count(*) filter (where status = 'succeeded') as done,
+       count(*) filter (where status = 'failed') as failed,
+       count(*) as total
+  from public.jobs
+ where kind = 'weekly_analysis';
+
+-- name: act_as_user
+-- As PostgREST does for a signed-in request: the authenticated role and the JWT claims.
+select set_config('role', 'authenticated', true),
+       set_config('request.jwt.claims', %(claims)s, true);
+
+-- name: read_analysis
+select public.get_health_analysis();
+
+-- name: read_story
+select s.title, s.subtitle, s.story_text
+  from public.health_stories s
+ where s.id = %(story_id)s;
+
+-- name: read_generation
+select g.provider, g.model, g.round_trips, g.prompt_tokens, g.cache_hit_tokens, g.duration_ms
+  from public.analysis_generations g
+ where g.id = %(generation_id)s;

@@ -1,0 +1,37 @@
+"""``python -m worker demo``: the main job end to end on the embedded default."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from worker.demo.seed import DEMO_PEOPLE
+
+PROJECT = Path(__file__).resolve().parents[2]
+
+
+def test_the_demo_runs_the_weekly_analysis_for_three_people_and_prints_their_reports() -> None:
+    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "DEEPSEEK_API_KEY"}}
+    result = subprocess.run(
+        [sys.executable, "-m", "worker", "demo"],
+        cwd=PROJECT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout
+    assert "with the local AI provider" in out
+    assert "weekly analysis: 3/3 people done" in out
+    for person in DEMO_PEOPLE:
+        assert f" {person.name} · week of " in out
+    assert out.count("Key insights") == 3
+    assert out.count("Strategic moves") == 3
+    assert "~ Knee pain  [" in out, "Maya's shadow pattern is shown"
+    assert "Tension headache is on the rise" in out, "Jonas's rising symptom is shown"
+    assert "the demo database was removed" in out
+    assert "@demo.proxima.local" not in out + result.stderr, "no e-mail addresses in the output"

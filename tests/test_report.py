@@ -1,0 +1,132 @@
+"""What a model may say: the answer models mirror the tables and refuse diagnoses and doses."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pydantic
+import pytest
+
+from worker.report import AnalysisAnswer, MovesAnswer, Prediction, unsafe_medical_claim
+
+
+def _prediction(**overrides: Any) -> dict[str, Any]:
+    return {
+        "event_description": "Energy dips are likely on long workdays",
+        "probability": 60,
+        "timeframe": "Next 7 days",
+        "preventable": True,
+        "reasoning": "Afternoon fatigue followed the three longest days this week.",
+        "suggested_actions": ["Take a short walk after lunch"],
+        **overrides,
+    }
+
+
+def _insight(**overrides: Any) -> dict[str, Any]:
+    return {
+        "insight_type": "neutral",
+        "title": "Headaches held steady",
+        "description": "Two headaches this week, as in the weeks before.",
+        "confidence": 55,
+        "evidence": ["symptom_tracking: headache"],
+        **overrides,
+    }
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "You may have migraine disorder",
+        "This pattern is consistent with hypertension",
+        "A doctor could diagnose this",
+        "Signs of an infection are showing",
+        "you likely have arthritis",
+    ],
+)
+def test_a_diagnosis_is_refused(text: str) -> None:
+    with pytest.raises(pydantic.ValidationError, match="names a diagnosis"):
+        Prediction.model_validate(_prediction(event_description=text))
+
+
+@pytest.mark.parametrize("text", ["Take 400 mg of ibuprofen", "Use 2 puffs when it starts", "1000 IU daily"])
+def test_a_medication_dose_is_refused(text: str) -> None:
+    with pytest.raises(pydantic.ValidationError, match="names a medication dose"):
+        Prediction.model_validate(_prediction(suggested_actions=[text]))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Energy dips are likely mid-week",
+        "Sleep quality may change after late screens",
+        "Drink 500 ml more water",
+    ],
+)
+def test_general_events_and_everyday_advice_pass(text: str) -> None:
+    assert unsafe_medical_claim(text) is None
+
+
+def test_the_refusal_never_repeats_the_health_text() -> None:
+    with pytest.raises(pydantic.ValidationError) as caught:
+        Prediction.model_validate(_prediction(reasoning="This suggests a sinus infection after the flight."))
+    assert "sinus" not in str(caught.value).split("input_value")[0]
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("probability", 101), ("probability", -1), ("timeframe", ""), ("suggested_actions", [])],
+)
+def test_predictions_mirror_the_table_checks(field: str, value: Any) -> None:
+    with pytest.raises(pydantic.ValidationError):
+        Prediction.model_validate(_prediction(**{field: value}))
+
+
+@pytest.mark.parametrize(("insights", "predictions"), [(2, 2), (6, 2), (3, 1), (3, 4)])
+def test_the_analysis_answer_holds_3_to_5_insights_and_2_to_3_predictions(
+    insights: int, predictions: int
+) -> None:
+    with pytest.raises(pydantic.ValidationError):
+        AnalysisAnswer.model_validate(
+            {
+                "insights": [_insight(title=f"Insight number {i}") for i in range(insights)],
+                "predictions": [_prediction() for _ in range(predictions)],
+                "shadow_patterns": [],
+            }
+        )
+
+
+def test_unknown_fields_and_wrong_types_are_refused() -> None:
+    with pytest.raises(pydantic.ValidationError):
+        AnalysisAnswer.model_validate(
+            {
+                "insights": [_insight(), _insight(), _insight(insight_type="alarming")],
+                "predictions": [_prediction(), _prediction()],
+                "shadow_patterns": [],
+            }
+        )
+    with pytest.raises(pydantic.ValidationError):
+        Prediction.model_validate(_prediction(severity="high"))
+
+
+def _move(strategy: str, **overrides: Any) -> dict[str, Any]:
+    return {
+        "strategy": strategy,
+        "strategy_type": "prevention",
+        "priority": 5,
+        "rationale": "Because the pattern repeats on busy days.",
+        "expected_outcome": "Fewer afternoon dips within two weeks.",
+        **overrides,
+    }
+
+
+def test_exactly_five_distinct_strategic_moves_with_the_table_types() -> None:
+    moves = [_move(f"Try idea number {i} this week") for i in range(5)]
+    assert len(MovesAnswer.model_validate({"strategic_moves": moves}).strategic_moves) == 5
+    with pytest.raises(pydantic.ValidationError):
+        MovesAnswer.model_validate({"strategic_moves": moves[:4]})
+    with pytest.raises(pydantic.ValidationError, match="distinct"):
+        MovesAnswer.model_validate({"strategic_moves": [_move("Same idea every time")] * 5})
+    with pytest.raises(pydantic.ValidationError):
+        MovesAnswer.model_validate({"strategic_moves": [*moves[:4], _move("Odd one", strategy_type="cure")]})
+    with pytest.raises(pydantic.ValidationError):
+        MovesAnswer.model_validate({"strategic_moves": [*moves[:4], _move("Too urgent", priority=11)]})

@@ -1,0 +1,434 @@
+"""DeepSeek (R1 ``deepseek-reasoner`` and the chat models) over its OpenAI-compatible API.
+
+Guarantees of :class:`DeepSeekProvider`:
+
+* Every answer it returns was validated against the models of :mod:`worker.report`, and
+  every insight confidence and prediction probability is at most the facts'
+  ``max_confidence`` (capped here: the bound is ours, not the model's).
+* An invalid answer (not JSON, or refused by validation) gets exactly one repair request
+  that quotes what failed; a second invalid answer is an :class:`AIRetryableError`.
+* Rate limits (429), server errors (5xx), timeouts, dropped connections, empty answers and
+  interrupted generations are retried here, up to ``settings.max_attempts`` requests, with
+  exponential backoff and jitter that honours ``Retry-After``; after that, or when the
+  server asks for a longer pause than ``backoff_cap``, it raises :class:`AIRetryableError`
+  carrying ``retry_after`` so the job queue retries later.
+* A refused key (401), no balance (402), an unknown model and a rejected request
+  (400/422) raise :class:`AIPermanentError` at once, saying what to fix; nothing is retried.
+* At most ``settings.max_concurrency`` requests are in flight per provider, over one pool of
+  keep-alive connections: build one provider per process and share it between jobs.
+* No log line and no exception message holds the API key, health text or the answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import email.utils
+import json
+import random
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import httpx
+from pydantic import BaseModel, ValidationError
+
+from worker.ai import prompts
+from worker.ai.base import AIPermanentError, AIRetryableError, Generated
+from worker.ai.prompts import Message, Task
+from worker.config import AISettings
+from worker.errors import ConfigError
+from worker.log import get_logger
+from worker.report import AnalysisAnswer, MovesAnswer, StoryDraft, Usage, WeekFacts
+
+A = TypeVar("A", bound=BaseModel)
+
+log = get_logger(__name__)
+
+# Worth asking again: the same set the job queue retries (408/409/425/429), plus every 5xx.
+_RETRY_STATUSES = frozenset({408, 409, 425, 429})
+# DeepSeek says "Model Not Exist"; OpenAI-style servers say "The model `x` does not exist".
+_MODEL_NOT_FOUND = re.compile(
+    r"\bmodel\b.{0,120}?\b(?:not\s+exists?|not\s+found|does\s+not\s+exist)", re.I | re.S
+)
+_THINK_BLOCK = re.compile(r"<think>.*?</think>", re.S | re.I)
+_QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
+_MAX_CANDIDATES = 32  # JSON objects tried per answer: bounds the work on a hostile answer
+_SERVER_MESSAGE_LIMIT = 200
+
+
+def is_reasoner(model: str) -> bool:
+    """Whether ``model`` is a reasoning model (R1): it thinks first and may not take JSON mode."""
+    return "reasoner" in model.lower()
+
+
+class DeepSeekProvider:
+    """The :class:`~worker.ai.base.AIProvider` backed by DeepSeek; see the module docstring.
+
+    ``json_mode`` sends ``response_format: json_object``; by default it is on for chat models
+    and off for reasoning models, which may not support it (the prompt asks for JSON either
+    way). ``backoff_base`` and ``backoff_cap`` (seconds) shape the wait between attempts:
+    attempt n waits between half and all of ``min(cap, base * 2**(n-1))``, or ``Retry-After``
+    if the server asks for longer. ``client`` lets a caller supply (and then close) its own
+    ``httpx.AsyncClient``.
+    """
+
+    name = "deepseek"
+
+    def __init__(
+        self,
+        settings: AISettings,
+        *,
+        client: httpx.AsyncClient | None = None,
+        json_mode: bool | None = None,
+        backoff_base: float = 0.5,
+        backoff_cap: float = 8.0,
+        max_tokens: int | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        if not settings.api_key:
+            raise ConfigError("the deepseek provider needs DEEPSEEK_API_KEY")
+        if not 0 <= backoff_base <= backoff_cap:
+            raise ValueError("backoff needs 0 <= backoff_base <= backoff_cap")
+        self.model = settings.model
+        self._settings = settings
+        self._url = settings.base_url.rstrip("/") + "/chat/completions"
+        self._headers = {
+            "Authorization": f"Bearer {settings.api_key}",
+            "Content-Type": "application/json",
+            "Accept": "application/json",
+        }
+        self._json_mode = (not is_reasoner(self.model)) if json_mode is None else json_mode
+        # R1's max_tokens covers its reasoning as well as the answer.
+        self._max_tokens = max_tokens or (32768 if is_reasoner(self.model) else 8192)
+        self._backoff_base = backoff_base
+        self._backoff_cap = backoff_cap
+        self._rng = rng or random.Random()
+        self._owns_client = client is None
+        self._client = client or httpx.AsyncClient(
+            timeout=httpx.Timeout(settings.timeout_seconds),
+            limits=httpx.Limits(
+                max_connections=settings.max_concurrency,
+                max_keepalive_connections=settings.max_concurrency,
+                keepalive_expiry=60.0,
+            ),
+        )
+        self._slots = asyncio.Semaphore(settings.max_concurrency)
+
+    def __repr__(self) -> str:  # never the key
+        return f"DeepSeekProvider(model={self.model!r}, base_url={self._settings.base_url!r})"
+
+    # -- the AIProvider protocol -----------------------------------------------------------------
+
+    async def write_story(self, facts: WeekFacts) -> Generated[StoryDraft]:
+        return await self._generate(Task.STORY, StoryDraft, prompts.story_messages(facts))
+
+    async def write_analysis(self, facts: WeekFacts) -> Generated[AnalysisAnswer]:
+        generated = await self._generate(Task.ANALYSIS, AnalysisAnswer, prompts.analysis_messages(facts))
+        return Generated(cap_confidence(generated.answer, facts.max_confidence), generated.usage)
+
+    async def write_moves(self, facts: WeekFacts, analysis: AnalysisAnswer) -> Generated[MovesAnswer]:
+        return await self._generate(Task.MOVES, MovesAnswer, prompts.moves_messages(facts, analysis))
+
+    async def aclose(self) -> None:
+        if self._owns_client:
+            await self._client.aclose()
+
+    # -- one call: an answer, and at most one repair ---------------------------------------------
+
+    async def _generate(self, task: Task, schema: type[A], messages: list[Message]) -> Generated[A]:
+        first = await self._complete(messages)
+        try:
+            return Generated(parse_answer(first.content, schema), first.usage)
+        except InvalidAnswerError as problem:
+            log.info("deepseek_repair", task=str(task), model=self.model, reason=problem.safe_reason)
+            repair = prompts.repair_messages(messages, strip_thinking(first.content), problem.for_model)
+        second = await self._complete(repair)
+        usage = first.usage + second.usage
+        try:
+            return Generated(parse_answer(second.content, schema), usage)
+        except InvalidAnswerError as problem:
+            raise AIRetryableError(
+                f"DeepSeek: invalid answer after one repair: {problem.safe_reason}"
+            ) from None
+
+    # -- one completion: retried attempts --------------------------------------------------------
+
+    async def _complete(self, messages: Sequence[Message]) -> _Completion:
+        """A non-empty answer to ``messages``; the usage of every attempt that was billed."""
+        billed = Usage()
+        attempts = self._settings.max_attempts
+        for attempt in range(1, attempts + 1):
+            try:
+                completion = await self._request(messages)
+            except _TransientError as failure:
+                billed += failure.usage
+                longer_than_we_wait = (
+                    failure.retry_after is not None and failure.retry_after > self._backoff_cap
+                )
+                if attempt == attempts or longer_than_we_wait:
+                    raise AIRetryableError(
+                        f"DeepSeek: {failure.reason} (attempt {attempt} of {attempts})",
+                        retry_after=failure.retry_after,
+                    ) from None
+                delay = self.backoff(attempt, failure.retry_after)
+                log.warning(
+                    "deepseek_retry", model=self.model, reason=failure.reason, attempt=attempt, delay=delay
+                )
+                await asyncio.sleep(delay)
+                continue
+            return _Completion(completion.content, billed + completion.usage)
+        raise AssertionError("unreachable: max_attempts is at least 1")
+
+    def backoff(self, attempt: int, retry_after: float | None = None) -> float:
+        """Seconds to wait after failed attempt ``attempt`` (1-based)."""
+        ceiling = min(self._backoff_cap, self._backoff_base * 2.0 ** (attempt - 1))
+        delay = ceiling * self._rng.uniform(0.5, 1.0)
+        return max(delay, retry_after) if retry_after is not None else delay
+
+    async def _request(self, messages: Sequence[Message]) -> _Completion:
+        """One HTTP round trip; raises :class:`_TransientError` or :class:`AIPermanentError`."""
+        body: dict[str, Any] = {
+            "model": self.model,
+            "messages": list(messages),
+            "stream": False,
+            "max_tokens": self._max_tokens,
+        }
+        if not is_reasoner(self.model):
+            body["temperature"] = 0.7  # varied wording, stable structure; R1 ignores temperature
+        if self._json_mode:
+            body["response_format"] = {"type": "json_object"}
+        async with self._slots:
+            try:
+                # The whole exchange is bounded: under load DeepSeek keeps the connection alive
+                # with blank lines, which would reset a read timeout forever.
+                async with asyncio.timeout(self._settings.timeout_seconds):
+                    response = await self._client.post(self._url, json=body, headers=self._headers)
+            except (TimeoutError, httpx.TimeoutException):
+                raise _TransientError(f"no answer within {self._settings.timeout_seconds:g} s") from None
+            except httpx.TransportError as exc:
+                raise _TransientError(f"the connection failed ({type(exc).__name__})") from None
+        status = response.status_code
+        if status == 200:
+            return self._completion(response.text)
+        if status >= 500 or status in _RETRY_STATUSES:
+            raise _TransientError(f"the server answered {status}", retry_after=_retry_after(response))
+        raise self._refusal(status, response.text)
+
+    def _completion(self, text: str) -> _Completion:
+        # Under load the body starts with blank lines (keep-alive) before the JSON.
+        try:
+            data = json.loads(text.lstrip())
+            choice = data["choices"][0]
+            message = choice["message"]
+        except (ValueError, LookupError, TypeError):
+            raise _TransientError("the server sent a malformed answer") from None
+        usage = _usage(data.get("usage"))
+        content = message.get("content") if isinstance(message, dict) else None
+        finish = choice.get("finish_reason") if isinstance(choice, dict) else None
+        if finish == "insufficient_system_resource":
+            raise _TransientError("the server interrupted the answer (insufficient resources)", usage=usage)
+        if not isinstance(content, str) or not content.strip():
+            raise _TransientError("the model sent an empty answer", usage=usage)
+        return _Completion(content, usage)
+
+    def _refusal(self, status: int, text: str) -> AIPermanentError:
+        said = _server_message(text).replace(str(self._settings.api_key), "***")
+        if status in (400, 404, 422) and _MODEL_NOT_FOUND.search(said):
+            return AIPermanentError(f"DeepSeek: model {self.model!r} not found: check DEEPSEEK_MODEL")
+        if status == 401:
+            return AIPermanentError("DeepSeek: the API key was refused (401): check DEEPSEEK_API_KEY")
+        if status == 402:
+            return AIPermanentError("DeepSeek: insufficient balance (402): top up the account")
+        if status == 403:
+            return AIPermanentError(
+                "DeepSeek: access was refused (403): check DEEPSEEK_API_KEY and the account"
+            )
+        if status == 404:
+            return AIPermanentError(f"DeepSeek: {self._url} was not found (404): check DEEPSEEK_BASE_URL")
+        return AIPermanentError(f"DeepSeek: the request was rejected ({status}): {said}")
+
+
+# -- answers: from text to a validated model ------------------------------------------------------
+
+
+class InvalidAnswerError(Exception):
+    """An answer that cannot be used.
+
+    ``for_model`` is quoted to the model in the repair request (it may echo the answer's
+    words); ``safe_reason`` goes into logs and exception messages (quoted text removed).
+    """
+
+    def __init__(self, for_model: str, safe_reason: str) -> None:
+        super().__init__(safe_reason)
+        self.for_model = for_model
+        self.safe_reason = safe_reason
+
+
+def strip_thinking(text: str) -> str:
+    """``text`` without ``<think>...</think>`` blocks, nor anything before a stray ``</think>``."""
+    text = _THINK_BLOCK.sub("", text)
+    closing = text.lower().rfind("</think>")
+    return text[closing + len("</think>") :] if closing != -1 else text
+
+
+def _object_end(text: str, start: int) -> int | None:
+    """The end of the balanced ``{...}`` starting at ``start`` (braces in strings ignored)."""
+    depth = 0
+    in_string = escaped = False
+    for index in range(start, len(text)):
+        char = text[index]
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char == "{":
+            depth += 1
+        elif char == "}":
+            depth -= 1
+            if depth == 0:
+                return index + 1
+    return None
+
+
+def extract_json_object(text: str) -> dict[str, Any]:
+    """The largest top-level JSON object in a model's answer.
+
+    Tolerates reasoning in ``<think>`` blocks, Markdown fences and prose around the object.
+    Raises :class:`InvalidAnswerError` when there is none.
+    """
+    text = strip_thinking(text)
+    best: dict[str, Any] | None = None
+    best_size = 0
+    error: str | None = None
+    start = text.find("{")
+    for _ in range(_MAX_CANDIDATES):
+        if start == -1:
+            break
+        end = _object_end(text, start)
+        if end is None:
+            error = error or "the JSON object is not closed (cut off?)"
+            break
+        try:
+            # strict=False: models sometimes put raw newlines inside strings.
+            value = json.loads(text[start:end], strict=False)
+        except json.JSONDecodeError as exc:
+            error = error or f"the answer is not valid JSON: {exc.msg} at character {exc.pos}"
+        else:
+            if isinstance(value, dict) and end - start > best_size:
+                best, best_size = value, end - start
+        start = text.find("{", end)
+    if best is None:
+        reason = error or "the answer holds no JSON object"
+        raise InvalidAnswerError(reason, reason)
+    return best
+
+
+def _safe_error_line(error: Any) -> str:
+    location = ".".join(str(part) for part in error.get("loc", ())) or "(the answer)"
+    message = " ".join(str(error.get("msg", "invalid")).split())
+    # Our validators quote the offending words; those are health text, kept out of logs.
+    return f"{location}: {_QUOTED.sub('...', message)[:160]}"
+
+
+def parse_answer(text: str, schema: type[A]) -> A:
+    """The answer in ``text`` validated as ``schema``; :class:`InvalidAnswerError` if it is not."""
+    data = extract_json_object(text)
+    try:
+        return schema.model_validate(data)
+    except ValidationError as exc:
+        errors = exc.errors(include_url=False, include_input=False, include_context=False)
+        safe = "; ".join(_safe_error_line(error) for error in errors[:3])
+        if len(errors) > 3:
+            safe += f"; and {len(errors) - 3} more"
+        raise InvalidAnswerError(prompts.describe_validation_errors(errors), safe) from None
+
+
+def cap_confidence(answer: AnalysisAnswer, bound: int) -> AnalysisAnswer:
+    """``answer`` with every confidence and probability at most ``bound``."""
+    return answer.model_copy(
+        update={
+            "insights": [
+                i if i.confidence <= bound else i.model_copy(update={"confidence": bound})
+                for i in answer.insights
+            ],
+            "predictions": [
+                p if p.probability <= bound else p.model_copy(update={"probability": bound})
+                for p in answer.predictions
+            ],
+        }
+    )
+
+
+# -- HTTP details ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Completion:
+    content: str
+    usage: Usage
+
+
+class _TransientError(Exception):
+    """One attempt failed in a way another attempt may not; ``usage`` if it was billed."""
+
+    def __init__(self, reason: str, *, retry_after: float | None = None, usage: Usage | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.retry_after = retry_after
+        self.usage = usage or Usage()
+
+
+def _usage(raw: Any) -> Usage:
+    """One round trip's usage; DeepSeek's cache hits are ``prompt_cache_hit_tokens``."""
+    raw = raw if isinstance(raw, dict) else {}
+
+    def count(key: str) -> int:
+        value = raw.get(key)
+        return value if isinstance(value, int) and value >= 0 else 0
+
+    return Usage(
+        prompt_tokens=count("prompt_tokens"),
+        completion_tokens=count("completion_tokens"),
+        cache_hit_tokens=count("prompt_cache_hit_tokens"),
+        round_trips=1,
+    )
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    """``Retry-After`` in seconds (a number or an HTTP date), if the server sent one."""
+    value = response.headers.get("retry-after", "").strip()
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=dt.UTC)
+        seconds = (when - dt.datetime.now(dt.UTC)).total_seconds()
+    return max(0.0, min(seconds, 86400.0))
+
+
+def _server_message(text: str) -> str:
+    """The server's own error message, on one line and truncated."""
+    message: Any = None
+    try:
+        data = json.loads(text.lstrip())
+        message = data.get("error", {}).get("message") if isinstance(data, dict) else None
+        if message is None and isinstance(data, dict):
+            message = data.get("message") or data.get("detail")
+    except (ValueError, AttributeError):
+        pass
+    said = " ".join(str(message if message is not None else text).split()) or "(no message)"
+    limit = _SERVER_MESSAGE_LIMIT
+    return said if len(said) <= limit else said[: limit - 3] + "..."

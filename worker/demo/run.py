@@ -1,0 +1,172 @@
+"""``python -m worker demo``: the main job end to end on the embedded default.
+
+A private PostgreSQL server, every migration, three demo people with five weeks of
+data, their weekly analysis enqueued and run through the real queue and worker, and
+each report printed as its owner reads it (through ``get_health_analysis`` under RLS).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import textwrap
+import time
+from typing import Any, TextIO
+from uuid import UUID
+
+import psycopg
+
+from worker.config import AISettings, DatabaseTarget
+from worker.db import devdb
+from worker.db.migrate import migrate
+from worker.db.queries import load_queries
+from worker.demo.seed import DemoPerson, seed_demo
+from worker.handlers import default_registry
+from worker.runtime.worker import Worker, WorkerSettings
+
+_WIDTH = 88
+_MARK = {"warning": "!", "positive": "+", "neutral": "-"}
+
+
+def _q(name: str) -> Any:
+    return load_queries("worker.demo", "seed.sql")[name]
+
+
+def _wrap(text: str, indent: str) -> str:
+    return textwrap.fill(text, width=_WIDTH, initial_indent=indent, subsequent_indent=indent)
+
+
+def _run_weekly(url: str, settings: AISettings, out: TextIO, timeout: float = 600.0) -> dict[str, int]:
+    def progress() -> dict[str, int]:
+        with psycopg.connect(url) as conn:
+            row = conn.execute(_q("job_progress")).fetchone()
+        assert row is not None
+        return {"done": int(row[0]), "failed": int(row[1]), "total": int(row[2])}
+
+    async def main() -> dict[str, int]:
+        stop = asyncio.Event()
+        worker = Worker(url, default_registry(settings), WorkerSettings(concurrency=3, poll_seconds=0.2))
+        task = asyncio.create_task(worker.run(stop))
+        shown = -1
+        deadline = time.monotonic() + timeout
+        state = await asyncio.to_thread(progress)
+        try:
+            while time.monotonic() < deadline:
+                state = await asyncio.to_thread(progress)
+                finished = state["done"] + state["failed"]
+                if finished != shown:
+                    shown = finished
+                    print(f"  weekly analysis: {finished}/{state['total']} people done", file=out, flush=True)
+                if finished >= state["total"]:
+                    break
+                if task.done():
+                    task.result()
+                await asyncio.sleep(0.2)
+        finally:
+            stop.set()
+            await asyncio.wait_for(task, 60)
+        return state
+
+    return asyncio.run(main())
+
+
+def _read_as(
+    url: str, person: DemoPerson
+) -> tuple[dict[str, Any], tuple[Any, ...] | None, tuple[Any, ...] | None]:
+    claims = json.dumps({"sub": str(person.id), "role": "authenticated"})
+    with psycopg.connect(url) as conn:
+        conn.execute(_q("act_as_user"), {"claims": claims})
+        row = conn.execute(_q("read_analysis")).fetchone()
+        assert row is not None
+        analysis: dict[str, Any] = row[0]
+        story_ids = {i["story_id"] for i in analysis["insights"]}
+        story = None
+        if story_ids:
+            story = conn.execute(_q("read_story"), {"story_id": UUID(next(iter(story_ids)))}).fetchone()
+        generation = None
+        if analysis.get("generation_id"):
+            generation = conn.execute(
+                _q("read_generation"), {"generation_id": analysis["generation_id"]}
+            ).fetchone()
+    return analysis, story, generation
+
+
+def print_report(
+    person: DemoPerson,
+    analysis: dict[str, Any],
+    story: tuple[Any, ...] | None,
+    generation: tuple[Any, ...] | None,
+    out: TextIO,
+) -> None:
+    heading = f" {person.name} · week of {analysis['week_of']} ({person.timezone}) "
+    print("\n" + heading.center(_WIDTH, "="), file=out)
+    if generation:
+        provider, model, trips, prompt, cached, duration = generation
+        print(
+            f"  written by {provider}/{model} in {duration} ms, {trips} model round trips, "
+            f"{prompt} prompt tokens ({cached} from cache)",
+            file=out,
+        )
+    if story:
+        title, subtitle, text = story
+        print(f"\n  Story: {title}" + (f" ({subtitle})" if subtitle else ""), file=out)
+        print(_wrap(text, "    "), file=out)
+    print("\n  Key insights", file=out)
+    for insight in analysis["insights"]:
+        mark = _MARK.get(insight["insight_type"], "-")
+        print(
+            f"   {mark} {insight['title']}  [{insight['insight_type']}, {insight['confidence']}% confidence]",
+            file=out,
+        )
+        print(_wrap(insight["description"], "      "), file=out)
+    print("\n  Health outlook", file=out)
+    for prediction in analysis["predictions"]:
+        print(
+            f"   * {prediction['event_description']}  [{prediction['probability']}%, {prediction['timeframe']}"
+            f"{', preventable' if prediction['preventable'] else ''}]",
+            file=out,
+        )
+        print(_wrap(prediction["reasoning"], "      "), file=out)
+    print("\n  Shadow patterns (prominent before, quiet this week)", file=out)
+    if not analysis["shadow_patterns"]:
+        print("   (none: nothing that was regular went missing)", file=out)
+    for pattern in analysis["shadow_patterns"]:
+        print(
+            f"   ~ {pattern['pattern_name']}  [{pattern['significance']}, last {pattern['last_mentioned_date']}, "
+            f"{pattern['days_missing']} days ago]",
+            file=out,
+        )
+        print(_wrap(pattern["last_seen_description"], "      "), file=out)
+    print("\n  Strategic moves", file=out)
+    for move in analysis["strategic_moves"]:
+        print(f"   {move['priority']:>2}. {move['strategy']}  [{move['strategy_type']}]", file=out)
+
+
+def run_demo(settings: AISettings, out: TextIO = sys.stdout) -> int:
+    started = time.monotonic()
+    print(f"Proxima demo: weekly analysis with the {settings.provider} AI provider", file=out)
+    with devdb.temporary_server() as server:
+        url = server.url()
+        kind = "embedded" if isinstance(server, devdb.EmbeddedServer) else "private"
+        print(
+            f"  started a {kind} PostgreSQL server ({'with' if server.pg_cron else 'without'} pg_cron)",
+            file=out,
+        )
+        report = migrate(DatabaseTarget(url))
+        print(f"  applied the local Supabase bootstrap and {len(report.applied)} migrations", file=out)
+        people = seed_demo(url)
+        print(
+            f"  seeded {len(people)} people with five weeks of activity: "
+            + ", ".join(p.name for p in people),
+            file=out,
+        )
+        with psycopg.connect(url, autocommit=True) as conn:
+            row = conn.execute(_q("enqueue_weekly")).fetchone()
+        print(f"  enqueued {row[0] if row else 0} weekly analysis jobs (each person's own week)", file=out)
+        state = _run_weekly(url, settings, out)
+        for person in people:
+            analysis, story, generation = _read_as(url, person)
+            print_report(person, analysis, story, generation, out)
+        print(f"\nDone in {time.monotonic() - started:.1f} s; the demo database was removed.", file=out)
+    return 0 if state["failed"] == 0 else 1
