@@ -38,7 +38,9 @@ if command -v dpkg-query >/dev/null 2>&1; then
   fi
   want=()
   if [ -n "$major" ] && missing_pkg "postgresql-$major-cron"; then want+=("postgresql-$major-cron"); fi
-  if missing_pkg fonts-dejavu-core; then want+=(fonts-dejavu-core); fi
+  for font in fonts-dejavu-core fonts-droid-fallback fonts-symbola; do
+    if missing_pkg "$font"; then want+=("$font"); fi
+  done
   if missing_pkg poppler-utils; then want+=(poppler-utils); fi
   if ! "$PYTHON" -c 'import venv, ensurepip' >/dev/null 2>&1; then want+=(python3-venv); fi
   if [ "${#want[@]}" -gt 0 ]; then apt_install "${want[@]}"; fi

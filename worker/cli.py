@@ -12,10 +12,17 @@ import datetime as dt
 import re
 import signal
 import sys
+import uuid
 from collections.abc import Sequence
 from pathlib import Path
 
-from worker.config import DatabaseTarget, ai_settings_from_env, database_url_from_env, parse_database_url
+from worker.config import (
+    DatabaseTarget,
+    ai_settings_from_env,
+    database_url_from_env,
+    parse_database_url,
+    storage_settings_from_env,
+)
 from worker.db import devdb
 from worker.db.connect import connect
 from worker.db.migrate import MigrationReport, discover, migrate
@@ -82,13 +89,53 @@ def cmd_db(args: argparse.Namespace) -> int:
     return 0
 
 
+def _uuid(text: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a UUID") from None
+
+
+def _uuid_list(text: str) -> list[uuid.UUID]:
+    items = [item.strip() for item in text.split(",") if item.strip()]
+    if not items:
+        raise argparse.ArgumentTypeError("name at least one story id")
+    return [_uuid(item) for item in items]
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    """Request a PDF export as the person, run it, and save the file."""
+    from worker.exporting import request_export, run_export, save_to  # noqa: PLC0415
+    from worker.log import configure  # noqa: PLC0415
+
+    configure("WARNING")
+    ai, storage = ai_settings_from_env(), storage_settings_from_env()
+    target = _target(args)
+    with connect(target):
+        pass
+    export_id = request_export(
+        target.conninfo,
+        args.user,
+        args.stories,
+        include_analysis=not args.no_analysis,
+        include_notes=not args.no_notes,
+    )
+    result = run_export(target.conninfo, export_id, ai, storage)
+    saved = save_to(result, Path(args.out))
+    print(f"export {result.export_id}: {result.size:,} bytes stored at {result.storage_path}")
+    print(f"saved to {saved}")
+    if not result.url.startswith("file:"):
+        print("a download link valid for one hour was created (not printed: it grants access)")
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     """The main job end to end on the embedded default (see worker/demo/run.py)."""
     from worker.demo.run import run_demo  # noqa: PLC0415 - the demo pulls in the whole worker
     from worker.log import configure  # noqa: PLC0415
 
     configure("WARNING")
-    return run_demo(ai_settings_from_env())
+    return run_demo(ai_settings_from_env(), storage_settings_from_env())
 
 
 def _positive_int(text: str) -> int:
@@ -138,7 +185,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from worker.runtime.worker import Worker, WorkerSettings  # noqa: PLC0415
 
     configure(args.log_level)
-    registry = default_registry(ai_settings_from_env())
+    registry = default_registry(ai_settings_from_env(), storage_settings_from_env())
     for plugin in args.plugin or []:
         try:
             load_plugin(registry, plugin)
@@ -281,6 +328,15 @@ def build_parser() -> argparse.ArgumentParser:
     p_cancel.add_argument("--id", type=_positive_int, action="append", help="this job (repeatable)")
     p_cancel.add_argument("--database-url", help=url_help)
     p_cancel.set_defaults(func=cmd_cancel)
+
+    p_export = sub.add_parser("export", help="export a person's stories and analysis as a PDF")
+    p_export.add_argument("--user", type=_uuid, required=True, help="the person's user id")
+    p_export.add_argument("--stories", type=_uuid_list, help="comma-separated story ids (default: all)")
+    p_export.add_argument("--out", required=True, help="where to save the PDF")
+    p_export.add_argument("--no-analysis", action="store_true", help="leave the analysis out")
+    p_export.add_argument("--no-notes", action="store_true", help="leave personal notes out")
+    p_export.add_argument("--database-url", help=url_help)
+    p_export.set_defaults(func=cmd_export)
 
     p_demo = sub.add_parser("demo", help="run the main job end to end on the embedded default")
     p_demo.set_defaults(func=cmd_demo)

@@ -6,6 +6,7 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
@@ -143,4 +144,84 @@ def ai_settings_from_env(env: Mapping[str, str] | None = None) -> AISettings:
         timeout_seconds=_number(env, "DEEPSEEK_TIMEOUT", 120.0),
         max_concurrency=int(concurrency),
         max_attempts=int(attempts),
+    )
+
+
+# -- Storage of exported PDFs ---------------------------------------------------------------------
+
+# Appended below the rest of the module on purpose (this section is owned separately);
+# move it to the imports at the top when the file is next reorganised.
+
+_DEFAULT_EXPORT_BUCKET = "health-exports"
+_BUCKET_NAME = re.compile(r"[a-z0-9-]{3,63}")
+_HTTP_URL = re.compile(r"https?://[^/\s?#@]+(?:/[^\s?#]*)?")
+# Header-safe: a key with a space or a control character cannot be sent, and is a paste error.
+_HEADER_SAFE = re.compile(r"[\x21-\x7e]+")
+
+
+def _scheme_hint(url: str) -> str:
+    # Only a plain scheme is echoed: the rest of a malformed URL may hold a password.
+    scheme = url.split("://", 1)[0].lower() if "://" in url else ""
+    return f" (got a {scheme}:// address)" if re.fullmatch(r"[a-z][a-z0-9+.-]{0,15}", scheme) else ""
+
+
+@dataclass(frozen=True)
+class StorageSettings:
+    """Where exported PDFs are stored.
+
+    ``backend`` is ``supabase`` when both ``SUPABASE_URL`` and the service key are set, and
+    ``local`` (files under ``local_dir``) when neither is; one without the other is a
+    :class:`ConfigError` naming the missing one. The key never appears in ``repr`` or in
+    an error message.
+    """
+
+    supabase_url: str | None = None
+    service_key: str | None = None
+    bucket: str = _DEFAULT_EXPORT_BUCKET
+    local_dir: Path = Path("exports")
+
+    def __post_init__(self) -> None:
+        if self.supabase_url and not self.service_key:
+            raise ConfigError("SUPABASE_URL is set but SUPABASE_SERVICE_ROLE_KEY is missing")
+        if self.service_key and not self.supabase_url:
+            raise ConfigError("SUPABASE_SERVICE_ROLE_KEY is set but SUPABASE_URL is missing")
+        if self.supabase_url and not _HTTP_URL.fullmatch(self.supabase_url):
+            raise ConfigError(
+                "SUPABASE_URL must be an http(s) URL without user or password, such as "
+                f"https://<project>.supabase.co{_scheme_hint(self.supabase_url)}"
+            )
+        if self.service_key and not _HEADER_SAFE.fullmatch(self.service_key):
+            raise ConfigError("SUPABASE_SERVICE_ROLE_KEY contains spaces or control characters")
+        if not _BUCKET_NAME.fullmatch(self.bucket):
+            raise ConfigError(
+                f"PROXIMA_EXPORT_BUCKET must be 3 to 63 lower-case letters, digits or hyphens, not {self.bucket!r}"
+            )
+
+    @property
+    def backend(self) -> str:
+        """``supabase`` or ``local``."""
+        return "supabase" if self.supabase_url and self.service_key else "local"
+
+    def __repr__(self) -> str:  # never print the key
+        return (
+            f"StorageSettings(backend={self.backend!r}, supabase_url={self.supabase_url!r}, "
+            f"bucket={self.bucket!r}, local_dir={str(self.local_dir)!r})"
+        )
+
+
+def storage_settings_from_env(env: Mapping[str, str] | None = None) -> StorageSettings:
+    """``SUPABASE_URL``, ``SUPABASE_SERVICE_ROLE_KEY`` (or ``SUPABASE_SERVICE_KEY``),
+    ``PROXIMA_EXPORT_BUCKET`` and ``PROXIMA_EXPORT_DIR``; blank values count as unset."""
+    env = os.environ if env is None else env
+    url = (env.get("SUPABASE_URL") or "").strip().rstrip("/") or None
+    key = (
+        (env.get("SUPABASE_SERVICE_ROLE_KEY") or "").strip()
+        or (env.get("SUPABASE_SERVICE_KEY") or "").strip()
+        or None
+    )
+    return StorageSettings(
+        supabase_url=url,
+        service_key=key,
+        bucket=(env.get("PROXIMA_EXPORT_BUCKET") or "").strip() or _DEFAULT_EXPORT_BUCKET,
+        local_dir=Path((env.get("PROXIMA_EXPORT_DIR") or "").strip() or "exports"),
     )

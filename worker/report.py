@@ -265,3 +265,79 @@ class Report(BaseModel):
     usage: Usage
     provider: str
     model: str
+
+
+# -- what an export prints (read from the stored tables) ------------------------------------
+
+
+class ExportStory(_Fact):
+    title: str | None
+    subtitle: str | None
+    week_of: dt.date
+    generated_date: dt.date
+    story_text: str
+    notes: list[str] = []
+
+
+class ExportInsight(_Fact):
+    insight_type: str | None
+    title: str
+    description: str
+    confidence: int | None
+
+
+class ExportPrediction(_Fact):
+    event_description: str
+    probability: int | None
+    timeframe: str
+    preventable: bool | None
+    reasoning: str | None
+
+
+class ExportShadowPattern(_Fact):
+    pattern_name: str
+    significance: str | None
+    last_seen_description: str
+    last_mentioned_date: dt.date | None
+    days_missing: int | None
+
+
+class ExportMove(_Fact):
+    strategy: str
+    strategy_type: str | None
+    priority: int | None
+    rationale: str | None
+    completion_status: str | None
+
+
+class ExportWeek(_Fact):
+    """The stored analysis of one week."""
+
+    week_of: dt.date
+    insights: list[ExportInsight] = []
+    predictions: list[ExportPrediction] = []
+    shadow_patterns: list[ExportShadowPattern] = []
+    strategic_moves: list[ExportMove] = []
+
+
+class SymptomSeries(_Fact):
+    """One symptom's weekly count and average severity over the weeks the report covers."""
+
+    symptom_name: str
+    counts: list[int]
+    avg_severity: list[float | None]
+
+
+class ExportDocument(_Fact):
+    """Everything a PDF report prints, already read from the database."""
+
+    display_name: str | None
+    period_start: dt.date
+    period_end: dt.date
+    generated_at: dt.datetime
+    stories: list[ExportStory]
+    weeks: list[ExportWeek] = []
+    chart_weeks: list[dt.date] = []
+    symptom_series: list[SymptomSeries] = []
+    include_analysis: bool = True
+    include_notes: bool = True

@@ -17,11 +17,12 @@ from uuid import UUID
 
 import psycopg
 
-from worker.config import AISettings, DatabaseTarget
+from worker.config import AISettings, DatabaseTarget, StorageSettings
 from worker.db import devdb
 from worker.db.migrate import migrate
 from worker.db.queries import load_queries
 from worker.demo.seed import DemoPerson, seed_demo
+from worker.exporting import request_export, run_export
 from worker.handlers import default_registry
 from worker.runtime.worker import Worker, WorkerSettings
 
@@ -37,7 +38,9 @@ def _wrap(text: str, indent: str) -> str:
     return textwrap.fill(text, width=_WIDTH, initial_indent=indent, subsequent_indent=indent)
 
 
-def _run_weekly(url: str, settings: AISettings, out: TextIO, timeout: float = 600.0) -> dict[str, int]:
+def _run_weekly(
+    url: str, settings: AISettings, storage: StorageSettings, out: TextIO, timeout: float = 600.0
+) -> dict[str, int]:
     def progress() -> dict[str, int]:
         with psycopg.connect(url) as conn:
             row = conn.execute(_q("job_progress")).fetchone()
@@ -46,7 +49,9 @@ def _run_weekly(url: str, settings: AISettings, out: TextIO, timeout: float = 60
 
     async def main() -> dict[str, int]:
         stop = asyncio.Event()
-        worker = Worker(url, default_registry(settings), WorkerSettings(concurrency=3, poll_seconds=0.2))
+        worker = Worker(
+            url, default_registry(settings, storage), WorkerSettings(concurrency=3, poll_seconds=0.2)
+        )
         task = asyncio.create_task(worker.run(stop))
         shown = -1
         deadline = time.monotonic() + timeout
@@ -143,7 +148,7 @@ def print_report(
         print(f"   {move['priority']:>2}. {move['strategy']}  [{move['strategy_type']}]", file=out)
 
 
-def run_demo(settings: AISettings, out: TextIO = sys.stdout) -> int:
+def run_demo(settings: AISettings, storage: StorageSettings, out: TextIO = sys.stdout) -> int:
     started = time.monotonic()
     print(f"Proxima demo: weekly analysis with the {settings.provider} AI provider", file=out)
     with devdb.temporary_server() as server:
@@ -164,9 +169,20 @@ def run_demo(settings: AISettings, out: TextIO = sys.stdout) -> int:
         with psycopg.connect(url, autocommit=True) as conn:
             row = conn.execute(_q("enqueue_weekly")).fetchone()
         print(f"  enqueued {row[0] if row else 0} weekly analysis jobs (each person's own week)", file=out)
-        state = _run_weekly(url, settings, out)
+        state = _run_weekly(url, settings, storage, out)
         for person in people:
             analysis, story, generation = _read_as(url, person)
             print_report(person, analysis, story, generation, out)
+        person = people[0]
+        print(f"\nExporting {person.name}'s stories and analysis as a PDF ...", file=out, flush=True)
+        export_id = request_export(url, person.id, None, include_analysis=True, include_notes=True)
+        result = run_export(url, export_id, settings, storage)
+        where = storage.local_dir.resolve() / result.storage_path if storage.backend == "local" else None
+        print(
+            f"  {result.size:,} bytes stored at {result.storage_path} ({'local folder' if where else 'Supabase Storage'})",
+            file=out,
+        )
+        if where is not None:
+            print(f"  open it: {where}", file=out)
         print(f"\nDone in {time.monotonic() - started:.1f} s; the demo database was removed.", file=out)
     return 0 if state["failed"] == 0 else 1

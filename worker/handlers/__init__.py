@@ -5,14 +5,18 @@ from __future__ import annotations
 import importlib
 
 from worker.ai import create_provider
-from worker.config import AISettings
+from worker.config import AISettings, StorageSettings
+from worker.export.storage import create_storage
+from worker.handlers.export import make_export_handler
 from worker.handlers.maintenance import handle_noop
 from worker.handlers.weekly import make_weekly_handler
 from worker.queue.registry import Registry
 from worker.queue.retry import RetryPolicy
 
 
-def default_registry(ai_settings: AISettings | None = None) -> Registry:
+def default_registry(
+    ai_settings: AISettings | None = None, storage_settings: StorageSettings | None = None
+) -> Registry:
     """Every kind this worker knows how to run."""
     registry = Registry()
     registry.register("noop", handle_noop, timeout_seconds=60)
@@ -23,6 +27,14 @@ def default_registry(ai_settings: AISettings | None = None) -> Registry:
         make_weekly_handler(provider),
         retry=RetryPolicy(max_attempts=5, base_seconds=30, cap_seconds=3600),
         timeout_seconds=900,
+    )
+    storage = create_storage(storage_settings or StorageSettings())
+    registry.on_close(storage.aclose)
+    registry.register(
+        "export_pdf",
+        make_export_handler(storage),
+        retry=RetryPolicy(max_attempts=5, base_seconds=10, cap_seconds=600),
+        timeout_seconds=300,
     )
     return registry
 

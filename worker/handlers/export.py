@@ -1,0 +1,48 @@
+"""The ``export_pdf`` job: read the stories and analysis, render, upload, mark ready.
+
+The upload overwrites (a retried job replaces its own earlier file), and the export is
+marked ready in the transaction that finishes the job, so a ready export always has its
+file. A story deleted since the request, or a storage that refuses the file, fails the
+job (and, through a trigger on the jobs table, the export) with the reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict
+
+from worker.export.document import get_export, load_document, mark_export_ready
+from worker.export.pdf import render_report_pdf
+from worker.export.storage import Storage
+from worker.log import get_logger
+from worker.queue.context import JobContext
+from worker.queue.jobs import Job
+from worker.queue.registry import Handler
+
+log = get_logger("worker.export")
+
+
+class ExportPayload(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    export_id: UUID
+
+
+def make_export_handler(storage: Storage) -> Handler:
+    async def handle_export_pdf(job: Job, context: JobContext) -> None:
+        payload = ExportPayload.model_validate(job.payload)
+        async with context.connection() as conn:
+            request = await get_export(conn, payload.export_id)
+            if request.status == "ready":
+                return  # done by an earlier attempt that finished the export but not the job
+            document = await load_document(conn, request)
+        # Rendering is CPU-bound: keep the event loop (heartbeats, other jobs) responsive.
+        pdf = await asyncio.to_thread(render_report_pdf, document)
+        await storage.upload(request.storage_path, pdf)
+        async with context.complete() as conn:
+            await mark_export_ready(conn, request, size=len(pdf))
+        log.info("export ready", job_id=job.id, pages_bytes=len(pdf), stories=len(document.stories))
+
+    return handle_export_pdf
