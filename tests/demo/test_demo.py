@@ -12,8 +12,11 @@ from worker.demo.seed import DEMO_PEOPLE
 PROJECT = Path(__file__).resolve().parents[2]
 
 
-def test_the_demo_runs_the_weekly_analysis_for_three_people_and_prints_their_reports() -> None:
-    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "DEEPSEEK_API_KEY"}}
+def test_the_demo_runs_the_weekly_analysis_for_three_people_and_prints_their_reports(tmp_path: Path) -> None:
+    env = {
+        k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "DEEPSEEK_API_KEY", "SUPABASE_URL"}
+    }
+    env["PROXIMA_EXPORT_DIR"] = str(tmp_path / "exports")
     result = subprocess.run(
         [sys.executable, "-m", "worker", "demo"],
         cwd=PROJECT,
@@ -35,3 +38,8 @@ def test_the_demo_runs_the_weekly_analysis_for_three_people_and_prints_their_rep
     assert "Tension headache is on the rise" in out, "Jonas's rising symptom is shown"
     assert "the demo database was removed" in out
     assert "@demo.proxima.local" not in out + result.stderr, "no e-mail addresses in the output"
+    assert "Exporting Maya Lindqvist's stories and analysis as a PDF" in out
+    pdfs = list((tmp_path / "exports").rglob("*.pdf"))
+    assert len(pdfs) == 1
+    assert pdfs[0].read_bytes().startswith(b"%PDF")
+    assert f"open it: {pdfs[0]}" in out

@@ -60,8 +60,13 @@ def run_person_week(
     force: bool = False,
     trigger: str = "weekly",
     now: dt.datetime | None = None,
+    close_provider: bool = False,
 ) -> tuple[WeeklyOutcome, dict[str, Any]]:
-    """Enqueue, claim and run one weekly_analysis job; returns the outcome and the job row."""
+    """Enqueue, claim and run one weekly_analysis job; returns the outcome and the job row.
+
+    Each call runs its own event loop: a provider holding connections (deepseek) must be
+    used for one call only and closed by it (``close_provider``).
+    """
     payload = WeeklyPayload.model_validate({"week_of": week_of, "force": force, "trigger": trigger})
     with psycopg.connect(url, autocommit=True) as conn:
         [job_id] = manager.enqueue_sync(
