@@ -15,6 +15,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from cron_support import require_pg_cron
 
 from worker.config import DatabaseTarget
 from worker.db import devdb
@@ -54,19 +55,6 @@ def devdb_dir() -> Iterator[Path]:
         yield folder
     finally:
         shutil.rmtree(folder, ignore_errors=True)
-
-
-def require_pg_cron(cluster: LocalCluster) -> None:
-    """Skip (saying why) where pg_cron cannot be had; in CI its absence is a failure."""
-    if cluster.pg_cron:
-        return
-    reason = (
-        f"pg_cron is not installed for PostgreSQL {cluster.binaries.major}: "
-        f"install the Debian package postgresql-{cluster.binaries.major}-cron (needs root)"
-    )
-    if os.environ.get("CI"):
-        pytest.fail(reason)
-    pytest.skip(reason)
 
 
 def test_the_cluster_runs_the_newest_installed_major_version(cluster: LocalCluster) -> None:

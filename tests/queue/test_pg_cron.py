@@ -10,13 +10,13 @@ the migrations and the housekeeping must also work without pg_cron.
 from __future__ import annotations
 
 import asyncio
-import os
 import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import psycopg
 import pytest
+from cron_support import require_pg_cron
 
 from worker.db.devdb import CRON_DATABASE, LocalCluster
 from worker.db.migrate import MIGRATIONS_DIR, migrate_connection
@@ -24,19 +24,6 @@ from worker.db.migrate import MIGRATIONS_DIR, migrate_connection
 SCHEDULE_MIGRATION = MIGRATIONS_DIR / "20261128100200_pg_cron_schedules.sql"
 WEEKLY = ("weekly-health-analysis", "0 9 * * 1", "select public.enqueue_weekly_analysis()")
 HOUSEKEEPING = ("proxima-housekeeping", "17 3 * * *", "select public.run_housekeeping()")
-
-
-def require_pg_cron(cluster: LocalCluster) -> None:
-    """Skip (saying why) where pg_cron cannot be had; in CI its absence is a failure."""
-    if cluster.pg_cron:
-        return
-    reason = (
-        f"pg_cron is not installed for PostgreSQL {cluster.binaries.major}: "
-        f"install the Debian package postgresql-{cluster.binaries.major}-cron (needs root)"
-    )
-    if os.environ.get("CI"):
-        pytest.fail(reason)
-    pytest.skip(reason)
 
 
 @pytest.fixture(scope="module")

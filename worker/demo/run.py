@@ -7,7 +7,6 @@ each report printed as its owner reads it (through ``get_health_analysis`` under
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sys
 import textwrap
@@ -24,7 +23,7 @@ from worker.db.queries import load_queries
 from worker.demo.seed import DemoPerson, seed_demo
 from worker.exporting import request_export, run_export
 from worker.handlers import default_registry
-from worker.runtime.worker import Worker, WorkerSettings
+from worker.runtime.oneshot import run_until
 
 _WIDTH = 88
 _MARK = {"warning": "!", "positive": "+", "neutral": "-"}
@@ -41,39 +40,27 @@ def _wrap(text: str, indent: str) -> str:
 def _run_weekly(
     url: str, settings: AISettings, storage: StorageSettings, out: TextIO, timeout: float = 600.0
 ) -> dict[str, int]:
-    def progress() -> dict[str, int]:
+    state = {"done": 0, "failed": 0, "total": 0, "shown": -1}
+
+    def progress() -> None:
         with psycopg.connect(url) as conn:
             row = conn.execute(_q("job_progress")).fetchone()
         assert row is not None
-        return {"done": int(row[0]), "failed": int(row[1]), "total": int(row[2])}
+        state.update(done=int(row[0]), failed=int(row[1]), total=int(row[2]))
+        finished = state["done"] + state["failed"]
+        if finished != state["shown"]:
+            state["shown"] = finished
+            print(f"  weekly analysis: {finished}/{state['total']} people done", file=out, flush=True)
 
-    async def main() -> dict[str, int]:
-        stop = asyncio.Event()
-        worker = Worker(
-            url, default_registry(settings, storage), WorkerSettings(concurrency=3, poll_seconds=0.2)
-        )
-        task = asyncio.create_task(worker.run(stop))
-        shown = -1
-        deadline = time.monotonic() + timeout
-        state = await asyncio.to_thread(progress)
-        try:
-            while time.monotonic() < deadline:
-                state = await asyncio.to_thread(progress)
-                finished = state["done"] + state["failed"]
-                if finished != shown:
-                    shown = finished
-                    print(f"  weekly analysis: {finished}/{state['total']} people done", file=out, flush=True)
-                if finished >= state["total"]:
-                    break
-                if task.done():
-                    task.result()
-                await asyncio.sleep(0.2)
-        finally:
-            stop.set()
-            await asyncio.wait_for(task, 60)
-        return state
-
-    return asyncio.run(main())
+    run_until(
+        url,
+        default_registry(settings, storage),
+        lambda: state["done"] + state["failed"] >= state["total"],
+        kinds=("weekly_analysis",),
+        timeout=timeout,
+        on_tick=progress,
+    )
+    return state
 
 
 def _read_as(
