@@ -353,4 +353,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader went away (e.g. piped into head): not an error of ours.
+        sys.stderr.close()
+        return 0
     return code
