@@ -24,7 +24,9 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import email.utils
+import itertools
 import json
+import math
 import random
 import re
 from collections.abc import Sequence
@@ -48,6 +50,7 @@ log = get_logger(__name__)
 
 # Worth asking again: the same set the job queue retries (408/409/425/429), plus every 5xx.
 _RETRY_STATUSES = frozenset({408, 409, 425, 429})
+_CONNECTIONS_PER_CLIENT = 16
 # DeepSeek says "Model Not Exist"; OpenAI-style servers say "The model `x` does not exist".
 _MODEL_NOT_FOUND = re.compile(
     r"\bmodel\b.{0,120}?\b(?:not\s+exists?|not\s+found|does\s+not\s+exist)", re.I | re.S
@@ -106,14 +109,26 @@ class DeepSeekProvider:
         self._backoff_cap = backoff_cap
         self._rng = rng or random.Random()
         self._owns_client = client is None
-        self._client = client or httpx.AsyncClient(
-            timeout=httpx.Timeout(settings.timeout_seconds),
-            limits=httpx.Limits(
-                max_connections=settings.max_concurrency,
-                max_keepalive_connections=settings.max_concurrency,
-                keepalive_expiry=60.0,
-            ),
-        )
+        if client is not None:
+            self._clients = [client]
+        else:
+            # httpcore's pool scans every connection on every request and response, so one
+            # pool of hundreds of connections spends the CPU on bookkeeping; several small
+            # pools (still one set of clients per process) keep that scan short.
+            shards = max(1, math.ceil(settings.max_concurrency / _CONNECTIONS_PER_CLIENT))
+            per_client = math.ceil(settings.max_concurrency / shards)
+            self._clients = [
+                httpx.AsyncClient(
+                    timeout=httpx.Timeout(settings.timeout_seconds),
+                    limits=httpx.Limits(
+                        max_connections=per_client,
+                        max_keepalive_connections=per_client,
+                        keepalive_expiry=60.0,
+                    ),
+                )
+                for _ in range(shards)
+            ]
+        self._next_client = itertools.cycle(self._clients)
         self._slots = asyncio.Semaphore(settings.max_concurrency)
 
     def __repr__(self) -> str:  # never the key
@@ -133,7 +148,8 @@ class DeepSeekProvider:
 
     async def aclose(self) -> None:
         if self._owns_client:
-            await self._client.aclose()
+            for client in self._clients:
+                await client.aclose()
 
     # -- one call: an answer, and at most one repair ---------------------------------------------
 
@@ -204,7 +220,8 @@ class DeepSeekProvider:
                 # The whole exchange is bounded: under load DeepSeek keeps the connection alive
                 # with blank lines, which would reset a read timeout forever.
                 async with asyncio.timeout(self._settings.timeout_seconds):
-                    response = await self._client.post(self._url, json=body, headers=self._headers)
+                    client = next(self._next_client)
+                    response = await client.post(self._url, json=body, headers=self._headers)
             except (TimeoutError, httpx.TimeoutException):
                 raise _TransientError(f"no answer within {self._settings.timeout_seconds:g} s") from None
             except httpx.TransportError as exc:
