@@ -1,0 +1,1175 @@
+"""Queue throughput: our worker beside procrastinate and a raw-SQL (pgbench) ceiling, in one run.
+
+Every scenario drains the same number of no-op jobs on one private PostgreSQL cluster
+(``LocalCluster.ephemeral()``, fsync off, 127.0.0.1 only) and reports:
+
+* enqueue jobs/s: the jobs inserted in batches (``--batch``, default 1000 a statement)
+  inside one transaction, timed from the first insert to the commit, no worker running;
+* drain jobs/s: after ``vacuum analyze`` of the filled table (so the planner sees the
+  queue, as for the ceiling below), the workers start; the clock runs from the first
+  claim (the queued count drops) until nothing is queued or running (index probes every
+  10 ms), so neither process start-up nor pool start-up is counted;
+* the same two figures for procrastinate (``PsycopgConnector``, its own schema in a
+  separate database, a no-op task, ``batch_defer_async`` and its worker at the same
+  concurrency and number of processes, pool sized like ours);
+* the pgbench ceiling: the bare claim-then-finish statements, two transactions per
+  job, at the same client count (concurrency x processes) over a table pre-filled
+  with as many queued jobs, reported as jobs/s.
+
+Every measurement gets a fresh database cloned from a migrated template. ``--long``
+adds a drain of two minutes at concurrency 4 that reports jobs/s in the first and last
+10 seconds. ``--stale-stats`` analyzes the tables before the enqueue instead (the
+statistics a bulk enqueue meets in a table last analyzed while nearly empty). On a shared
+machine, ``--repeat N`` runs every measurement N times, interleaved, and reports the best;
+the CPU table's "other load" column shows how much else was running.
+
+    .venv/bin/python bench/queue_throughput.py                      # the default suite
+    .venv/bin/python bench/queue_throughput.py --jobs 2000 --concurrency 4   # smoke run
+    .venv/bin/python bench/queue_throughput.py --long --markdown --repeat 3   # as in BENCHMARKS.md
+
+Progress goes to stderr; the tables go to stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import cProfile
+import dataclasses
+import datetime as dt
+import io
+import logging
+import math
+import os
+import platform
+import pstats
+import re
+import resource
+import secrets
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import psycopg
+from psycopg import AsyncConnection, sql
+
+from worker.db.devdb import LocalCluster
+from worker.db.migrate import migrate_connection
+from worker.handlers import default_registry
+from worker.log import configure as configure_logging
+from worker.queue import manager
+from worker.queue.jobs import JobSpec
+from worker.runtime.worker import Worker, WorkerSettings
+
+try:
+    import procrastinate
+    from procrastinate import App, PsycopgConnector
+except ImportError:  # an optional bench dependency; its columns are left empty without it
+    procrastinate = None  # type: ignore[assignment]
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+POLL_SECONDS = 0.2  # the worker's fallback poll; both systems also LISTEN
+PROBE_SECONDS = 0.01  # how often the harness checks whether a drain is over
+READY_TIMEOUT_S = 60.0
+STOP_TIMEOUT_S = 60.0
+PROCRASTINATE_TASK = "bench_noop"
+PROCRASTINATE_URL_ENV = "BENCH_PROCRASTINATE_URL"
+OUR_TEMPLATE = "bench_tpl_ours"
+PROCRASTINATE_TEMPLATE = "bench_tpl_procrastinate"
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+@dataclass(frozen=True)
+class SystemQueries:
+    """How the harness watches one system's jobs table (each an index probe)."""
+
+    table: str
+    queued: str  # jobs not yet claimed
+    pending: str  # true while any job is queued or running
+    succeeded: str
+
+
+OURS = SystemQueries(
+    table="jobs",
+    queued="select count(*) from public.jobs where status = 'queued'",
+    pending=(
+        "select exists (select 1 from public.jobs where status = 'queued')"
+        " or exists (select 1 from public.jobs where status = 'running')"
+    ),
+    succeeded="select count(*) from public.jobs where status = 'succeeded'",
+)
+PROCRASTINATE = SystemQueries(
+    table="procrastinate_jobs",
+    queued="select count(*) from procrastinate_jobs where status = 'todo'",
+    pending=(
+        "select exists (select 1 from procrastinate_jobs"
+        " where status = any (array['todo', 'doing']::procrastinate_job_status[]))"
+    ),
+    succeeded="select count(*) from procrastinate_jobs where status = 'succeeded'",
+)
+
+# The bare claim and finish of one job, as two autocommit transactions. The claim is the
+# shape of claim_jobs in worker/queue/queries.sql with limit 1; the finish is finish_job.
+PGBENCH_SCRIPT = """\
+update public.jobs
+   set status = 'running', attempts = attempts + 1, lease_owner = 'pgbench',
+       lease_expires_at = now() + interval '60 seconds', updated_at = now()
+ where id in (select id from public.jobs
+               where status = 'queued' and run_at <= now()
+               order by priority desc, run_at, id
+               limit 1
+               for update skip locked)
+returning id \\gset
+update public.jobs
+   set status = 'succeeded', finished_at = now(), updated_at = now(),
+       lease_expires_at = null, last_error = null
+ where id = :id and lease_owner = 'pgbench' and attempts = 1 and status = 'running';
+"""
+
+
+def note(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+# -- measurements --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Drain:
+    """One enqueue-then-drain of ``jobs`` jobs by one system."""
+
+    jobs: int
+    enqueue_s: float
+    drain_s: float
+    cpu: CpuSplit  # over the drain
+
+    @property
+    def enqueue_rate(self) -> float:
+        return self.jobs / self.enqueue_s
+
+    @property
+    def drain_rate(self) -> float:
+        return self.jobs / self.drain_s
+
+
+@dataclass(frozen=True)
+class Ceiling:
+    clients: int
+    jobs: int
+    tps: float
+    seconds: float  # the whole pgbench run, connections included
+    cpu: CpuSplit
+
+
+@dataclass
+class Row:
+    scenario: str
+    concurrency: int
+    processes: int
+    ours: Drain
+    procrastinate: Drain | None
+    ceiling: Ceiling | None
+
+    @property
+    def vs_procrastinate(self) -> float | None:
+        return self.ours.drain_rate / self.procrastinate.drain_rate if self.procrastinate else None
+
+    @property
+    def vs_ceiling(self) -> float | None:
+        return self.ours.drain_rate / self.ceiling.tps if self.ceiling else None
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One second of the long run."""
+
+    elapsed: float
+    processed: int  # jobs the worker has run so far
+    autovacuums: int  # autovacuums of public.jobs finished so far
+    dead_rows: int  # n_dead_tup of public.jobs
+    busy_cores: float  # machine-wide, over the second before
+    other_cores: float  # of which processes outside this benchmark
+
+
+@dataclass
+class LongRun:
+    concurrency: int
+    jobs: int
+    enqueue_s: float
+    seconds: float
+    samples: list[Sample] = field(default_factory=list)
+    left_queued: int = 0
+    table_stats: dict[str, Any] = field(default_factory=dict)
+
+    def _at(self, t: float) -> Sample:
+        return min(self.samples, key=lambda s: abs(s.elapsed - t))
+
+    def rate_between(self, start: float, end: float) -> float:
+        a, b = self._at(start), self._at(end)
+        return (b.processed - a.processed) / (b.elapsed - a.elapsed) if b.elapsed > a.elapsed else 0.0
+
+    @property
+    def elapsed(self) -> float:
+        return self.samples[-1].elapsed if self.samples else 0.0
+
+    @property
+    def first_10s(self) -> float:
+        return self.rate_between(0.0, 10.0)
+
+    @property
+    def last_10s(self) -> float:
+        return self.rate_between(self.elapsed - 10.0, self.elapsed)
+
+    @property
+    def overall(self) -> float:
+        return self.samples[-1].processed / self.elapsed if self.elapsed else 0.0
+
+    def intervals(self, width: float = 10.0) -> list[tuple[float, int, int, float, float]]:
+        """Per ``width`` s: (jobs/s, autovacuums finished, dead rows at the end, busy cores, other load)."""
+        out = []
+        for i in range(int(self.elapsed // width)):
+            inside = [s for s in self.samples if i * width < s.elapsed <= (i + 1) * width + 0.5]
+            before = self._at(i * width)
+            out.append(
+                (
+                    self.rate_between(i * width, (i + 1) * width),
+                    (inside[-1].autovacuums - before.autovacuums) if inside else 0,
+                    inside[-1].dead_rows if inside else 0,
+                    sum(s.busy_cores for s in inside) / len(inside) if inside else 0.0,
+                    sum(s.other_cores for s in inside) / len(inside) if inside else 0.0,
+                )
+            )
+        return out
+
+
+def machine_ticks() -> tuple[int, int]:
+    """(busy, total) clock ticks of all CPUs since boot, from /proc/stat."""
+    with open("/proc/stat") as f:
+        fields = [int(x) for x in f.readline().split()[1:]]
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
+    total = sum(fields[:8])
+    return total - idle, total
+
+
+def busy_cores_between(before: tuple[int, int], after: tuple[int, int]) -> float:
+    busy, total = after[0] - before[0], after[1] - before[1]
+    return (os.cpu_count() or 1) * busy / total if total else 0.0
+
+
+@dataclass(frozen=True)
+class CpuSnapshot:
+    """Machine ticks and the CPU seconds of every process, from /proc."""
+
+    ticks: tuple[int, int]
+    at: float
+    processes: dict[int, tuple[int, str, int, float]]  # pid: (parent pid, command, start time, CPU seconds)
+
+    @classmethod
+    def take(cls) -> CpuSnapshot:
+        processes: dict[int, tuple[int, str, int, float]] = {}
+        for entry in os.scandir("/proc"):
+            if not entry.name.isdigit():
+                continue
+            try:
+                with open(f"/proc/{entry.name}/stat") as f:
+                    stat = f.read()
+            except OSError:
+                continue  # gone meanwhile
+            head, _, tail = stat.rpartition(")")
+            fields = tail.split()
+            comm = head.partition("(")[2]
+            cpu = (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime + stime
+            processes[int(entry.name)] = (int(fields[1]), comm, int(fields[19]), cpu)
+        return cls(machine_ticks(), time.perf_counter(), processes)
+
+
+@dataclass(frozen=True)
+class CpuSplit:
+    """Where the CPU went between two snapshots, in seconds (``busy_cores`` averages the machine)."""
+
+    seconds: float
+    busy_cores: float
+    postgres_s: float  # our cluster's server processes
+    bench_s: float  # this process and its other children: the workers under test, or pgbench
+    other_s: float  # every other process on the machine (other people's load)
+
+    @classmethod
+    def between(cls, a: CpuSnapshot, b: CpuSnapshot, *, extra_bench_s: float = 0.0) -> CpuSplit:
+        ours = {os.getpid()}
+        grew = True
+        while grew:  # descendants of this process: the cluster, worker processes, pgbench
+            grew = False
+            for pid, (ppid, *_) in b.processes.items():
+                if ppid in ours and pid not in ours:
+                    ours.add(pid)
+                    grew = True
+        postgres = bench = other = 0.0
+        for pid, (_, comm, started, cpu) in b.processes.items():
+            before = a.processes.get(pid)
+            delta = cpu - before[3] if before and before[2] == started else cpu
+            if pid not in ours:
+                other += delta
+            elif comm == "postgres":
+                postgres += delta
+            else:
+                bench += delta
+        seconds = b.at - a.at
+        busy = busy_cores_between(a.ticks, b.ticks)
+        if extra_bench_s:  # processes that ended in between (pgbench and its backends): infer PostgreSQL
+            bench += extra_bench_s
+            postgres = max(0.0, busy * seconds - bench - other)
+        return cls(seconds, busy, postgres, bench, other)
+
+    @property
+    def other_cores(self) -> float:
+        return self.other_s / self.seconds if self.seconds else 0.0
+
+
+# -- the cluster and its databases -----------------------------------------------------------
+
+
+class Bench:
+    """The cluster, the migrated templates, and fresh databases cloned from them."""
+
+    def __init__(self, cluster: LocalCluster) -> None:
+        self.cluster = cluster
+        self._created: list[str] = []
+
+    def admin(self) -> psycopg.Connection[Any]:
+        return psycopg.connect(self.cluster.url("postgres"), autocommit=True)
+
+    def server_version(self) -> str:
+        with self.admin() as conn:
+            row = conn.execute("show server_version").fetchone()
+        return str(row[0]) if row else "?"
+
+    def prepare_templates(self, with_procrastinate: bool) -> None:
+        with self.admin() as conn:
+            conn.execute(sql.SQL("create database {}").format(sql.Identifier(OUR_TEMPLATE)))
+        with psycopg.connect(self.cluster.url(OUR_TEMPLATE), autocommit=True) as conn:
+            migrate_connection(conn)
+        if with_procrastinate:
+            with self.admin() as conn:
+                conn.execute(sql.SQL("create database {}").format(sql.Identifier(PROCRASTINATE_TEMPLATE)))
+            app = procrastinate_app(self.cluster.url(PROCRASTINATE_TEMPLATE), max_size=2)[0]
+            with app.open():
+                app.schema_manager.apply_schema()
+
+    def fresh(self, template: str, label: str) -> str:
+        name = f"bench_{label}_{secrets.token_hex(3)}"
+        with self.admin() as conn:
+            conn.execute(
+                sql.SQL("create database {} template {}").format(
+                    sql.Identifier(name), sql.Identifier(template)
+                )
+            )
+        self._created.append(name)
+        return name
+
+    def drop(self, name: str) -> None:
+        with self.admin() as conn:
+            conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
+        with contextlib.suppress(ValueError):
+            self._created.remove(name)
+
+    def url(self, name: str) -> str:
+        return self.cluster.url(name)
+
+
+def vacuum_analyze(url: str, table: str) -> None:
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(sql.SQL("vacuum analyze {}").format(sql.Identifier(table)))
+
+
+# -- workers under test ------------------------------------------------------------------------
+
+
+class WorkerGroup(Protocol):
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
+class OurWorkerInProcess:
+    """``Worker.run`` as a task of this process's event loop."""
+
+    def __init__(self, url: str, concurrency: int) -> None:
+        settings = WorkerSettings(concurrency=concurrency, kinds=("noop",), poll_seconds=POLL_SECONDS)
+        self.worker = Worker(url, default_registry(), settings)
+        self._stop = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self.worker.run(self._stop), name="bench-worker")
+
+    async def stop(self) -> None:
+        self._stop.set()
+        if self._task is not None:
+            await asyncio.wait_for(self._task, STOP_TIMEOUT_S)
+
+
+class ProcrastinateInProcess:
+    """procrastinate's worker as a task of this process's event loop (its app already open)."""
+
+    def __init__(self, app: Any, concurrency: int) -> None:
+        self.app = app
+        self.concurrency = concurrency
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(
+            self.app.run_worker_async(
+                concurrency=self.concurrency,
+                wait=True,
+                install_signal_handlers=False,
+                fetch_job_polling_interval=POLL_SECONDS,
+                listen_notify=True,
+            ),
+            name="bench-procrastinate",
+        )
+
+    async def stop(self) -> None:
+        if self._task is None:
+            return
+        self._task.cancel()  # procrastinate turns this into a graceful stop
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.wait_for(self._task, STOP_TIMEOUT_S)
+
+
+class Subprocesses:
+    """``count`` worker processes, each stopped with SIGTERM."""
+
+    def __init__(self, argv: list[str], env: dict[str, str], count: int, log_dir: Path) -> None:
+        self.argv = argv
+        self.env = env
+        self.count = count
+        self.log_dir = log_dir
+        self.processes: list[subprocess.Popen[bytes]] = []
+
+    async def start(self) -> None:
+        for i in range(self.count):
+            log = open(self.log_dir / f"worker-{i}-{secrets.token_hex(2)}.log", "wb")  # noqa: SIM115
+            try:
+                self.processes.append(
+                    subprocess.Popen(
+                        self.argv,
+                        env=self.env,
+                        cwd=PROJECT_ROOT,
+                        stdin=subprocess.DEVNULL,
+                        stdout=log,
+                        stderr=subprocess.STDOUT,
+                    )
+                )
+            finally:
+                log.close()
+
+    async def stop(self) -> None:
+        for process in self.processes:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for process in self.processes:
+            try:
+                await asyncio.to_thread(process.wait, STOP_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        failed = [p.returncode for p in self.processes if p.returncode not in (0, -signal.SIGTERM)]
+        if failed:
+            raise RuntimeError(f"worker processes exited with {failed}; logs in {self.log_dir}")
+
+    def check_alive(self) -> None:
+        dead = [p.returncode for p in self.processes if p.poll() is not None]
+        if dead:
+            raise RuntimeError(f"a worker process exited early ({dead}); logs in {self.log_dir}")
+
+
+async def _scalar(conn: AsyncConnection[Any], query: str) -> Any:
+    cur = await conn.execute(query.encode())
+    row = await cur.fetchone()
+    return row[0] if row else None
+
+
+async def wait_started(
+    url: str, queries: SystemQueries, jobs: int, timeout: float, group: WorkerGroup
+) -> None:
+    """Return as soon as a worker has claimed a job (fewer than ``jobs`` still queued)."""
+    deadline = time.monotonic() + timeout
+    async with await AsyncConnection.connect(url, autocommit=True) as conn:
+        while time.monotonic() < deadline:
+            if int(await _scalar(conn, queries.queued)) < jobs:
+                return
+            if isinstance(group, Subprocesses):
+                group.check_alive()
+            await asyncio.sleep(PROBE_SECONDS)
+    raise TimeoutError(f"no job was claimed within {timeout:.0f} s of starting the workers")
+
+
+async def wait_drained(url: str, queries: SystemQueries, timeout: float, group: WorkerGroup) -> None:
+    deadline = time.monotonic() + timeout
+    async with await AsyncConnection.connect(url, autocommit=True) as conn:
+        while time.monotonic() < deadline:
+            if not await _scalar(conn, queries.pending):
+                return
+            if isinstance(group, Subprocesses):
+                group.check_alive()
+            await asyncio.sleep(PROBE_SECONDS)
+    raise TimeoutError(f"the queue was not drained after {timeout:.0f} s")
+
+
+async def measure(
+    url: str,
+    group: WorkerGroup,
+    enqueue: Callable[[], Awaitable[float]],
+    queries: SystemQueries,
+    *,
+    jobs: int,
+    timeout: float,
+    stale_stats: bool = False,
+    profile: cProfile.Profile | None = None,
+) -> Drain:
+    """Enqueue (timed), ``vacuum analyze``, start the workers, time from first claim to empty queue."""
+    if stale_stats:
+        vacuum_analyze(url, queries.table)  # the statistics of an empty table, as a bulk enqueue meets them
+    enqueue_s = await enqueue()
+    if not stale_stats:
+        vacuum_analyze(url, queries.table)  # as the pgbench ceiling's pre-filled table
+    await group.start()
+    try:
+        await wait_started(url, queries, jobs, READY_TIMEOUT_S, group)
+        snap0, t0 = CpuSnapshot.take(), time.perf_counter()
+        if profile is not None:
+            profile.enable()
+        try:
+            await wait_drained(url, queries, timeout, group)
+        finally:
+            if profile is not None:
+                profile.disable()
+        t1, snap1 = time.perf_counter(), CpuSnapshot.take()
+    finally:
+        await group.stop()
+    async with await AsyncConnection.connect(url, autocommit=True) as conn:
+        done = int(await _scalar(conn, queries.succeeded))
+    if done != jobs:
+        raise RuntimeError(f"{done} of {jobs} jobs succeeded")
+    return Drain(jobs, enqueue_s, t1 - t0, CpuSplit.between(snap0, snap1))
+
+
+# -- our queue -----------------------------------------------------------------------------------
+
+
+def batches(jobs: int, batch: int) -> list[int]:
+    return [min(batch, jobs - start) for start in range(0, jobs, batch)]
+
+
+async def enqueue_ours(url: str, jobs: int, batch: int) -> float:
+    """All jobs in one transaction, ``batch`` per statement; seconds until the commit returned."""
+    async with await AsyncConnection.connect(url) as conn:
+        t0 = time.perf_counter()
+        for size in batches(jobs, batch):
+            await manager.enqueue(conn, [JobSpec(kind="noop") for _ in range(size)])
+        await conn.commit()
+        return time.perf_counter() - t0
+
+
+async def run_ours(
+    bench: Bench,
+    args: argparse.Namespace,
+    concurrency: int,
+    processes: int,
+    log_dir: Path,
+    *,
+    profile: cProfile.Profile | None = None,
+) -> Drain:
+    db = bench.fresh(OUR_TEMPLATE, "ours")
+    try:
+        url = bench.url(db)
+        group: WorkerGroup
+        if processes == 1:
+            group = OurWorkerInProcess(url, concurrency)
+        else:
+            argv = [sys.executable, "-m", "worker", "run", "--concurrency", str(concurrency)]
+            argv += [
+                "--kinds",
+                "noop",
+                "--no-schedule",
+                "--poll",
+                str(POLL_SECONDS),
+                "--log-level",
+                "WARNING",
+            ]
+            env = {**os.environ, "DATABASE_URL": url}
+            group = Subprocesses(argv, env, processes, log_dir)
+        return await measure(
+            url,
+            group,
+            lambda: enqueue_ours(url, args.jobs, args.batch),
+            OURS,
+            jobs=args.jobs,
+            timeout=args.timeout,
+            stale_stats=args.stale_stats,
+            profile=profile,
+        )
+    finally:
+        bench.drop(db)
+
+
+# -- procrastinate ---------------------------------------------------------------------------------
+
+
+async def _procrastinate_noop() -> None:
+    return None
+
+
+def procrastinate_app(url: str, max_size: int) -> tuple[Any, Any]:
+    """An app on ``url`` with the no-op task; the pool is sized like our worker's."""
+    assert procrastinate is not None
+    app = App(connector=PsycopgConnector(conninfo=url, min_size=2, max_size=max_size))
+    task = app.task(name=PROCRASTINATE_TASK)(_procrastinate_noop)
+    return app, task
+
+
+async def enqueue_procrastinate(url: str, task: Any, jobs: int, batch: int) -> float:
+    """Like :func:`enqueue_ours`: one transaction, ``batch`` jobs per ``batch_defer_async``."""
+    async with await AsyncConnection.connect(url) as conn:
+        t0 = time.perf_counter()
+        deferrer = task.configure(connection=conn)
+        for size in batches(jobs, batch):
+            if hasattr(deferrer, "batch_defer_async"):
+                await deferrer.batch_defer_async(*({} for _ in range(size)))
+            else:  # older releases: one job at a time
+                for _ in range(size):
+                    await deferrer.defer_async()
+        await conn.commit()
+        return time.perf_counter() - t0
+
+
+async def run_procrastinate(
+    bench: Bench, args: argparse.Namespace, concurrency: int, processes: int, log_dir: Path
+) -> Drain:
+    db = bench.fresh(PROCRASTINATE_TEMPLATE, "procrastinate")
+    try:
+        url = bench.url(db)
+        app, task = procrastinate_app(url, max_size=concurrency + 4)
+        async with app.open_async():
+            group: WorkerGroup
+            if processes == 1:
+                group = ProcrastinateInProcess(app, concurrency)
+            else:
+                argv = [sys.executable, str(Path(__file__).resolve()), "--procrastinate-worker"]
+                argv += ["--worker-concurrency", str(concurrency)]
+                env = {**os.environ, PROCRASTINATE_URL_ENV: url}
+                group = Subprocesses(argv, env, processes, log_dir)
+            return await measure(
+                url,
+                group,
+                lambda: enqueue_procrastinate(url, task, args.jobs, args.batch),
+                PROCRASTINATE,
+                jobs=args.jobs,
+                timeout=args.timeout,
+                stale_stats=args.stale_stats,
+            )
+    finally:
+        bench.drop(db)
+
+
+async def procrastinate_worker_main(concurrency: int) -> None:
+    """The body of one procrastinate worker process (``--procrastinate-worker``)."""
+    url = os.environ[PROCRASTINATE_URL_ENV]
+    app, _ = procrastinate_app(url, max_size=concurrency + 4)
+    async with app.open_async():
+        await app.run_worker_async(
+            concurrency=concurrency,
+            wait=True,
+            install_signal_handlers=True,  # SIGTERM: graceful stop
+            fetch_job_polling_interval=POLL_SECONDS,
+            listen_notify=True,
+        )
+
+
+# -- the pgbench ceiling ---------------------------------------------------------------------------
+
+
+def run_ceiling(bench: Bench, jobs: int, clients: int, timeout: float, work_dir: Path) -> Ceiling:
+    per_client = math.ceil(jobs / clients)
+    total = per_client * clients
+    db = bench.fresh(OUR_TEMPLATE, "pgbench")
+    try:
+        url = bench.url(db)
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute("insert into public.jobs (kind) select 'noop' from generate_series(1, %s)", (total,))
+        vacuum_analyze(url, "jobs")
+        script = work_dir / "claim_finish.sql"
+        script.write_text(PGBENCH_SCRIPT)
+        cluster = bench.cluster
+        argv = [cluster.binaries.program("pgbench"), "-n", "-M", "prepared", "-f", str(script)]
+        argv += ["-c", str(clients), "-j", str(min(clients, os.cpu_count() or 1)), "-t", str(per_client)]
+        argv += ["-h", "127.0.0.1", "-p", str(cluster.port), "-U", "postgres", db]
+        env = {**os.environ, "PGPASSWORD": cluster.password or "", "PGSSLMODE": "disable"}
+        before, snap0 = resource.getrusage(resource.RUSAGE_CHILDREN), CpuSnapshot.take()
+        out = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=timeout, check=False)
+        after, snap1 = resource.getrusage(resource.RUSAGE_CHILDREN), CpuSnapshot.take()
+        if out.returncode != 0:
+            raise RuntimeError(f"pgbench failed ({out.returncode}): {out.stderr.strip()[-800:]}")
+        match = re.search(r"tps = ([0-9.]+)", out.stdout)
+        if not match:
+            raise RuntimeError(f"no tps in pgbench's output: {out.stdout[-800:]}")
+        with psycopg.connect(url, autocommit=True) as conn:
+            row = conn.execute(OURS.succeeded.encode()).fetchone()
+        if not row or int(row[0]) != total:
+            raise RuntimeError(f"pgbench finished {row[0] if row else 0} of {total} jobs")
+        client_s = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+        cpu = CpuSplit.between(snap0, snap1, extra_bench_s=client_s)
+        return Ceiling(clients, total, float(match.group(1)), cpu.seconds, cpu)
+    finally:
+        bench.drop(db)
+
+
+# -- the long run ------------------------------------------------------------------------------------
+
+
+async def run_long(bench: Bench, args: argparse.Namespace, jobs: int) -> LongRun:
+    db = bench.fresh(OUR_TEMPLATE, "long")
+    try:
+        url = bench.url(db)
+        batch = 10_000
+        note(f"long run: enqueueing {jobs:,} jobs in batches of {batch:,}")
+        async with await AsyncConnection.connect(url, autocommit=True) as conn:
+            t0 = time.perf_counter()
+            for size in batches(jobs, batch):
+                await manager.enqueue(conn, [JobSpec(kind="noop") for _ in range(size)])
+            enqueue_s = time.perf_counter() - t0
+        vacuum_analyze(url, "jobs")
+        result = LongRun(args.long_concurrency, jobs, enqueue_s, args.long_seconds)
+        group = OurWorkerInProcess(url, args.long_concurrency)
+        note(f"long run: draining at concurrency {args.long_concurrency} for {args.long_seconds:.0f} s")
+        probe_sql = "select autovacuum_count, n_dead_tup from pg_stat_user_tables where relid = 'public.jobs'::regclass"
+        async with await AsyncConnection.connect(url, autocommit=True) as probe:
+            start, snap = time.perf_counter(), CpuSnapshot.take()
+            await group.start()
+            try:
+                cur = await probe.execute(probe_sql.encode())
+                row = await cur.fetchone()
+                result.samples.append(
+                    Sample(0.0, 0, int(row[0]) if row else 0, int(row[1]) if row else 0, 0.0, 0.0)
+                )
+                for second in range(1, math.ceil(args.long_seconds) + 1):  # bounded: one sample a second
+                    await asyncio.sleep(max(0.0, start + second - time.perf_counter()))
+                    elapsed, processed = time.perf_counter() - start, group.worker.processed
+                    now = CpuSnapshot.take()
+                    cur = await probe.execute(probe_sql.encode())
+                    row = await cur.fetchone()
+                    vacuums, dead = (int(row[0]), int(row[1])) if row else (0, 0)
+                    cpu = CpuSplit.between(snap, now)
+                    result.samples.append(
+                        Sample(elapsed, processed, vacuums, dead, cpu.busy_cores, cpu.other_cores)
+                    )
+                    snap = now
+            finally:
+                await group.stop()
+        async with await AsyncConnection.connect(url, autocommit=True) as conn:
+            result.left_queued = int(
+                await _scalar(conn, "select count(*) from public.jobs where status = 'queued'")
+            )
+            cur = await conn.execute(
+                "select n_live_tup, n_dead_tup, autovacuum_count, autoanalyze_count,"
+                " pg_size_pretty(pg_total_relation_size('public.jobs'))"
+                " from pg_stat_user_tables where relid = 'public.jobs'::regclass"
+            )
+            row = await cur.fetchone()
+        if row:
+            keys = ("live rows", "dead rows", "autovacuums", "autoanalyzes", "table+indexes")
+            result.table_stats = dict(zip(keys, row, strict=True))
+        return result
+    finally:
+        bench.drop(db)
+
+
+# -- output -------------------------------------------------------------------------------------------
+
+HEADERS = [
+    "scenario",
+    "concurrency",
+    "processes",
+    "enqueue jobs/s",
+    "drain jobs/s",
+    "procrastinate enqueue jobs/s",
+    "procrastinate drain jobs/s",
+    "ratio vs procrastinate",
+    "pgbench ceiling jobs/s (clients)",
+    "ratio to ceiling",
+]
+
+
+def _n(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:,.0f}"
+
+
+def _x(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.2f}x"
+
+
+def _pct(value: float | None) -> str:
+    return "n/a" if value is None else f"{100 * value:.0f}%"
+
+
+def table_rows(rows: Sequence[Row]) -> list[list[str]]:
+    out = []
+    for r in rows:
+        p = r.procrastinate
+        ceiling = f"{r.ceiling.tps:,.0f} ({r.ceiling.clients})" if r.ceiling else "n/a"
+        out.append(
+            [
+                r.scenario,
+                str(r.concurrency),
+                str(r.processes),
+                _n(r.ours.enqueue_rate),
+                _n(r.ours.drain_rate),
+                _n(p.enqueue_rate if p else None),
+                _n(p.drain_rate if p else None),
+                _x(r.vs_procrastinate),
+                ceiling,
+                _pct(r.vs_ceiling),
+            ]
+        )
+    return out
+
+
+def cpu_rows(rows: Sequence[Row]) -> tuple[list[str], list[list[str]]]:
+    headers = [
+        "scenario",
+        "concurrency",
+        "system",
+        "seconds",
+        "busy cores",
+        "worker/client CPU ms/job",
+        "PostgreSQL CPU ms/job",
+        "other load (cores)",
+    ]
+    out = []
+    for r in rows:
+        runs: list[tuple[str, int, float, CpuSplit]] = []
+        for name, d in (("ours", r.ours), ("procrastinate", r.procrastinate)):
+            if d is not None:
+                runs.append((name, d.jobs, d.drain_s, d.cpu))
+        if r.ceiling:
+            runs.append(("pgbench", r.ceiling.jobs, r.ceiling.seconds, r.ceiling.cpu))
+        for name, jobs, seconds, cpu in runs:
+            out.append(
+                [
+                    r.scenario,
+                    f"{r.concurrency}" if r.processes == 1 else f"{r.concurrency}x{r.processes}",
+                    name,
+                    f"{seconds:.2f}",
+                    f"{cpu.busy_cores:.2f}",
+                    f"{1000 * cpu.bench_s / jobs:.3f}",
+                    f"{1000 * cpu.postgres_s / jobs:.3f}",
+                    f"{cpu.other_cores:.2f}",
+                ]
+            )
+    return headers, out
+
+
+def plain_table(headers: list[str], rows: list[list[str]]) -> str:
+    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True))]
+    lines.append("  ".join("-" * w for w in widths))
+    for r in rows:
+        cells = [c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True))]
+        lines.append("  ".join(cells))
+    return "\n".join(lines)
+
+
+def markdown_table(headers: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(headers) + " |"]
+    lines.append("|" + "|".join("---" if i == 0 else "---:" for i in range(len(headers))) + "|")
+    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def disturbance(rows: Sequence[Row], long_run: LongRun | None) -> list[str]:
+    loads = [d.cpu.other_cores for r in rows for d in (r.ours, r.procrastinate) if d is not None]
+    loads += [r.ceiling.cpu.other_cores for r in rows if r.ceiling]
+    loads += [s.other_cores for s in long_run.samples] if long_run else []
+    worst = max(loads, default=0.0)
+    if worst <= 0.15:
+        return [f"other load during the measurements: at most {worst:.2f} cores (quiet machine)"]
+    return [
+        f"WARNING: processes outside this benchmark used up to {worst:.2f} cores during the measurements "
+        "(see 'other load'): those figures are disturbed"
+    ]
+
+
+def verdicts(rows: Sequence[Row]) -> list[str]:
+    lines = []
+    for r in rows:
+        label = f"{r.scenario} (concurrency {r.concurrency} x {r.processes} process(es))"
+        if r.vs_procrastinate is not None:
+            met = "met" if r.vs_procrastinate >= 5 else "MISSED"
+            lines.append(f"{label}: {r.vs_procrastinate:.2f}x procrastinate (target >= 5x: {met})")
+        if r.vs_ceiling is not None:
+            met = "met" if r.vs_ceiling >= 0.8 else "MISSED"
+            lines.append(f"{label}: {100 * r.vs_ceiling:.0f}% of the pgbench ceiling (target >= 80%: {met})")
+    return lines
+
+
+def long_lines(run: LongRun) -> list[str]:
+    lines = [
+        f"long run: {run.jobs:,} jobs enqueued in {run.enqueue_s:.1f} s "
+        f"({run.jobs / run.enqueue_s:,.0f} jobs/s, autocommit batches of 10,000); "
+        f"drained at concurrency {run.concurrency} for {run.elapsed:.1f} s",
+        f"first 10 s: {run.first_10s:,.0f} jobs/s; last 10 s: {run.last_10s:,.0f} jobs/s; "
+        f"overall: {run.overall:,.0f} jobs/s; last/first: {run.last_10s / run.first_10s:.2f}"
+        if run.first_10s
+        else "first 10 s: no jobs processed",
+        "per 10 s, jobs/s [autovacuums of jobs finished, dead rows at the end, busy cores, other load]: "
+        + "; ".join(f"{r:,.0f} [{v}, {d:,}, {b:.2f}, {o:.2f}]" for r, v, d, b, o in run.intervals()),
+        f"still queued at the stop: {run.left_queued:,}"
+        + ("" if run.left_queued else " (THE QUEUE RAN DRY: the last-10-s figure is not a steady state)"),
+        "jobs table at the stop: " + ", ".join(f"{k} {v}" for k, v in run.table_stats.items()),
+    ]
+    return lines
+
+
+# -- main -------------------------------------------------------------------------------------------------
+
+
+def _concurrencies(text: str) -> list[int]:
+    try:
+        values = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected numbers separated by commas, got {text!r}") from None
+    if not values or any(not 1 <= v <= 256 for v in values):
+        raise argparse.ArgumentTypeError("each concurrency must be between 1 and 256")
+    return values
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--jobs", type=int, default=20_000, help="jobs per scenario (default 20000)")
+    parser.add_argument(
+        "--concurrency",
+        type=_concurrencies,
+        default=[1, 4, 16],
+        help="in-process concurrencies (default 1,4,16)",
+    )
+    parser.add_argument(
+        "--processes",
+        type=int,
+        default=2,
+        help="worker processes of the multi-process scenario (default 2; 1 skips it)",
+    )
+    parser.add_argument(
+        "--process-concurrency",
+        type=int,
+        default=4,
+        help="concurrency of each process in the multi-process scenario (default 4)",
+    )
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="attempts per measurement, interleaved; the best is reported (default 1)",
+    )
+    parser.add_argument("--batch", type=int, default=1000, help="jobs per enqueue statement (default 1000)")
+    parser.add_argument(
+        "--timeout", type=float, default=600.0, help="limit per drain in seconds (default 600)"
+    )
+    parser.add_argument("--long", action="store_true", help="add the 2-minute drain at concurrency 4")
+    parser.add_argument(
+        "--long-seconds", type=float, default=120.0, help="length of the long drain (default 120)"
+    )
+    parser.add_argument(
+        "--long-concurrency", type=int, default=4, help="concurrency of the long drain (default 4)"
+    )
+    parser.add_argument(
+        "--long-jobs",
+        type=int,
+        default=300_000,
+        help="jobs for the long drain (default 300000; raised to 1.3x what the measured rate needs)",
+    )
+    parser.add_argument("--markdown", action="store_true", help="also print the tables as Markdown")
+    parser.add_argument(
+        "--stale-stats",
+        action="store_true",
+        help="analyze the jobs tables before the enqueue instead of after it (a bulk enqueue into a table "
+        "last analyzed while empty)",
+    )
+    parser.add_argument("--no-procrastinate", action="store_true", help="skip procrastinate")
+    parser.add_argument("--no-pgbench", action="store_true", help="skip the pgbench ceiling")
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="cProfile the in-process drain at the first concurrency (stderr)",
+    )
+    parser.add_argument("--procrastinate-worker", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--worker-concurrency", type=int, default=1, help=argparse.SUPPRESS)
+    return parser
+
+
+def best(runs: Sequence[Drain]) -> Drain:
+    """The attempt with the fastest drain, credited with the fastest enqueue of all attempts."""
+    fastest = max(runs, key=lambda d: d.drain_rate)
+    return dataclasses.replace(fastest, enqueue_s=min(d.enqueue_s for d in runs))
+
+
+async def run_suite(
+    bench: Bench, args: argparse.Namespace, work_dir: Path
+) -> tuple[list[Row], LongRun | None]:
+    scenarios = [("in-process", c, 1) for c in args.concurrency]
+    if args.processes > 1:
+        scenarios.append((f"{args.processes} processes", args.process_concurrency, args.processes))
+    rows: list[Row] = []
+    want_procrastinate = procrastinate is not None and not args.no_procrastinate
+    for name, concurrency, processes in scenarios:
+        ours_runs: list[Drain] = []
+        their_runs: list[Drain] = []
+        ceilings: list[Ceiling] = []
+        for rep in range(1, args.repeat + 1):  # interleaved, so a burst of other load hits one attempt
+            label = f"{name}, concurrency {concurrency}" + (
+                f", attempt {rep}/{args.repeat}" if args.repeat > 1 else ""
+            )
+            profile = (
+                cProfile.Profile() if args.profile and not rows and processes == 1 and rep == 1 else None
+            )
+            note(f"{label}: our worker")
+            ours = await run_ours(bench, args, concurrency, processes, work_dir, profile=profile)
+            ours_runs.append(ours)
+            note(f"  enqueue {ours.enqueue_rate:,.0f} jobs/s, drain {ours.drain_rate:,.0f} jobs/s")
+            if profile is not None:
+                buffer = io.StringIO()
+                pstats.Stats(profile, stream=buffer).sort_stats("tottime").print_stats(30)
+                print(buffer.getvalue(), file=sys.stderr)
+            if want_procrastinate:
+                note(f"{label}: procrastinate")
+                theirs = await run_procrastinate(bench, args, concurrency, processes, work_dir)
+                their_runs.append(theirs)
+                note(f"  enqueue {theirs.enqueue_rate:,.0f} jobs/s, drain {theirs.drain_rate:,.0f} jobs/s")
+            if not args.no_pgbench:
+                clients = concurrency * processes
+                note(f"{label}: pgbench ceiling at {clients} clients")
+                ceilings.append(run_ceiling(bench, args.jobs, clients, args.timeout, work_dir))
+                note(f"  {ceilings[-1].tps:,.0f} jobs/s")
+        rows.append(
+            Row(
+                name,
+                concurrency,
+                processes,
+                best(ours_runs),
+                best(their_runs) if their_runs else None,
+                max(ceilings, key=lambda c: c.tps) if ceilings else None,
+            )
+        )
+    long_run = None
+    if args.long:
+        jobs = args.long_jobs
+        c4 = [r for r in rows if r.processes == 1 and r.concurrency == args.long_concurrency]
+        if c4:
+            jobs = max(jobs, min(3_000_000, math.ceil(1.3 * c4[0].ours.drain_rate * args.long_seconds)))
+        long_run = await run_long(bench, args, jobs)
+    return rows, long_run
+
+
+def report(
+    rows: Sequence[Row],
+    long_run: LongRun | None,
+    args: argparse.Namespace,
+    pg_version: str,
+    started: dt.datetime,
+    background: float,
+) -> None:
+    command = "bench/queue_throughput.py " + " ".join(sys.argv[1:])
+    nproc = os.cpu_count() or 1
+    print(
+        f"\nqueue throughput, {started:%Y-%m-%d %H:%M} UTC: {args.jobs:,} no-op jobs per scenario"
+        + (f", best of {args.repeat} interleaved attempts; " if args.repeat > 1 else "; ")
+        + f"{nproc} CPUs ({platform.processor() or platform.machine()}); PostgreSQL {pg_version} (fsync off)"
+    )
+    print(f"command: {command}")
+    print(
+        f"busy cores in the second before the run (other load): {background:.2f}; load average at the end: "
+        + " ".join(f"{v:.2f}" for v in os.getloadavg())
+        + "\n"
+    )
+    body = table_rows(rows)
+    print(plain_table(HEADERS, body))
+    cpu_headers, cpu_body = cpu_rows(rows)
+    print(
+        "\nCPU during the drains (pgbench: its whole run; PostgreSQL CPU of pgbench is inferred from the "
+        "machine total; 'other load' is every process outside this benchmark):"
+    )
+    print(plain_table(cpu_headers, cpu_body))
+    for line in disturbance(rows, long_run):
+        print(line)
+    print()
+    for line in verdicts(rows):
+        print(line)
+    if long_run is not None:
+        print()
+        for line in long_lines(long_run):
+            print(line)
+    if args.markdown:
+        print("\n<!-- Markdown -->\n")
+        print(markdown_table(HEADERS, body))
+        print()
+        print(markdown_table(cpu_headers, cpu_body))
+        print()
+        for line in disturbance(rows, long_run):
+            print(f"- {line}")
+        for line in verdicts(rows):
+            print(f"- {line}")
+        if long_run is not None:
+            print()
+            for line in long_lines(long_run):
+                print(f"- {line}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.procrastinate_worker:
+        logging.getLogger("procrastinate.blueprints").setLevel(logging.ERROR)
+        asyncio.run(procrastinate_worker_main(args.worker_concurrency))
+        return 0
+    if min(args.jobs, args.batch, args.processes, args.process_concurrency, args.repeat) < 1:
+        raise SystemExit(
+            "--jobs, --batch, --processes, --process-concurrency and --repeat must be at least 1"
+        )
+    if procrastinate is None and not args.no_procrastinate:
+        note("procrastinate is not installed (pip install procrastinate): its columns stay empty")
+    configure_logging("WARNING")
+    # The bench names its procrastinate task explicitly, so the app living in __main__ is harmless.
+    logging.getLogger("procrastinate.blueprints").addFilter(
+        lambda record: "instantiated in the main" not in record.getMessage()
+    )
+    started = dt.datetime.now(dt.UTC)
+    ticks = machine_ticks()
+    time.sleep(1.0)
+    background = busy_cores_between(ticks, machine_ticks())
+    if background > 0.2:
+        note(f"the machine is not idle ({background:.2f} cores busy before the run): expect noisy figures")
+    cluster = LocalCluster.ephemeral()
+    note("starting a private PostgreSQL cluster")
+    cluster.start()
+    try:
+        bench = Bench(cluster)
+        pg_version = bench.server_version()
+        bench.prepare_templates(with_procrastinate=procrastinate is not None and not args.no_procrastinate)
+        with tempfile.TemporaryDirectory(prefix="queue-bench-") as tmp:
+            rows, long_run = asyncio.run(run_suite(bench, args, Path(tmp)))
+    finally:
+        note("stopping the cluster")
+        cluster.stop()
+    report(rows, long_run, args, pg_version, started, background)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
