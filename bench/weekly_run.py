@@ -29,7 +29,13 @@ Phases, in order, all against the same cluster and fake server:
    processes) and, once it listens, ``select public.enqueue_weekly_analysis()``; the
    clock runs from just before the enqueue to the last job's ``finished_at`` (both
    read from the server's clock). The server-side execution time of the same three
-   calls' statements is read from ``pg_stat_statements`` for the whole run.
+   calls' statements is read from ``pg_stat_statements`` for the whole run. A run still
+   unfinished after ``--timeout`` is stopped and reported as such, with its wall time
+   projected to all people at the rate it reached (labelled "projected").
+
+``--job-concurrency`` gives the worker more job slots than the provider has request
+slots (one process only): a job holds its slot while it gathers and stores, when it
+needs no model.
 
 Known deviation from the schema as migrated: ``profiles_timezone_is_iana`` calls
 ``is_valid_time_zone``, which scans ``pg_timezone_names`` for every row (about 30 ms a
@@ -522,9 +528,13 @@ class FakeServerProcess:
         self.proc = subprocess.Popen(
             cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, cwd=PROJECT_ROOT, bufsize=0
         )
-        self.url = str(self._read(READY_TIMEOUT_S)["url"])
-        if not self.url.startswith("http://127.0.0.1:"):
-            raise RuntimeError(f"the fake server is not on loopback: {self.url}")
+        try:
+            self.url = str(self._read(READY_TIMEOUT_S)["url"])
+            if not self.url.startswith("http://127.0.0.1:"):
+                raise RuntimeError(f"the fake server is not on loopback: {self.url}")
+        except BaseException:
+            self.close()
+            raise
 
     def _read(self, timeout: float) -> dict[str, Any]:
         assert self.proc.stdout is not None

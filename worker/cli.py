@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
+import math
 import re
 import signal
 import sys
@@ -185,7 +186,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     from worker.runtime.worker import Worker, WorkerSettings  # noqa: PLC0415
 
     configure(args.log_level)
-    registry = default_registry(ai_settings_from_env(), storage_settings_from_env())
+    ai = ai_settings_from_env()
+    registry = default_registry(ai, storage_settings_from_env())
+    concurrency = args.concurrency
+    if concurrency is None:
+        # A job holds its slot while it gathers, prompts and stores, not only while the
+        # model answers: a few more job slots keep every request slot busy.
+        concurrency = math.ceil(ai.max_concurrency * 1.1) if ai.provider == "deepseek" else 8
     for plugin in args.plugin or []:
         try:
             load_plugin(registry, plugin)
@@ -193,7 +200,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             raise ProximaError(str(exc)) from None
     try:
         settings = WorkerSettings(
-            concurrency=args.concurrency,
+            concurrency=concurrency,
             kinds=args.kinds,
             lease_seconds=args.lease,
             poll_seconds=args.poll,
@@ -294,7 +301,11 @@ def build_parser() -> argparse.ArgumentParser:
     url_help = "PostgreSQL URL (default: DATABASE_URL, else the local database)"
 
     p_run = sub.add_parser("run", help="run the worker until SIGTERM/SIGINT")
-    p_run.add_argument("--concurrency", type=_positive_int, default=8, help="jobs at once (default 8)")
+    p_run.add_argument(
+        "--concurrency",
+        type=_positive_int,
+        help="jobs at once (default 8; with DeepSeek, 10%% more than DEEPSEEK_MAX_CONCURRENCY)",
+    )
     p_run.add_argument("--kinds", type=_kinds, help="comma-separated kinds to run (default: all)")
     p_run.add_argument("--lease", type=_positive_float, default=60.0, help="lease in seconds (default 60)")
     p_run.add_argument(

@@ -7,18 +7,28 @@
 -- read only their own rows. Writes come from the app's backend (service role),
 -- except the person's own notes and profile settings.
 
--- A time zone is valid when it is a zone name PostgreSQL knows (IANA names such as
--- 'Europe/Berlin'); abbreviations and POSIX strings like 'UTC+10' are refused, since
--- PostgreSQL reads the latter with the sign inverted. Declared immutable so a CHECK
+-- A time zone is valid when it is an IANA zone name PostgreSQL knows ('Europe/Berlin',
+-- 'UTC'). Abbreviations ('PST') and POSIX strings ('UTC+10', which PostgreSQL reads with
+-- the sign inverted) are refused by their shape, unknown names by PostgreSQL itself.
+-- Checking the shape and converting a timestamp costs microseconds, where scanning
+-- pg_timezone_names reads the zone files on every call. Declared immutable so a CHECK
 -- may use it: the zone names a database knows only ever grow.
 create or replace function public.is_valid_time_zone(zone text)
 returns boolean
-language sql immutable
+language plpgsql immutable
 set search_path = ''
 as $$
-  select zone is not null
-     and zone !~ '^(posix|right)/'
-     and exists (select 1 from pg_catalog.pg_timezone_names where name = zone)
+begin
+  if zone is null
+     or zone !~ '^(UTC|GMT|[A-Z][A-Za-z_-]+(/[A-Za-z0-9_+-]+)+)$'
+     or zone ~ '^(posix|right)/' then
+    return false;
+  end if;
+  perform pg_catalog.now() at time zone zone;
+  return true;
+exception when invalid_parameter_value then
+  return false;
+end
 $$;
 
 create table if not exists public.profiles (

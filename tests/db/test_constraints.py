@@ -118,6 +118,8 @@ ACCEPTED = [
     case("profiles", "timezone", "Europe/Berlin"),
     case("profiles", "timezone", "Pacific/Honolulu"),
     case("profiles", "timezone", "UTC"),
+    case("profiles", "timezone", "America/Argentina/Buenos_Aires"),
+    case("profiles", "timezone", "America/Port-au-Prince"),
     case("analysis_generations", "prompt_tokens", 0),
 ]
 

@@ -166,24 +166,39 @@ def test_rescue_fails_a_lost_job_that_was_on_its_last_attempt(db_url: str) -> No
     assert row[1] == "worker lost: the lease of gone-worker expired during attempt 1"
 
 
-def test_heartbeats_extend_only_the_leases_this_worker_holds(db_url: str) -> None:
+def test_heartbeats_extend_only_the_leases_this_worker_holds_and_name_the_lost_ones(db_url: str) -> None:
     with psycopg.connect(db_url, autocommit=True) as conn:
         manager.enqueue_sync(conn, [JobSpec("noop"), JobSpec("noop")])
 
-    async def scenario() -> set[int]:
+    async def scenario() -> tuple[set[int], int]:
         async with AsyncConnectionPool(db_url, kwargs={"autocommit": True}, min_size=1, max_size=2) as pool:
             jobs = await _claim(pool, "me", lease=5)
             async with pool.connection() as conn:
                 await conn.execute(
                     "update jobs set lease_owner = 'someone-else' where id = %s", (jobs[1].id,)
                 )
-                return await manager.extend_leases(
+                lost = await manager.extend_leases(
                     conn, owner="me", ids=[j.id for j in jobs], lease_seconds=600
                 )
+                return lost, jobs[1].id
 
-    held = asyncio.run(scenario())
-    assert len(held) == 1
+    lost, taken = asyncio.run(scenario())
+    assert lost == {taken}
     assert _count(db_url, "select count(*) from jobs where lease_expires_at > now() + interval '500 s'") == 1
+
+
+def test_a_job_that_finished_meanwhile_is_not_reported_lost(db_url: str) -> None:
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        manager.enqueue_sync(conn, [JobSpec("noop")])
+
+    async def scenario() -> set[int]:
+        async with AsyncConnectionPool(db_url, kwargs={"autocommit": True}, min_size=1, max_size=2) as pool:
+            [job] = await _claim(pool, "me", lease=5)
+            async with pool.connection() as conn:
+                assert await manager.finish_job(conn, job, owner="me")
+                return await manager.extend_leases(conn, owner="me", ids=[job.id], lease_seconds=600)
+
+    assert asyncio.run(scenario()) == set()
 
 
 def test_users_see_nothing_of_the_jobs_table(db_url: str) -> None:

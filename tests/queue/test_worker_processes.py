@@ -26,7 +26,10 @@ def _unfinished(url: str) -> int:
 def test_racing_workers_run_each_of_2000_jobs_exactly_once(
     probe_db: str, worker_processes: Callable[..., WorkerProcess], processes: int
 ) -> None:
-    workers = [worker_processes(probe_db, "--concurrency", "4", "--poll", "0.2") for _ in range(processes)]
+    workers = [
+        worker_processes(probe_db, "--concurrency", "4", "--poll", "0.2", "--lease", "3")
+        for _ in range(processes)
+    ]
     for worker in workers:
         worker.wait_started()
     ids = _enqueue(probe_db, [JobSpec("probe_effect") for _ in range(2000)])
@@ -55,6 +58,8 @@ def test_racing_workers_run_each_of_2000_jobs_exactly_once(
     assert effects[2] >= 2, "the work was shared between processes"
     assert runs == (2000, 2000), "no job ran twice"
     assert overlapping == (0,)
+    warnings = [e for worker in workers for e in worker.events() if e.get("event") == "leases lost"]
+    assert warnings == [], "heartbeats never mistake a committed job for a lost lease"
 
 
 def test_a_worker_killed_mid_job_is_rescued_and_the_job_completes_once(

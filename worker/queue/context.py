@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -26,10 +26,18 @@ class JobContext:
     runtime completes the job (in batches).
     """
 
-    def __init__(self, job: Job, pool: AsyncConnectionPool[Any], owner: str) -> None:
+    def __init__(
+        self,
+        job: Job,
+        pool: AsyncConnectionPool[Any],
+        owner: str,
+        *,
+        on_complete: Callable[[int], None] | None = None,
+    ) -> None:
         self.job = job
         self.owner = owner
         self._pool = pool
+        self._on_complete = on_complete
         self.completed = False
 
     @asynccontextmanager
@@ -52,3 +60,5 @@ class JobContext:
             if not await manager.finish_job(conn, self.job, owner=self.owner):
                 raise LeaseLostError(f"job {self.job.id} attempt {self.job.attempt}: lease lost")
         self.completed = True
+        if self._on_complete is not None:
+            self._on_complete(self.job.id)

@@ -83,6 +83,7 @@ async def claim_jobs(
 async def extend_leases(
     conn: AsyncConnection[Any], *, owner: str, ids: Sequence[int], lease_seconds: float
 ) -> set[int]:
+    """Extend this worker's leases; returns the ids whose lease was lost to a rescue."""
     if not ids:
         return set()
     cur = await conn.execute(

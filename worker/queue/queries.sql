@@ -41,14 +41,25 @@ returning j.id, j.kind, j.user_id, j.payload, j.priority, j.attempts, j.max_atte
           j.run_at, j.created_at, j.lease_expires_at;
 
 -- name: extend_leases
--- Heartbeat for long jobs; returns the ids whose lease this worker still holds.
-update public.jobs
-   set lease_expires_at = now() + make_interval(secs => %(lease_seconds)s),
-       updated_at = now()
- where id = any (%(ids)s::bigint[])
-   and lease_owner = %(owner)s
-   and status = 'running'
-returning id;
+-- Heartbeat for long jobs. Returns the ids whose lease another worker now holds (or a
+-- rescue took away): a job that merely finished meanwhile is not lost.
+with extended as (
+  update public.jobs
+     set lease_expires_at = now() + make_interval(secs => %(lease_seconds)s),
+         updated_at = now()
+   where id = any (%(ids)s::bigint[])
+     and lease_owner = %(owner)s
+     and status = 'running'
+  returning id
+)
+select j.id
+  from public.jobs j
+ where j.id = any (%(ids)s::bigint[])
+   and j.id not in (select id from extended)
+   and (
+     (j.status = 'running' and j.lease_owner is distinct from %(owner)s)
+     or (j.status in ('queued', 'failed') and j.last_error like 'worker lost:%%')
+   );
 
 -- name: finish_job
 -- Runs inside the handler's own transaction: its writes and this commit together.

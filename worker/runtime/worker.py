@@ -88,6 +88,7 @@ class Worker:
         self.settings = settings or WorkerSettings()
         self.owner = owner or new_owner_id()
         self._inflight: dict[int, tuple[Job, asyncio.Task[None]]] = {}
+        self._completed: set[int] = set()  # in flight, but already committed by their handler
         self._pending_completion: list[Job] = []
         self._completion_due = asyncio.Event()
         self._wake = asyncio.Event()
@@ -189,7 +190,7 @@ class Worker:
     async def _execute(self, job: Job) -> None:
         job_log = self._log.bind(job_id=job.id, kind=job.kind, attempt=job.attempt)
         config = self.registry.get(job.kind)
-        context = JobContext(job, self.pool, self.owner)
+        context = JobContext(job, self.pool, self.owner, on_complete=self._completed.add)
         try:
             if config is None:
                 raise PermanentError(f"no handler for job kind {job.kind!r}")
@@ -214,6 +215,7 @@ class Worker:
             job_log.debug("job done")
         finally:
             self._inflight.pop(job.id, None)
+            self._completed.discard(job.id)
             self._slot_freed.set()
 
     async def _record_failure(self, job: Job, policy: RetryPolicy, exc: BaseException, job_log: Any) -> None:
@@ -256,15 +258,15 @@ class Worker:
     async def _heartbeat(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
             await _wait_first(stop, timeout=self.settings.heartbeat_seconds)
-            ids = list(self._inflight) + [job.id for job in self._pending_completion]
+            ids = [i for i in self._inflight if i not in self._completed]
+            ids += [job.id for job in self._pending_completion]
             if not ids:
                 continue
             try:
                 async with self.pool.connection() as conn:
-                    held = await manager.extend_leases(
+                    lost = await manager.extend_leases(
                         conn, owner=self.owner, ids=ids, lease_seconds=self.settings.lease_seconds
                     )
-                lost = set(ids) - held
                 if lost:
                     self._log.warning("leases lost", jobs=sorted(lost))
             except psycopg.Error as exc:
