@@ -340,7 +340,6 @@ class Bench:
 
     def __init__(self, cluster: LocalCluster) -> None:
         self.cluster = cluster
-        self._created: list[str] = []
 
     def admin(self) -> psycopg.Connection[Any]:
         return psycopg.connect(self.cluster.url("postgres"), autocommit=True)
@@ -370,14 +369,11 @@ class Bench:
                     sql.Identifier(name), sql.Identifier(template)
                 )
             )
-        self._created.append(name)
         return name
 
     def drop(self, name: str) -> None:
         with self.admin() as conn:
             conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
-        with contextlib.suppress(ValueError):
-            self._created.remove(name)
 
     def url(self, name: str) -> str:
         return self.cluster.url(name)
@@ -452,10 +448,12 @@ class Subprocesses:
         self.count = count
         self.log_dir = log_dir
         self.processes: list[subprocess.Popen[bytes]] = []
+        self.logs: list[Path] = []
 
     async def start(self) -> None:
         for i in range(self.count):
-            log = open(self.log_dir / f"worker-{i}-{secrets.token_hex(2)}.log", "wb")  # noqa: SIM115
+            self.logs.append(self.log_dir / f"worker-{i}-{secrets.token_hex(2)}.log")
+            log = open(self.logs[-1], "wb")  # noqa: SIM115
             try:
                 self.processes.append(
                     subprocess.Popen(
@@ -482,12 +480,19 @@ class Subprocesses:
                 process.wait()
         failed = [p.returncode for p in self.processes if p.returncode not in (0, -signal.SIGTERM)]
         if failed:
-            raise RuntimeError(f"worker processes exited with {failed}; logs in {self.log_dir}")
+            raise RuntimeError(f"worker processes exited with {failed}: {self._log_tail()}")
 
     def check_alive(self) -> None:
         dead = [p.returncode for p in self.processes if p.poll() is not None]
         if dead:
-            raise RuntimeError(f"a worker process exited early ({dead}); logs in {self.log_dir}")
+            raise RuntimeError(f"a worker process exited early ({dead}): {self._log_tail()}")
+
+    def _log_tail(self) -> str:
+        tails = []
+        for path in self.logs:
+            with contextlib.suppress(OSError):
+                tails.append(" | ".join(path.read_text(errors="replace").strip().splitlines()[-3:]))
+        return " || ".join(tails) or "(no output)"
 
 
 async def _scalar(conn: AsyncConnection[Any], query: str) -> Any:

@@ -102,6 +102,11 @@ begin
   do nothing;
 
   get diagnostics inserted = row_count;
+  -- A batch of thousands of jobs makes the queue's statistics stale at once; fresh ones
+  -- keep every claim an index scan instead of a scan and sort of the whole batch.
+  if inserted >= 1000 then
+    analyze public.jobs;
+  end if;
   return inserted;
 end
 $$;

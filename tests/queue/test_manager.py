@@ -9,6 +9,7 @@ from typing import Any
 
 import psycopg
 import pytest
+from psycopg import sql
 from psycopg_pool import AsyncConnectionPool
 
 from worker.queue import manager
@@ -83,10 +84,10 @@ def test_the_next_job_query_is_an_index_scan(db_url: str) -> None:
         )
         conn.execute("insert into jobs (kind) select 'noop' from generate_series(1, 200)")
         conn.execute("analyze jobs")
-        claim = manager.query("claim_jobs").as_string(conn)
+        claim = manager.query("claim_jobs").format(limit=sql.Literal(10)).as_string(conn)
         plan = conn.execute(
             ("explain " + claim).encode(),  # type: ignore[call-overload]
-            {"owner": "w", "limit": 10, "lease_seconds": 60, "kinds": None},
+            {"owner": "w", "lease_seconds": 60, "kinds": None},
         ).fetchall()
     text = "\n".join(row[0] for row in plan)
     assert "jobs_next_idx" in text

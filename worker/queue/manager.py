@@ -66,10 +66,9 @@ async def claim_jobs(
     """Claim up to ``limit`` due jobs (most urgent first) under a lease for ``owner``."""
     async with conn.cursor(row_factory=dict_row) as cur:
         await cur.execute(
-            query("claim_jobs"),
+            query("claim_jobs").format(limit=sql.Literal(int(limit))),
             {
                 "owner": owner,
-                "limit": limit,
                 "lease_seconds": lease_seconds,
                 "kinds": list(kinds) if kinds else None,
             },

@@ -18,7 +18,9 @@ on conflict (dedupe_key) where dedupe_key is not null and status in ('queued', '
 returning id;
 
 -- name: claim_jobs
--- Up to %(limit)s due jobs, most urgent first, skipping rows other workers hold.
+-- Up to {limit} due jobs, most urgent first, skipping rows other workers hold. The limit
+-- is written into the statement (manager.claim_jobs formats it): as a bind parameter it
+-- kept PostgreSQL from ever settling on a plan, so every claim was planned anew.
 with next as (
   select id
     from public.jobs
@@ -26,7 +28,7 @@ with next as (
      and run_at <= now()
      and (%(kinds)s::text[] is null or kind = any (%(kinds)s::text[]))
    order by priority desc, run_at, id
-   limit %(limit)s
+   limit {limit}
      for update skip locked
 )
 update public.jobs j
@@ -87,7 +89,10 @@ update public.jobs j
  where j.id = done.id
    and j.attempts = done.attempt
    and j.lease_owner = %(owner)s
-   and j.status = 'running'
+   -- "is true" means the same here (status is not null) but keeps the planner off the
+   -- partial lease index, whose dead entries made batch completion scan thousands of
+   -- rows; each id is found by its primary key instead.
+   and (j.status = 'running') is true
 returning j.id;
 
 -- name: retry_job
