@@ -197,9 +197,13 @@ def job_status(conn: psycopg.Connection[Any], job_id: int) -> str:
 
 
 def as_worker(conn: psycopg.Connection[Any], name: str, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+    query: sql.Composable = queue_query(name)
+    if "limit" in params:  # the claim's limit is written into the statement, as the worker does
+        query = query.format(limit=sql.Literal(int(params["limit"])))
+        params = {k: v for k, v in params.items() if k != "limit"}
     with conn.transaction():
         conn.execute("set local role service_role")
-        return conn.execute(queue_query(name), params).fetchall()
+        return conn.execute(query, params).fetchall()
 
 
 def claim_and_fail(conn: psycopg.Connection[Any], kind: str, error: str) -> int:
