@@ -197,9 +197,10 @@ def job_status(conn: psycopg.Connection[Any], job_id: int) -> str:
 
 
 def as_worker(conn: psycopg.Connection[Any], name: str, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
-    query: sql.Composable = queue_query(name)
+    template = queue_query(name)
+    query: sql.SQL | sql.Composed = template
     if "limit" in params:  # the claim's limit is written into the statement, as the worker does
-        query = query.format(limit=sql.Literal(int(params["limit"])))
+        query = template.format(limit=sql.Literal(int(params["limit"])))
         params = {k: v for k, v in params.items() if k != "limit"}
     with conn.transaction():
         conn.execute("set local role service_role")
