@@ -192,7 +192,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if concurrency is None:
         # A job holds its slot while it gathers, prompts and stores, not only while the
         # model answers: a few more job slots keep every request slot busy.
-        concurrency = math.ceil(ai.max_concurrency * 1.1) if ai.provider == "deepseek" else 8
+        concurrency = math.ceil(ai.max_concurrency * 1.2) if ai.provider == "deepseek" else 8
     for plugin in args.plugin or []:
         try:
             load_plugin(registry, plugin)
@@ -304,7 +304,7 @@ def build_parser() -> argparse.ArgumentParser:
     p_run.add_argument(
         "--concurrency",
         type=_positive_int,
-        help="jobs at once (default 8; with DeepSeek, 10%% more than DEEPSEEK_MAX_CONCURRENCY)",
+        help="jobs at once (default 8; with DeepSeek, 20%% more than DEEPSEEK_MAX_CONCURRENCY)",
     )
     p_run.add_argument("--kinds", type=_kinds, help="comma-separated kinds to run (default: all)")
     p_run.add_argument("--lease", type=_positive_float, default=60.0, help="lease in seconds (default 60)")
