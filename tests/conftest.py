@@ -7,21 +7,19 @@ cloned from it with ``create database ... template ...``, and dropped afterwards
 
 from __future__ import annotations
 
-import itertools
-import os
 import signal
 from collections.abc import Iterator
 from typing import Any
 
 import psycopg
 import pytest
+from db_support import create_database, drop_database
 from psycopg import sql
 
 from worker.db.devdb import LocalCluster
 from worker.db.migrate import migrate_connection
 
 TEMPLATE = "proxima_template"
-_counter = itertools.count()
 
 
 def _interrupt(signum: int, frame: Any) -> None:
@@ -49,21 +47,6 @@ def template_db(cluster: LocalCluster) -> str:
     with psycopg.connect(cluster.url(TEMPLATE), autocommit=True) as conn:
         migrate_connection(conn)
     return TEMPLATE
-
-
-def create_database(cluster: LocalCluster, template: str | None) -> str:
-    name = f"t_{os.getpid()}_{next(_counter)}"
-    query = sql.SQL("create database {} template {}").format(
-        sql.Identifier(name), sql.Identifier(template or "template0")
-    )
-    with psycopg.connect(cluster.url(), autocommit=True) as admin:
-        admin.execute(query)
-    return name
-
-
-def drop_database(cluster: LocalCluster, name: str) -> None:
-    with psycopg.connect(cluster.url(), autocommit=True) as admin:
-        admin.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
 
 
 @pytest.fixture

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import shutil
 from dataclasses import dataclass
@@ -81,8 +82,6 @@ def run_export(
 
 
 def _signed_url(settings: StorageSettings, path: str) -> str:
-    import asyncio  # noqa: PLC0415
-
     async def sign() -> str:
         storage = create_storage(settings)
         try:

@@ -10,6 +10,7 @@ from uuid import UUID
 
 import psycopg
 import pytest
+from db_support import rows
 from pipeline_support import CountingProvider, current_week, run_person_week
 
 from worker.analysis import store
@@ -27,15 +28,10 @@ def demo_db(db_url: str) -> str:
     return db_url
 
 
-def _rows(url: str, query: str, params: Any = None) -> list[tuple[Any, ...]]:
-    with psycopg.connect(url) as conn:
-        return conn.execute(query.encode(), params).fetchall()  # type: ignore[call-overload]
-
-
 def _counts(url: str, user: UUID) -> dict[str, int]:
     counts = {}
     for table in ("health_insights", "health_predictions", "shadow_patterns", "strategic_moves"):
-        counts[table] = _rows(url, f"select count(*) from public.{table} where user_id = %s", (user,))[0][0]
+        counts[table] = rows(url, f"select count(*) from public.{table} where user_id = %s", (user,))[0][0]
     return counts
 
 
@@ -43,7 +39,7 @@ def _drain(url: str) -> None:
     """Run the weekly jobs through the real worker until none is left."""
 
     def unfinished() -> int:
-        return int(_rows(url, "select count(*) from jobs where status in ('queued', 'running')")[0][0])
+        return int(rows(url, "select count(*) from jobs where status in ('queued', 'running')")[0][0])
 
     async def main() -> None:
         stop = asyncio.Event()
@@ -70,30 +66,30 @@ def test_the_weekly_batch_through_the_real_queue_fills_all_four_tables_within_th
     with psycopg.connect(demo_db, autocommit=True) as conn:
         assert conn.execute("select public.enqueue_weekly_analysis()").fetchone() == (len(DEMO_PEOPLE),)
     _drain(demo_db)
-    assert _rows(demo_db, "select status, count(*) from jobs group by status") == [("succeeded", 3)]
+    assert rows(demo_db, "select status, count(*) from jobs group by status") == [("succeeded", 3)]
     for person in DEMO_PEOPLE:
         counts = _counts(demo_db, person.id)
         assert MIN_INSIGHTS <= counts["health_insights"] <= MAX_INSIGHTS
         assert MIN_PREDICTIONS <= counts["health_predictions"] <= MAX_PREDICTIONS
         assert counts["strategic_moves"] == STRATEGIC_MOVES
-        weeks = _rows(
+        weeks = rows(
             demo_db, "select distinct week_of from public.health_insights where user_id = %s", (person.id,)
         )
         assert weeks == [(current_week(person.timezone, NOW),)], "week_of is the person's own Monday"
-    generations = _rows(demo_db, "select status, provider, round_trips from analysis_generations")
+    generations = rows(demo_db, "select status, provider, round_trips from analysis_generations")
     assert sorted(generations) == [("succeeded", "local", 0)] * 3
 
 
 def test_shadow_patterns_match_the_seeded_data(demo_db: str) -> None:
     week = current_week(MAYA.timezone, NOW)
     run_person_week(demo_db, MAYA.id, week, now=NOW)
-    rows = _rows(
+    patterns = rows(
         demo_db,
         "select pattern_name, pattern_category, last_mentioned_date, days_missing, historical_frequency "
         "from shadow_patterns where user_id = %s",
         (MAYA.id,),
     )
-    by_name = {row[0]: row[1:] for row in rows}
+    by_name = {row[0]: row[1:] for row in patterns}
     knee = by_name["Knee pain"]
     assert knee[0] == "symptom"
     assert knee[1] == _expected_shadow_dates(MAYA, "Knee pain")
@@ -105,20 +101,20 @@ def test_shadow_patterns_match_the_seeded_data(demo_db: str) -> None:
     assert "Headache" not in by_name, "present this week, so not a shadow"
     for person in (JONAS, AIKO):
         run_person_week(demo_db, person.id, current_week(person.timezone, NOW), now=NOW)
-        assert _rows(demo_db, "select count(*) from shadow_patterns where user_id = %s", (person.id,)) == [
+        assert rows(demo_db, "select count(*) from shadow_patterns where user_id = %s", (person.id,)) == [
             (0,)
         ]
 
 
 def test_a_week_without_a_story_gets_one_and_a_week_with_one_keeps_it(demo_db: str) -> None:
-    before = _rows(demo_db, "select user_id, count(*) from health_stories group by user_id")
+    before = rows(demo_db, "select user_id, count(*) from health_stories group by user_id")
     for person in DEMO_PEOPLE:
         run_person_week(demo_db, person.id, current_week(person.timezone, NOW), now=NOW)
-    after = dict(_rows(demo_db, "select user_id, count(*) from health_stories group by user_id"))
+    after = dict(rows(demo_db, "select user_id, count(*) from health_stories group by user_id"))
     assert after[JONAS.id] == dict(before)[JONAS.id], "Jonas wrote his own story this week"
     assert after[MAYA.id] == dict(before)[MAYA.id] + 1
     assert after[AIKO.id] == 1
-    jonas_story = _rows(
+    jonas_story = rows(
         demo_db,
         "select distinct s.title from health_insights i join health_stories s on s.id = i.story_id "
         "where i.user_id = %s",
@@ -131,7 +127,7 @@ def test_confidence_never_exceeds_what_the_data_supports(demo_db: str) -> None:
     outcome, _ = run_person_week(demo_db, AIKO.id, current_week(AIKO.timezone, NOW), now=NOW)
     cap = outcome.facts.max_confidence
     assert cap < 60, "one entry in five weeks is thin data"
-    values = _rows(
+    values = rows(
         demo_db,
         "select confidence from health_insights where user_id = %(u)s "
         "union all select probability from health_predictions where user_id = %(u)s",
@@ -143,7 +139,7 @@ def test_confidence_never_exceeds_what_the_data_supports(demo_db: str) -> None:
 
 def test_every_insight_carries_its_evidence(demo_db: str) -> None:
     run_person_week(demo_db, JONAS.id, current_week(JONAS.timezone, NOW), now=NOW)
-    evidence = _rows(demo_db, "select evidence from health_insights where user_id = %s", (JONAS.id,))
+    evidence = rows(demo_db, "select evidence from health_insights where user_id = %s", (JONAS.id,))
     assert evidence
     assert all(isinstance(e[0], list) and e[0] for e in evidence)
     assert any("Tension headache" in item for e in evidence for item in e[0])
@@ -156,14 +152,14 @@ def test_rerunning_a_week_replaces_its_rows_rather_than_duplicating_them(demo_db
     outcome, _ = run_person_week(demo_db, JONAS.id, week, force=True, trigger="refresh", now=NOW)
     assert outcome.status == "stored"
     assert _counts(demo_db, JONAS.id) == first
-    generations = _rows(
+    generations = rows(
         demo_db,
         "select distinct generation_id from health_insights where user_id = %s",
         (JONAS.id,),
     )
     assert outcome.stored is not None
     assert generations == [(outcome.stored.generation_id,)]
-    assert _rows(
+    assert rows(
         demo_db, "select trigger, count(*) from analysis_generations group by trigger order by 1"
     ) == [
         ("refresh", 1),
@@ -174,19 +170,16 @@ def test_rerunning_a_week_replaces_its_rows_rather_than_duplicating_them(demo_db
 def test_an_unchanged_week_makes_no_model_call_and_changes_nothing(demo_db: str) -> None:
     week = current_week(MAYA.timezone, NOW)
     run_person_week(demo_db, MAYA.id, week, now=NOW)
-    snapshot = _rows(demo_db, "select id from health_insights where user_id = %s order by id", (MAYA.id,))
+    snapshot = rows(demo_db, "select id from health_insights where user_id = %s order by id", (MAYA.id,))
     provider = CountingProvider()
     outcome, job = run_person_week(demo_db, MAYA.id, week, provider, now=NOW)
     assert outcome.status == "unchanged"
     assert provider.calls == []
     assert job["status"] == "succeeded"
     assert (
-        _rows(demo_db, "select id from health_insights where user_id = %s order by id", (MAYA.id,))
-        == snapshot
+        rows(demo_db, "select id from health_insights where user_id = %s order by id", (MAYA.id,)) == snapshot
     )
-    assert _rows(demo_db, "select count(*) from analysis_generations where user_id = %s", (MAYA.id,)) == [
-        (1,)
-    ]
+    assert rows(demo_db, "select count(*) from analysis_generations where user_id = %s", (MAYA.id,)) == [(1,)]
 
 
 def test_a_forced_refresh_of_an_unchanged_week_calls_the_model_twice(demo_db: str) -> None:
@@ -203,7 +196,7 @@ def test_a_failure_after_generation_leaves_the_previous_week_intact(
 ) -> None:
     week = current_week(MAYA.timezone, NOW)
     run_person_week(demo_db, MAYA.id, week, now=NOW)
-    snapshot = _rows(
+    snapshot = rows(
         demo_db,
         "select id, title from health_insights where user_id = %s order by id",
         (MAYA.id,),
@@ -218,11 +211,11 @@ def test_a_failure_after_generation_leaves_the_previous_week_intact(
     with pytest.raises(RuntimeError, match="worker crashed before commit"):
         run_person_week(demo_db, MAYA.id, week, force=True, now=NOW)
     assert (
-        _rows(demo_db, "select id, title from health_insights where user_id = %s order by id", (MAYA.id,))
+        rows(demo_db, "select id, title from health_insights where user_id = %s order by id", (MAYA.id,))
         == snapshot
     )
     assert _counts(demo_db, MAYA.id)["strategic_moves"] == STRATEGIC_MOVES
-    failed = _rows(
+    failed = rows(
         demo_db,
         "select error from analysis_generations where user_id = %s and status = 'failed'",
         (MAYA.id,),
@@ -245,8 +238,8 @@ def test_a_malformed_payload_or_week_fails_the_job_readably(demo_db: str) -> Non
             )
         ]
     _drain(demo_db)
-    errors = dict(_rows(demo_db, "select id, last_error from jobs where id = any(%s)", (ids,)))
-    statuses = _rows(demo_db, "select distinct status, attempts from jobs where id = any(%s)", (ids,))
+    errors = dict(rows(demo_db, "select id, last_error from jobs where id = any(%s)", (ids,)))
+    statuses = rows(demo_db, "select distinct status, attempts from jobs where id = any(%s)", (ids,))
     assert statuses == [("failed", 1)], "bad input fails at once"
     assert "week_of" in errors[ids[0]] and "ValidationError" in errors[ids[0]]
     assert errors[ids[1]] == "week_of must be a Monday; 2026-11-24 is a Tuesday"

@@ -7,9 +7,8 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
-import psycopg
+from db_support import rows
 from fake_deepseek import FakeDeepSeek
 from pipeline_support import current_week, run_person_week
 
@@ -20,11 +19,6 @@ from worker.demo.seed import JONAS, MAYA, seed_demo
 PROJECT = Path(__file__).resolve().parents[2]
 NOW = dt.datetime.now(dt.UTC)
 KEY = "sk-test-pipeline"
-
-
-def _rows(url: str, query: str, params: Any = None) -> list[tuple[Any, ...]]:
-    with psycopg.connect(url) as conn:
-        return conn.execute(query.encode(), params).fetchall()  # type: ignore[call-overload]
 
 
 def test_a_person_week_takes_two_round_trips_and_records_tokens_and_cache_hits(db_url: str) -> None:
@@ -52,7 +46,7 @@ def test_a_person_week_takes_two_round_trips_and_records_tokens_and_cache_hits(d
     assert jonas.usage.round_trips == 2
     assert maya.usage.round_trips == 3
     assert tasks == ["analysis", "moves", "story", "analysis", "moves"]
-    generations = _rows(
+    generations = rows(
         db_url,
         "select provider, model, round_trips, prompt_tokens, completion_tokens, cache_hit_tokens "
         "from analysis_generations order by created_at",
@@ -63,7 +57,7 @@ def test_a_person_week_takes_two_round_trips_and_records_tokens_and_cache_hits(d
     ]
     assert all(g[3] > 0 and g[4] > 0 for g in generations)
     assert generations[1][5] > 0, "the shared prefix was served from the cache"
-    counts = _rows(db_url, "select count(*) from health_insights where user_id = %s", (JONAS.id,))
+    counts = rows(db_url, "select count(*) from health_insights where user_id = %s", (JONAS.id,))
     assert 3 <= counts[0][0] <= 5
 
 

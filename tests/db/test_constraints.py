@@ -7,13 +7,13 @@ once per module; each test runs in a transaction rolled back afterwards.
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import psycopg
 import pytest
+from db_support import create_database, drop_database
 from psycopg import sql
 
 from worker.db.devdb import LocalCluster
@@ -126,20 +126,13 @@ ACCEPTED = [
 
 @pytest.fixture(scope="module")
 def migrated_db_url(cluster: LocalCluster, template_db: str) -> Iterator[str]:
-    name = f"constraints_{os.getpid()}"
-    with psycopg.connect(cluster.url(), autocommit=True) as admin:
-        admin.execute(
-            sql.SQL("create database {} template {}").format(
-                sql.Identifier(name), sql.Identifier(template_db)
-            )
-        )
+    name = create_database(cluster, template_db, prefix="constraints")
     try:
         with psycopg.connect(cluster.url(name), autocommit=True) as conn:
             conn.execute("insert into auth.users (id, email) values (%s, 'ada@example.com')", (USER_ID,))
         yield cluster.url(name)
     finally:
-        with psycopg.connect(cluster.url(), autocommit=True) as admin:
-            admin.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
+        drop_database(cluster, name)
 
 
 @pytest.fixture

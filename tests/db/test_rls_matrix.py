@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import enum
 import json
-import os
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -31,6 +30,7 @@ from typing import Any, LiteralString
 
 import psycopg
 import pytest
+from db_support import create_database, drop_database
 from psycopg import sql
 
 from worker.db.devdb import LocalCluster
@@ -328,20 +328,13 @@ def seed(conn: psycopg.Connection[Any]) -> None:
 
 @pytest.fixture(scope="module")
 def seeded_db_url(cluster: LocalCluster, template_db: str) -> Iterator[str]:
-    name = f"rls_matrix_{os.getpid()}"
-    with psycopg.connect(cluster.url(), autocommit=True) as admin:
-        admin.execute(
-            sql.SQL("create database {} template {}").format(
-                sql.Identifier(name), sql.Identifier(template_db)
-            )
-        )
+    name = create_database(cluster, template_db, prefix="rls_matrix")
     try:
         with psycopg.connect(cluster.url(name), autocommit=True) as conn:
             seed(conn)
         yield cluster.url(name)
     finally:
-        with psycopg.connect(cluster.url(), autocommit=True) as admin:
-            admin.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
+        drop_database(cluster, name)
 
 
 @pytest.fixture

@@ -10,12 +10,12 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 from uuid import UUID
 
 import psycopg
 import pypdf
 import pytest
+from db_support import rows
 from fake_storage import FakeStorage
 from pipeline_support import current_week, run_person_week
 
@@ -47,15 +47,10 @@ def export_dir() -> Iterator[Path]:
         yield Path(folder)
 
 
-def _rows(url: str, query: str, params: Any = None) -> list[tuple[Any, ...]]:
-    with psycopg.connect(url) as conn:
-        return conn.execute(query.encode(), params).fetchall()  # type: ignore[call-overload]
-
-
 def _stories(url: str, user: UUID) -> list[UUID]:
     return [
         r[0]
-        for r in _rows(
+        for r in rows(
             url, "select id from health_stories where user_id = %s order by generated_date", (user,)
         )
     ]
@@ -76,17 +71,17 @@ def test_an_export_renders_every_chosen_story_and_is_stored_in_the_persons_folde
     pdf = (export_dir / result.storage_path).read_bytes()
     assert len(pdf) == result.size
     text = _text(pdf)
-    for (title,) in _rows(maya_db, "select title from health_stories where user_id = %s", (MAYA.id,)):
+    for (title,) in rows(maya_db, "select title from health_stories where user_id = %s", (MAYA.id,)):
         assert title in text
     assert "Knee pain went quiet" in text
     assert "Slept badly before the Thursday deadline." in text
-    row = _rows(
+    row = rows(
         maya_db,
         "select status, storage_path, file_size_bytes, error from export_history where id = %s",
         (export_id,),
     )
     assert row == [("ready", result.storage_path, len(pdf), None)]
-    assert _rows(maya_db, "select status from jobs where kind = 'export_pdf'") == [("succeeded",)]
+    assert rows(maya_db, "select status from jobs where kind = 'export_pdf'") == [("succeeded",)]
 
 
 def test_notes_and_analysis_are_left_out_when_asked(maya_db: str, export_dir: Path) -> None:
@@ -98,13 +93,11 @@ def test_notes_and_analysis_are_left_out_when_asked(maya_db: str, export_dir: Pa
 
 
 def test_someone_elses_story_is_refused_and_nothing_is_written(maya_db: str) -> None:
-    jonas_story = _rows(maya_db, "select id from health_stories where user_id <> %s limit 1", (MAYA.id,))[0][
-        0
-    ]
+    jonas_story = rows(maya_db, "select id from health_stories where user_id <> %s limit 1", (MAYA.id,))[0][0]
     with pytest.raises(ProximaError, match="is not one of your stories"):
         request_export(maya_db, MAYA.id, [jonas_story], include_analysis=True, include_notes=True)
-    assert _rows(maya_db, "select count(*) from export_history") == [(0,)]
-    assert _rows(maya_db, "select count(*) from jobs where kind = 'export_pdf'") == [(0,)]
+    assert rows(maya_db, "select count(*) from export_history") == [(0,)]
+    assert rows(maya_db, "select count(*) from jobs where kind = 'export_pdf'") == [(0,)]
 
 
 def _fast_registry(storage_settings: StorageSettings) -> Registry:
@@ -121,7 +114,7 @@ def _fast_registry(storage_settings: StorageSettings) -> Registry:
 
 def _run_jobs(url: str, registry: Registry) -> None:
     def finished() -> bool:
-        return bool(_rows(url, "select count(*) from jobs where status in ('queued', 'running')")[0][0] == 0)
+        return bool(rows(url, "select count(*) from jobs where status in ('queued', 'running')")[0][0] == 0)
 
     assert run_until(url, registry, finished, timeout=60)
 
@@ -134,14 +127,14 @@ def test_a_story_deleted_before_rendering_fails_the_export_with_a_clear_error(
     with psycopg.connect(maya_db, autocommit=True) as conn:
         conn.execute("delete from health_stories where id = %s", (stories[0],))
     _run_jobs(maya_db, _fast_registry(StorageSettings(local_dir=export_dir)))
-    [(status, error, path)] = _rows(
+    [(status, error, path)] = rows(
         maya_db, "select status, error, storage_path from export_history where id = %s", (export_id,)
     )
     assert status == "failed"
     assert "1 of the chosen stories no longer exist" in error
     assert path is None
     assert list(export_dir.rglob("*.pdf")) == [], "nothing half-written"
-    assert _rows(maya_db, "select status, attempts from jobs where kind = 'export_pdf'") == [("failed", 1)]
+    assert rows(maya_db, "select status, attempts from jobs where kind = 'export_pdf'") == [("failed", 1)]
 
 
 def test_the_supabase_storage_receives_the_pdf_at_the_persons_path(maya_db: str) -> None:
@@ -167,10 +160,10 @@ def test_storage_down_is_retried_then_fails_the_export_with_its_error(maya_db: s
         _run_jobs(maya_db, _fast_registry(settings))
         uploads = [r for r in fake.requests if r.method == "POST" and "/object/health-exports/" in r.path]
     assert len(uploads) >= 3, "each attempt tried the upload"
-    [(status, error)] = _rows(maya_db, "select status, error from export_history where id = %s", (export_id,))
+    [(status, error)] = rows(maya_db, "select status, error from export_history where id = %s", (export_id,))
     assert status == "failed"
     assert "503" in error
-    assert _rows(maya_db, "select status, attempts from jobs where kind = 'export_pdf'") == [("failed", 3)]
+    assert rows(maya_db, "select status, attempts from jobs where kind = 'export_pdf'") == [("failed", 3)]
 
 
 def test_a_storage_that_comes_back_gets_the_file_on_a_retry(maya_db: str) -> None:
@@ -180,8 +173,8 @@ def test_a_storage_that_comes_back_gets_the_file_on_a_retry(maya_db: str) -> Non
         fake.fail_next(1, status=503)
         _run_jobs(maya_db, _fast_registry(settings))
         assert fake.object("health-exports", f"{MAYA.id}/{export_id}.pdf") is not None
-    assert _rows(maya_db, "select status from export_history where id = %s", (export_id,)) == [("ready",)]
-    assert _rows(maya_db, "select attempts from jobs where kind = 'export_pdf'") == [(2,)]
+    assert rows(maya_db, "select status from export_history where id = %s", (export_id,)) == [("ready",)]
+    assert rows(maya_db, "select attempts from jobs where kind = 'export_pdf'") == [(2,)]
 
 
 def test_the_command_line_exports_to_a_file(maya_db: str, export_dir: Path) -> None:

@@ -287,15 +287,20 @@ def max_confidence(strength: float) -> int:
     return round(CONFIDENCE_FLOOR + (CONFIDENCE_CEILING - CONFIDENCE_FLOOR) * strength)
 
 
-def _week_story(raw: RawWeek) -> StoryFact | None:
+def _week_story_event(raw: RawWeek) -> Event | None:
+    """The analysed week's story: the latest one written within the window."""
     stories = [
         e
         for e in raw.events
         if e.source == "story" and raw.window.start <= e.day <= raw.window.end and e.summary
     ]
-    if not stories:
+    return stories[-1] if stories else None
+
+
+def _week_story(raw: RawWeek) -> StoryFact | None:
+    story = _week_story_event(raw)
+    if story is None:
         return None
-    story = stories[-1]
     notes = [
         _trim(e.summary, _NOTE_LIMIT) or ""
         for e in raw.events
@@ -311,13 +316,9 @@ def _week_story(raw: RawWeek) -> StoryFact | None:
 
 
 def week_story_id(raw: RawWeek) -> UUID | None:
-    """The id of the analysed week's story, if it has one (the latest in the window)."""
-    stories = [
-        e
-        for e in raw.events
-        if e.source == "story" and raw.window.start <= e.day <= raw.window.end and e.summary
-    ]
-    return stories[-1].ref if stories else None
+    """The id of the analysed week's story, if it has one."""
+    story = _week_story_event(raw)
+    return story.ref if story else None
 
 
 def analyse(raw: RawWeek) -> WeekFacts:

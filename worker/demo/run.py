@@ -19,18 +19,14 @@ import psycopg
 from worker.config import AISettings, DatabaseTarget, StorageSettings
 from worker.db import devdb
 from worker.db.migrate import migrate
-from worker.db.queries import load_queries
-from worker.demo.seed import DemoPerson, seed_demo
+from worker.demo.seed import DemoPerson, seed_demo, seed_query
+from worker.export.document import query as export_query
 from worker.exporting import request_export, run_export
 from worker.handlers import default_registry
 from worker.runtime.oneshot import run_until
 
 _WIDTH = 88
 _MARK = {"warning": "!", "positive": "+", "neutral": "-"}
-
-
-def _q(name: str) -> Any:
-    return load_queries("worker.demo", "seed.sql")[name]
 
 
 def _wrap(text: str, indent: str) -> str:
@@ -44,7 +40,7 @@ def _run_weekly(
 
     def progress() -> None:
         with psycopg.connect(url) as conn:
-            row = conn.execute(_q("job_progress")).fetchone()
+            row = conn.execute(seed_query("job_progress")).fetchone()
         assert row is not None
         state.update(done=int(row[0]), failed=int(row[1]), total=int(row[2]))
         finished = state["done"] + state["failed"]
@@ -68,18 +64,20 @@ def _read_as(
 ) -> tuple[dict[str, Any], tuple[Any, ...] | None, tuple[Any, ...] | None]:
     claims = json.dumps({"sub": str(person.id), "role": "authenticated"})
     with psycopg.connect(url) as conn:
-        conn.execute(_q("act_as_user"), {"claims": claims})
-        row = conn.execute(_q("read_analysis")).fetchone()
+        conn.execute(export_query("act_as_user"), {"claims": claims})
+        row = conn.execute(seed_query("read_analysis")).fetchone()
         assert row is not None
         analysis: dict[str, Any] = row[0]
         story_ids = {i["story_id"] for i in analysis["insights"]}
         story = None
         if story_ids:
-            story = conn.execute(_q("read_story"), {"story_id": UUID(next(iter(story_ids)))}).fetchone()
+            story = conn.execute(
+                seed_query("read_story"), {"story_id": UUID(next(iter(story_ids)))}
+            ).fetchone()
         generation = None
         if analysis.get("generation_id"):
             generation = conn.execute(
-                _q("read_generation"), {"generation_id": analysis["generation_id"]}
+                seed_query("read_generation"), {"generation_id": analysis["generation_id"]}
             ).fetchone()
     return analysis, story, generation
 
@@ -154,7 +152,7 @@ def run_demo(settings: AISettings, storage: StorageSettings, out: TextIO = sys.s
             file=out,
         )
         with psycopg.connect(url, autocommit=True) as conn:
-            row = conn.execute(_q("enqueue_weekly")).fetchone()
+            row = conn.execute(seed_query("enqueue_weekly")).fetchone()
         print(f"  enqueued {row[0] if row else 0} weekly analysis jobs (each person's own week)", file=out)
         state = _run_weekly(url, settings, storage, out)
         for person in people:

@@ -24,7 +24,7 @@ from psycopg.types.json import Jsonb
 from worker.db.queries import load_queries
 
 
-def _q(name: str) -> Any:
+def seed_query(name: str) -> Any:
     return load_queries("worker.demo", "seed.sql")[name]
 
 
@@ -178,15 +178,15 @@ DEMO_PEOPLE = (MAYA, JONAS, AIKO)
 
 def seed_person(conn: psycopg.Connection[Any], person: DemoPerson, now: dt.datetime) -> None:
     """Insert one person and their five weeks (in the caller's transaction)."""
-    conn.execute(_q("insert_user"), {"id": person.id, "email": person.email, "name": person.name})
+    conn.execute(seed_query("insert_user"), {"id": person.id, "email": person.email, "name": person.name})
     conn.execute(
-        _q("insert_profile"),
+        seed_query("insert_profile"),
         {"id": person.id, "name": person.name, "email": person.email, "timezone": person.timezone},
     )
     for symptom in person.symptoms:
         at = person.at(now, symptom.days_back, hour=15)
         conn.execute(
-            _q("insert_symptom"),
+            seed_query("insert_symptom"),
             {
                 "user_id": person.id,
                 "symptom_name": symptom.name,
@@ -199,7 +199,7 @@ def seed_person(conn: psycopg.Connection[Any], person: DemoPerson, now: dt.datet
     for scan in person.scans:
         at = person.at(now, scan.days_back, hour=18)
         conn.execute(
-            _q("insert_deep_dive" if scan.deep_dive else "insert_quick_scan"),
+            seed_query("insert_deep_dive" if scan.deep_dive else "insert_quick_scan"),
             {
                 "user_id": person.id,
                 "body_part": scan.body_part,
@@ -212,7 +212,7 @@ def seed_person(conn: psycopg.Connection[Any], person: DemoPerson, now: dt.datet
     for story in person.stories:
         at = person.at(now, story.days_back, hour=9)
         row = conn.execute(
-            _q("insert_story"),
+            seed_query("insert_story"),
             {
                 "user_id": person.id,
                 "title": story.title,
@@ -225,18 +225,18 @@ def seed_person(conn: psycopg.Connection[Any], person: DemoPerson, now: dt.datet
         assert row is not None
         if story.note:
             conn.execute(
-                _q("insert_note"),
+                seed_query("insert_note"),
                 {"story_id": row[0], "user_id": person.id, "note_text": story.note, "at": at},
             )
     for chat in person.chats:
         at = person.at(now, chat.days_back, hour=20)
         row = conn.execute(
-            _q("insert_conversation"), {"user_id": person.id, "title": chat.title, "at": at}
+            seed_query("insert_conversation"), {"user_id": person.id, "title": chat.title, "at": at}
         ).fetchone()
         assert row is not None
         for index in range(chat.messages):
             conn.execute(
-                _q("insert_message"),
+                seed_query("insert_message"),
                 {
                     "conversation_id": row[0],
                     "user_id": person.id,

@@ -54,11 +54,6 @@ select count(*) filter (where status = 'succeeded') as done,
   from public.jobs
  where kind = 'weekly_analysis';
 
--- name: act_as_user
--- As PostgREST does for a signed-in request: the authenticated role and the JWT claims.
-select set_config('role', 'authenticated', true),
-       set_config('request.jwt.claims', %(claims)s, true);
-
 -- name: read_analysis
 select public.get_health_analysis();
 

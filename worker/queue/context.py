@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -26,18 +26,10 @@ class JobContext:
     runtime completes the job (in batches).
     """
 
-    def __init__(
-        self,
-        job: Job,
-        pool: AsyncConnectionPool[Any],
-        owner: str,
-        *,
-        on_complete: Callable[[int], None] | None = None,
-    ) -> None:
+    def __init__(self, job: Job, pool: AsyncConnectionPool[Any], owner: str) -> None:
         self.job = job
         self.owner = owner
         self._pool = pool
-        self._on_complete = on_complete
         self.completed = False
 
     @asynccontextmanager
@@ -60,5 +52,3 @@ class JobContext:
             if not await manager.finish_job(conn, self.job, owner=self.owner):
                 raise LeaseLostError(f"job {self.job.id} attempt {self.job.attempt}: lease lost")
         self.completed = True
-        if self._on_complete is not None:
-            self._on_complete(self.job.id)

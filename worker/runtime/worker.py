@@ -88,7 +88,6 @@ class Worker:
         self.settings = settings or WorkerSettings()
         self.owner = owner or new_owner_id()
         self._inflight: dict[int, tuple[Job, asyncio.Task[None]]] = {}
-        self._completed: set[int] = set()  # in flight, but already committed by their handler
         self._pending_completion: list[Job] = []
         self._completion_due = asyncio.Event()
         self._wake = asyncio.Event()
@@ -190,7 +189,7 @@ class Worker:
     async def _execute(self, job: Job) -> None:
         job_log = self._log.bind(job_id=job.id, kind=job.kind, attempt=job.attempt)
         config = self.registry.get(job.kind)
-        context = JobContext(job, self.pool, self.owner, on_complete=self._completed.add)
+        context = JobContext(job, self.pool, self.owner)
         try:
             if config is None:
                 raise PermanentError(f"no handler for job kind {job.kind!r}")
@@ -215,7 +214,6 @@ class Worker:
             job_log.debug("job done")
         finally:
             self._inflight.pop(job.id, None)
-            self._completed.discard(job.id)
             self._slot_freed.set()
 
     async def _record_failure(self, job: Job, policy: RetryPolicy, exc: BaseException, job_log: Any) -> None:
@@ -258,8 +256,9 @@ class Worker:
     async def _heartbeat(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
             await _wait_first(stop, timeout=self.settings.heartbeat_seconds)
-            ids = [i for i in self._inflight if i not in self._completed]
-            ids += [job.id for job in self._pending_completion]
+            # A job that finished meanwhile is simply not extended: the query reports only
+            # leases another worker or a rescue took.
+            ids = [*self._inflight, *(job.id for job in self._pending_completion)]
             if not ids:
                 continue
             try:
