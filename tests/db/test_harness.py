@@ -174,7 +174,12 @@ def test_an_interrupted_test_run_leaves_no_server_and_no_folder(tmp_path: Path, 
     suite.mkdir()
     (suite / "conftest.py").write_text((PROJECT / "tests" / "conftest.py").read_text())
     (suite / "test_inner.py").write_text(_INNER_TEST)
-    env = {**os.environ, "PROXIMA_DEVDB_DIR": str(devdb_dir)}
+    # The copied conftest imports the shared helpers in tests/support.
+    env = {
+        **os.environ,
+        "PROXIMA_DEVDB_DIR": str(devdb_dir),
+        "PYTHONPATH": str(PROJECT / "tests" / "support"),
+    }
     run = subprocess.Popen(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--rootdir", str(suite), str(suite)],
         cwd=PROJECT,
