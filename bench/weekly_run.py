@@ -17,7 +17,7 @@ Phases, in order, all against the same cluster and fake server:
 
 1. database time per person-week, measured in this process over ``--db-sample`` people
    spread over the population, one at a time on one connection: the wall time of
-   ``gather_week``, ``store.last_successful_hash`` and ``store.store_report`` (the
+   ``gather_week``, ``store.last_report`` and ``store.store_report`` (the
    latter inside a transaction that is rolled back, so the main run sees untouched
    data; the report is written by the offline ``local`` provider, not timed);
 2. the product guide's schedule: ``--guide-batches`` batches of ``--guide-batch-size``
@@ -123,7 +123,7 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 DB_STATEMENTS = {
     "gather_profile": "select p.name, p.timezone",
     "gather_activity": "as source, t.occurrence_date as day",
-    "last_successful_hash": "select g.input_hash",
+    "last_report_generation": "select g.input_hash, g.trigger",
     "store_week": "with generation as (",
 }
 
@@ -134,14 +134,14 @@ def note(message: str) -> None:
 
 # -- synthetic people ---------------------------------------------------------------------------
 
-SYMPTOMS: tuple[tuple[str, str | None], ...] = (
+SYMPTOMS: tuple[tuple[str, str], ...] = (
     ("Headache", "head"),
     ("Tension headache", "head"),
-    ("Fatigue", None),
+    ("Fatigue", "whole body"),
     ("Lower back pain", "lower back"),
     ("Knee pain", "knee"),
     ("Neck stiffness", "neck"),
-    ("Poor sleep", None),
+    ("Poor sleep", "whole body"),
     ("Bloating", "abdomen"),
     ("Dizziness", "head"),
     ("Shoulder tension", "shoulder"),
@@ -263,7 +263,7 @@ COPY_TARGETS: tuple[tuple[str, str, str], ...] = (
         "symptoms",
     ),
     ("public.conversations", "id, user_id, title, created_at, updated_at", "conversations"),
-    ("public.messages", "conversation_id, user_id, role, content, created_at", "messages"),
+    ("public.messages", "conversation_id, role, content, created_at", "messages"),
 )
 
 
@@ -330,13 +330,13 @@ class PersonMaker:
                         )
                     )
 
-        parts = [part for _, part in chosen if part] or ["head"]
+        parts = [part for _, part in chosen if part != "whole body"] or ["head"]
         for week in range(5):
             for _ in range(rng.choices((0, 1, 2), weights=(5, 4, 1))[0]):
                 moment = at(7 * week + rng.randint(0, 6), rng.randint(8, 21), rng.randint(0, 59))
                 urgency = rng.choices(("low", "medium", "high"), weights=(6, 3, 1))[0]
                 rows.scans.append(
-                    (user_id, rng.choice(parts), "{}", "{}", 0.8, urgency, rng.choice(SCAN_SUMMARIES), moment)
+                    (user_id, rng.choice(parts), "{}", "{}", 80, urgency, rng.choice(SCAN_SUMMARIES), moment)
                 )
             if rng.random() < 0.12:
                 moment = at(7 * week + rng.randint(0, 6), rng.randint(8, 21))
@@ -346,7 +346,7 @@ class PersonMaker:
                         rng.choice(parts),
                         "completed",
                         "{}",
-                        0.75,
+                        75,
                         rng.choice(SCAN_SUMMARIES),
                         moment,
                         moment,
@@ -360,7 +360,6 @@ class PersonMaker:
                     rows.messages.append(
                         (
                             conversation,
-                            user_id,
                             "user" if number % 2 == 0 else "assistant",
                             "(benchmark message)",
                             min(moment + dt.timedelta(minutes=number), self.latest),
@@ -634,7 +633,7 @@ async def db_pass(url: str, sample: Sequence[uuid.UUID]) -> tuple[DbPass, list[W
                 facts, provider="deepseek", model=MODEL, prompt_version=PIPELINE_VERSION
             )
             t2 = time.perf_counter()
-            await store.last_successful_hash(conn, user_id, week_of)
+            await store.last_report(conn, user_id, week_of)
             t3 = time.perf_counter()
             analysis = await provider.write_analysis(facts)
             moves = await provider.write_moves(facts, analysis.answer)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Prepare this machine for `make demo` and `make test`: Debian packages when root
-# (PostgreSQL server, pg_cron, fonts, poppler), then a virtualenv with the project.
+# (PostgreSQL server, pg_cron, plpgsql_check, fonts, poppler), then a virtualenv with
+# the project, then the Supabase CLI (npm, pinned) in .tools/supabase-cli.
 # Safe to run again: it installs only what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -38,6 +39,10 @@ if command -v dpkg-query >/dev/null 2>&1; then
   fi
   want=()
   if [ -n "$major" ] && missing_pkg "postgresql-$major-cron"; then want+=("postgresql-$major-cron"); fi
+  # `supabase db lint` runs plpgsql_check in the database it lints.
+  if [ -n "$major" ] && missing_pkg "postgresql-$major-plpgsql-check"; then
+    want+=("postgresql-$major-plpgsql-check")
+  fi
   for font in fonts-dejavu-core fonts-droid-fallback fonts-symbola; do
     if missing_pkg "$font"; then want+=("$font"); fi
   done
@@ -53,4 +58,35 @@ fi
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   .venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
   touch "$stamp"
+fi
+
+# The Supabase CLI, pinned (newer releases may not install here), in a project-local
+# folder: tests/db/test_supabase_cli.py runs `supabase db push` and `supabase db lint`
+# against the test cluster. Keep the version in step with tests/support/supabase_cli.py.
+# Without it those tests skip saying why (in CI, where CI is set, they fail).
+SUPABASE_CLI_VERSION=2.117.0
+cli_dir=.tools/supabase-cli
+cli_installed() {
+  local pkg="$cli_dir/node_modules/supabase/package.json" bin
+  [ -f "$pkg" ] && grep -q "\"version\": *\"$SUPABASE_CLI_VERSION\"" "$pkg" || return 1
+  # The real program comes in a per-platform package (@supabase/cli-linux-x64, ...).
+  for bin in "$cli_dir"/node_modules/@supabase/cli-*/bin/supabase; do
+    [ -x "$bin" ] && return 0
+  done
+  return 1
+}
+if ! cli_installed; then
+  if ! command -v npm >/dev/null 2>&1; then
+    echo "warning: npm is not installed, so the Supabase CLI $SUPABASE_CLI_VERSION is not either;" \
+      "the tests that run it will skip (fail in CI). Install Node.js 20 with npm, then run" \
+      "scripts/setup.sh again." >&2
+  else
+    echo "installing the Supabase CLI $SUPABASE_CLI_VERSION into $cli_dir ..." >&2
+    mkdir -p "$cli_dir"
+    if ! npm install --prefix "$cli_dir" --save-exact --no-audit --no-fund --no-progress \
+      --loglevel=error "supabase@$SUPABASE_CLI_VERSION" >/dev/null </dev/null || ! cli_installed; then
+      echo "warning: npm could not install the Supabase CLI $SUPABASE_CLI_VERSION into $cli_dir;" \
+        "the tests that run it will skip (fail in CI)." >&2
+    fi
+  fi
 fi

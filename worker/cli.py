@@ -234,9 +234,12 @@ def cmd_enqueue_weekly(args: argparse.Namespace) -> int:
     target = _target(args)
     with connect(target):
         pass
-    added = enqueue_weekly(target.conninfo, args.week)
-    week = args.week.isoformat() if args.week else "each person's current week"
+    notices: list[str] = []
+    added = enqueue_weekly(target.conninfo, args.week, notices)
+    week = args.week.isoformat() if args.week else "each person's due week"
     print(f"enqueued {added} weekly analysis jobs for {week}")
+    for notice in notices:
+        print(f"note: {notice}")
     return 0
 
 

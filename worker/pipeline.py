@@ -5,6 +5,15 @@ wording; then strategic moves that build on them), plus one for the story when t
 week has none. When nothing changed since the last successful generation (same input
 hash) and the run is not a forced refresh, no model is called and nothing changes.
 A failure leaves the person's stored week as it was and is recorded in the audit trail.
+
+Which days: a scheduled report (trigger ``weekly`` or ``manual``) of week W covers the
+previous whole local week; a refresh covers the seven local days ending as it runs. A
+scheduled report never replaces a refresh of the same week: the person asked for that
+one, and it already holds the days since Monday.
+
+The story on demand (``weekly_story``, ``run_story_refresh``) is the same gather and
+analysis over the seven days ending now, with one model round trip, and stores a new
+story only.
 """
 
 from __future__ import annotations
@@ -12,14 +21,16 @@ from __future__ import annotations
 import datetime as dt
 import time
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 from uuid import UUID
 
+from psycopg import AsyncConnection
 from pydantic import BaseModel, ConfigDict
 
 from worker.ai.base import AIProvider
 from worker.analysis import analytics, store
-from worker.analysis.gather import WeekError, gather_week
+from worker.analysis.gather import RawWeek, WeekError, gather_week
+from worker.analysis.window import WHOLE_WEEK_TRIGGERS
 from worker.errors import PermanentError
 from worker.queue.context import JobContext
 from worker.queue.retry import describe
@@ -37,10 +48,58 @@ class WeeklyPayload(BaseModel):
     force: bool = False
     trigger: Literal["weekly", "refresh", "manual"] = "weekly"
 
+    @property
+    def whole_week(self) -> bool:
+        return self.trigger in WHOLE_WEEK_TRIGGERS
+
+
+class StoryPayload(BaseModel):
+    """A ``weekly_story`` job's payload, as ``request_story_refresh`` writes it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    week_of: dt.date
+    trigger: Literal["story"] = "story"
+
+
+async def _gather(
+    conn: AsyncConnection[Any], user_id: UUID, week_of: dt.date, *, whole_week: bool, now: dt.datetime | None
+) -> RawWeek:
+    """The person's week; a week that cannot be analysed fails the job for good."""
+    try:
+        return await gather_week(conn, user_id, week_of, whole_week=whole_week, now=now)
+    except WeekError as exc:
+        raise PermanentError(str(exc)) from None
+
+
+async def _record_failure(
+    context: JobContext,
+    provider: AIProvider,
+    user_id: UUID,
+    week_of: dt.date,
+    trigger: str,
+    usage: Usage,
+    started: float,
+    exc: BaseException,
+) -> None:
+    """The audit trail keeps failed generations too; the person's week stays as it was."""
+    async with context.connection() as conn:
+        await store.record_failed_generation(
+            conn,
+            user_id=user_id,
+            week_of=week_of,
+            trigger=trigger,
+            provider=provider.name,
+            model=provider.model,
+            usage=usage,
+            duration_ms=int((time.monotonic() - started) * 1000),
+            error=describe(exc),
+        )
+
 
 @dataclass(frozen=True)
 class WeeklyOutcome:
-    status: Literal["stored", "unchanged"]
+    status: Literal["stored", "unchanged", "superseded"]
     facts: WeekFacts
     stored: store.Stored | None
     usage: Usage
@@ -56,17 +115,18 @@ async def run_weekly_analysis(
 ) -> WeeklyOutcome:
     started = time.monotonic()
     async with context.connection() as conn:
-        try:
-            raw = await gather_week(conn, user_id, payload.week_of, now=now)
-        except WeekError as exc:
-            raise PermanentError(str(exc)) from None
+        raw = await _gather(conn, user_id, payload.week_of, whole_week=payload.whole_week, now=now)
         facts = analytics.analyse(raw)
         story_id = analytics.week_story_id(raw)
         digest = analytics.input_hash(
             facts, provider=provider.name, model=provider.model, prompt_version=PIPELINE_VERSION
         )
-        if not payload.force and await store.last_successful_hash(conn, user_id, payload.week_of) == digest:
-            return WeeklyOutcome("unchanged", facts, None, Usage())
+        if not payload.force:
+            last = await store.last_report(conn, user_id, payload.week_of)
+            if last is not None and payload.whole_week and last.trigger == "refresh":
+                return WeeklyOutcome("superseded", facts, None, Usage())
+            if last is not None and last.input_hash == digest:
+                return WeeklyOutcome("unchanged", facts, None, Usage())
 
     usage = Usage()
     try:
@@ -98,17 +158,52 @@ async def run_weekly_analysis(
                 duration_ms=int((time.monotonic() - started) * 1000),
             )
     except Exception as exc:
-        async with context.connection() as conn:
-            await store.record_failed_generation(
+        await _record_failure(
+            context, provider, user_id, payload.week_of, payload.trigger, usage, started, exc
+        )
+        raise
+    return WeeklyOutcome("stored", facts, stored, usage)
+
+
+@dataclass(frozen=True)
+class StoryOutcome:
+    facts: WeekFacts
+    stored: store.StoredStory
+    usage: Usage
+
+
+async def run_story_refresh(
+    context: JobContext,
+    provider: AIProvider,
+    user_id: UUID,
+    payload: StoryPayload,
+    *,
+    now: dt.datetime | None = None,
+) -> StoryOutcome:
+    """Write a new story of the seven local days ending now; the week's report is untouched."""
+    started = time.monotonic()
+    async with context.connection() as conn:
+        raw = await _gather(conn, user_id, payload.week_of, whole_week=False, now=now)
+    # The new story replaces whatever the window held: it is written from the data alone.
+    facts = analytics.analyse(raw).model_copy(update={"story": None})
+    usage = Usage()
+    try:
+        written = await provider.write_story(facts)
+        usage += written.usage
+        async with context.complete() as conn:
+            stored = await store.store_story(
                 conn,
                 user_id=user_id,
-                week_of=payload.week_of,
-                trigger=payload.trigger,
+                facts=facts,
+                story=written.answer,
                 provider=provider.name,
                 model=provider.model,
                 usage=usage,
                 duration_ms=int((time.monotonic() - started) * 1000),
-                error=describe(exc),
             )
+    except Exception as exc:
+        await _record_failure(
+            context, provider, user_id, payload.week_of, payload.trigger, usage, started, exc
+        )
         raise
-    return WeeklyOutcome("stored", facts, stored, usage)
+    return StoryOutcome(facts, stored, usage)

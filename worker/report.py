@@ -158,12 +158,19 @@ class _Fact(BaseModel):
 
 
 class WeekWindow(_Fact):
-    """The analysed days: ``start``..``end`` inclusive, local dates in ``timezone``."""
+    """The analysed days: ``start``..``end`` inclusive, local dates in ``timezone``.
+
+    ``starts_at``/``ends_at`` are the exact instants covered (end exclusive): a whole
+    week ends at the next local midnight, a refresh at the moment it ran. They are kept
+    out of the model's input and of the input hash (the dates say the same to a reader).
+    """
 
     week_of: dt.date
     start: dt.date
     end: dt.date
     timezone: str
+    starts_at: dt.datetime | None = Field(default=None, exclude=True)
+    ends_at: dt.datetime | None = Field(default=None, exclude=True)
 
 
 class ActivityCounts(_Fact):
@@ -311,9 +318,12 @@ class ExportMove(_Fact):
 
 
 class ExportWeek(_Fact):
-    """The stored analysis of one week."""
+    """The stored analysis of one week, and the local days its report covered."""
 
     week_of: dt.date
+    covers_start: dt.date | None = None
+    covers_end: dt.date | None = None
+    time_zone: str | None = None
     insights: list[ExportInsight] = []
     predictions: list[ExportPrediction] = []
     shadow_patterns: list[ExportShadowPattern] = []

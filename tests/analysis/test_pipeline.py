@@ -11,7 +11,7 @@ from uuid import UUID
 import psycopg
 import pytest
 from db_support import rows
-from pipeline_support import CountingProvider, current_week, run_person_week
+from pipeline_support import CountingProvider, due_week, run_person_week
 
 from worker.analysis import store
 from worker.demo.seed import AIKO, DEMO_PEOPLE, JONAS, MAYA, DemoPerson, seed_demo
@@ -55,9 +55,14 @@ def _drain(url: str) -> None:
     asyncio.run(main())
 
 
+def last_day(person: DemoPerson) -> dt.date:
+    """The Sunday that ends the week the person's due report covers."""
+    return due_week(person.timezone, NOW) - dt.timedelta(days=1)
+
+
 def _expected_shadow_dates(person: DemoPerson, symptom: str) -> dt.date:
     days_back = min(s.days_back for s in person.symptoms if s.name == symptom)
-    return person.today(NOW) - dt.timedelta(days=days_back)
+    return last_day(person) - dt.timedelta(days=days_back)
 
 
 def test_the_weekly_batch_through_the_real_queue_fills_all_four_tables_within_the_counts(
@@ -75,13 +80,13 @@ def test_the_weekly_batch_through_the_real_queue_fills_all_four_tables_within_th
         weeks = rows(
             demo_db, "select distinct week_of from public.health_insights where user_id = %s", (person.id,)
         )
-        assert weeks == [(current_week(person.timezone, NOW),)], "week_of is the person's own Monday"
+        assert weeks == [(due_week(person.timezone, NOW),)], "week_of is the person's own Monday"
     generations = rows(demo_db, "select status, provider, round_trips from analysis_generations")
     assert sorted(generations) == [("succeeded", "local", 0)] * 3
 
 
 def test_shadow_patterns_match_the_seeded_data(demo_db: str) -> None:
-    week = current_week(MAYA.timezone, NOW)
+    week = due_week(MAYA.timezone, NOW)
     run_person_week(demo_db, MAYA.id, week, now=NOW)
     patterns = rows(
         demo_db,
@@ -93,14 +98,14 @@ def test_shadow_patterns_match_the_seeded_data(demo_db: str) -> None:
     knee = by_name["Knee pain"]
     assert knee[0] == "symptom"
     assert knee[1] == _expected_shadow_dates(MAYA, "Knee pain")
-    assert knee[2] == (MAYA.today(NOW) - knee[1]).days
+    assert knee[2] == (last_day(MAYA) - knee[1]).days
     assert knee[3]["weeks_present"] == 3
     assert knee[3]["occurrences"] == sum(1 for s in MAYA.symptoms if s.name == "Knee pain")
-    scans_last = MAYA.today(NOW) - dt.timedelta(days=min(s.days_back for s in MAYA.scans))
+    scans_last = last_day(MAYA) - dt.timedelta(days=min(s.days_back for s in MAYA.scans))
     assert by_name["Quick scans"][1] == scans_last
     assert "Headache" not in by_name, "present this week, so not a shadow"
     for person in (JONAS, AIKO):
-        run_person_week(demo_db, person.id, current_week(person.timezone, NOW), now=NOW)
+        run_person_week(demo_db, person.id, due_week(person.timezone, NOW), now=NOW)
         assert rows(demo_db, "select count(*) from shadow_patterns where user_id = %s", (person.id,)) == [
             (0,)
         ]
@@ -109,7 +114,7 @@ def test_shadow_patterns_match_the_seeded_data(demo_db: str) -> None:
 def test_a_week_without_a_story_gets_one_and_a_week_with_one_keeps_it(demo_db: str) -> None:
     before = rows(demo_db, "select user_id, count(*) from health_stories group by user_id")
     for person in DEMO_PEOPLE:
-        run_person_week(demo_db, person.id, current_week(person.timezone, NOW), now=NOW)
+        run_person_week(demo_db, person.id, due_week(person.timezone, NOW), now=NOW)
     after = dict(rows(demo_db, "select user_id, count(*) from health_stories group by user_id"))
     assert after[JONAS.id] == dict(before)[JONAS.id], "Jonas wrote his own story this week"
     assert after[MAYA.id] == dict(before)[MAYA.id] + 1
@@ -124,7 +129,7 @@ def test_a_week_without_a_story_gets_one_and_a_week_with_one_keeps_it(demo_db: s
 
 
 def test_confidence_never_exceeds_what_the_data_supports(demo_db: str) -> None:
-    outcome, _ = run_person_week(demo_db, AIKO.id, current_week(AIKO.timezone, NOW), now=NOW)
+    outcome, _ = run_person_week(demo_db, AIKO.id, due_week(AIKO.timezone, NOW), now=NOW)
     cap = outcome.facts.max_confidence
     assert cap < 60, "one entry in five weeks is thin data"
     values = rows(
@@ -138,7 +143,7 @@ def test_confidence_never_exceeds_what_the_data_supports(demo_db: str) -> None:
 
 
 def test_every_insight_carries_its_evidence(demo_db: str) -> None:
-    run_person_week(demo_db, JONAS.id, current_week(JONAS.timezone, NOW), now=NOW)
+    run_person_week(demo_db, JONAS.id, due_week(JONAS.timezone, NOW), now=NOW)
     evidence = rows(demo_db, "select evidence from health_insights where user_id = %s", (JONAS.id,))
     assert evidence
     assert all(isinstance(e[0], list) and e[0] for e in evidence)
@@ -146,7 +151,7 @@ def test_every_insight_carries_its_evidence(demo_db: str) -> None:
 
 
 def test_rerunning_a_week_replaces_its_rows_rather_than_duplicating_them(demo_db: str) -> None:
-    week = current_week(JONAS.timezone, NOW)
+    week = due_week(JONAS.timezone, NOW)
     run_person_week(demo_db, JONAS.id, week, now=NOW)
     first = _counts(demo_db, JONAS.id)
     outcome, _ = run_person_week(demo_db, JONAS.id, week, force=True, trigger="refresh", now=NOW)
@@ -168,7 +173,7 @@ def test_rerunning_a_week_replaces_its_rows_rather_than_duplicating_them(demo_db
 
 
 def test_an_unchanged_week_makes_no_model_call_and_changes_nothing(demo_db: str) -> None:
-    week = current_week(MAYA.timezone, NOW)
+    week = due_week(MAYA.timezone, NOW)
     run_person_week(demo_db, MAYA.id, week, now=NOW)
     snapshot = rows(demo_db, "select id from health_insights where user_id = %s order by id", (MAYA.id,))
     provider = CountingProvider()
@@ -183,7 +188,7 @@ def test_an_unchanged_week_makes_no_model_call_and_changes_nothing(demo_db: str)
 
 
 def test_a_forced_refresh_of_an_unchanged_week_calls_the_model_twice(demo_db: str) -> None:
-    week = current_week(JONAS.timezone, NOW)
+    week = due_week(JONAS.timezone, NOW)
     run_person_week(demo_db, JONAS.id, week, now=NOW)
     provider = CountingProvider()
     outcome, _ = run_person_week(demo_db, JONAS.id, week, provider, force=True, trigger="refresh", now=NOW)
@@ -194,7 +199,7 @@ def test_a_forced_refresh_of_an_unchanged_week_calls_the_model_twice(demo_db: st
 def test_a_failure_after_generation_leaves_the_previous_week_intact(
     demo_db: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    week = current_week(MAYA.timezone, NOW)
+    week = due_week(MAYA.timezone, NOW)
     run_person_week(demo_db, MAYA.id, week, now=NOW)
     snapshot = rows(
         demo_db,
@@ -243,5 +248,5 @@ def test_a_malformed_payload_or_week_fails_the_job_readably(demo_db: str) -> Non
     assert statuses == [("failed", 1)], "bad input fails at once"
     assert "week_of" in errors[ids[0]] and "ValidationError" in errors[ids[0]]
     assert errors[ids[1]] == "week_of must be a Monday; 2026-11-24 is a Tuesday"
-    assert "has not started yet" in errors[ids[2]]
+    assert "has not begun yet" in errors[ids[2]]
     assert "surprise" in errors[ids[3]]

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from db_support import rows
 from fake_deepseek import FakeDeepSeek
-from pipeline_support import current_week, run_person_week
+from pipeline_support import due_week, run_person_week
 
 from worker.ai.deepseek import DeepSeekProvider
 from worker.config import AISettings
@@ -29,7 +29,7 @@ def test_a_person_week_takes_two_round_trips_and_records_tokens_and_cache_hits(d
         jonas, _ = run_person_week(
             db_url,
             JONAS.id,
-            current_week(JONAS.timezone, NOW),
+            due_week(JONAS.timezone, NOW),
             DeepSeekProvider(settings),
             now=NOW,
             close_provider=True,
@@ -37,7 +37,7 @@ def test_a_person_week_takes_two_round_trips_and_records_tokens_and_cache_hits(d
         maya, _ = run_person_week(
             db_url,
             MAYA.id,
-            current_week(MAYA.timezone, NOW),
+            due_week(MAYA.timezone, NOW),
             DeepSeekProvider(settings),
             now=NOW,
             close_provider=True,

@@ -17,7 +17,7 @@ import pypdf
 import pytest
 from db_support import rows
 from fake_storage import FakeStorage
-from pipeline_support import current_week, run_person_week
+from pipeline_support import due_week, run_person_week
 
 from worker.config import AISettings, StorageSettings
 from worker.demo.seed import MAYA, seed_demo
@@ -37,7 +37,7 @@ KEY = "service-role-key-for-tests"
 @pytest.fixture
 def maya_db(db_url: str) -> str:
     seed_demo(db_url, now=NOW)
-    run_person_week(db_url, MAYA.id, current_week(MAYA.timezone, NOW), now=NOW)
+    run_person_week(db_url, MAYA.id, due_week(MAYA.timezone, NOW), now=NOW)
     return db_url
 
 
@@ -75,6 +75,10 @@ def test_an_export_renders_every_chosen_story_and_is_stored_in_the_persons_folde
         assert title in text
     assert "Knee pain went quiet" in text
     assert "Slept badly before the Thursday deadline." in text
+    week = due_week(MAYA.timezone, NOW)
+    first, last = week - dt.timedelta(days=7), week - dt.timedelta(days=1)
+    covers = f"This report covers {first.day} {first:%B %Y} to {last.day} {last:%B %Y} ({MAYA.timezone})."
+    assert covers in text, "the week's period is printed"
     row = rows(
         maya_db,
         "select status, storage_path, file_size_bytes, error from export_history where id = %s",

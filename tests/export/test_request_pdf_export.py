@@ -410,13 +410,13 @@ def test_the_functions_are_definers_with_an_empty_search_path_and_only_the_rpc_i
         "       has_function_privilege('authenticated', p.oid, 'execute'),"
         "       has_function_privilege('service_role', p.oid, 'execute')"
         "  from pg_proc p"
-        " where p.oid in ('public.request_pdf_export(uuid[], boolean, boolean)'::regprocedure,"
+        " where p.oid in ('public.request_pdf_export(uuid[], boolean, boolean, text)'::regprocedure,"
         "                 'public.sync_pdf_export_with_job()'::regprocedure)"
         " order by 1"
     ).fetchall()
 
     assert rows == [
-        ("request_pdf_export(uuid[],boolean,boolean)", True, ['search_path=""'], False, True, False),
+        ("request_pdf_export(uuid[],boolean,boolean,text)", True, ['search_path=""'], False, True, False),
         ("sync_pdf_export_with_job()", True, ['search_path=""'], False, False, False),
     ]
 
@@ -621,7 +621,8 @@ def test_export_analysis_returns_each_week_asked_for_even_an_empty_one(conn: psy
     ).fetchall()
 
     assert [row[0] for row in rows] == [LAST_MONDAY, MONDAY]
-    _, insights, predictions, patterns, moves = rows[0]
+    _, covers_start, covers_end, zone, insights, predictions, patterns, moves = rows[0]
+    assert (covers_start, covers_end, zone) == (None, None, None), "no generation recorded a period"
     assert insights == [
         {"insight_type": "warning", "title": "sure", "description": "seen", "confidence": 90},
         {"insight_type": "warning", "title": "less sure", "description": "seen", "confidence": 40},
@@ -656,16 +657,16 @@ def test_export_analysis_returns_each_week_asked_for_even_an_empty_one(conn: psy
         }
         for strategy, priority in (("first", 10), ("later", 3))
     ]
-    assert rows[1] == (MONDAY, [], [], [], [])
+    assert rows[1] == (MONDAY, None, None, None, [], [], [], [])
 
 
 def add_symptom(
     conn: psycopg.Connection[Any], user_id: uuid.UUID, name: str, day: dt.date, severity: int | None = None
 ) -> None:
     conn.execute(
-        "insert into public.symptom_tracking (user_id, symptom_name, severity, occurrence_date)"
-        " values (%s, %s, %s, %s)",
-        (user_id, name, severity, day),
+        "insert into public.symptom_tracking (user_id, symptom_name, body_part, severity, occurrence_date)"
+        " values (%s, %s, 'head', %s, %s)",
+        (str(user_id), name, severity, day),
     )
 
 
@@ -699,8 +700,8 @@ def test_export_symptom_series_counts_each_symptom_per_week(conn: psycopg.Connec
 def test_export_symptom_series_keeps_the_six_most_logged_symptoms(conn: psycopg.Connection[Any]) -> None:
     me = add_user(conn)
     for times, name in enumerate(("rare", "f", "e", "d", "c", "b", "a"), start=1):
-        for _ in range(times):
-            add_symptom(conn, me, name, MONDAY, 5)
+        for day in range(times):  # the app keeps one row per symptom, body part and day
+            add_symptom(conn, me, name, MONDAY + dt.timedelta(days=day), 5)
 
     rows = conn.execute(
         export_query("export_symptom_series"), {"user_id": me, "weeks": [MONDAY], "tz": "UTC"}

@@ -17,12 +17,15 @@ from typing import Any
 import psycopg
 import pytest
 from cron_support import require_pg_cron
+from pipeline_support import due_week
 
 from worker.db.devdb import CRON_DATABASE, LocalCluster
 from worker.db.migrate import MIGRATIONS_DIR, migrate_connection
 
 SCHEDULE_MIGRATION = MIGRATIONS_DIR / "20261128100200_pg_cron_schedules.sql"
-WEEKLY = ("weekly-health-analysis", "0 9 * * 1", "select public.enqueue_weekly_analysis()")
+# The migration that moved the weekly enqueue to every hour.
+HOURLY_MIGRATION = MIGRATIONS_DIR / "20261130100000_whole_local_weeks.sql"
+WEEKLY = ("weekly-health-analysis", "0 * * * *", "select public.enqueue_weekly_analysis()")
 HOUSEKEEPING = ("proxima-housekeeping", "17 3 * * *", "select public.run_housekeeping()")
 
 
@@ -50,11 +53,13 @@ def cron_user(cron: psycopg.Connection[Any]) -> Iterator[uuid.UUID]:
     cron.execute(
         "insert into public.quick_scans (user_id, body_part, created_at)"
         " values (%s, 'knee', now() - interval '1 day')",
-        (user_id,),
+        (str(user_id),),
     )
     try:
         yield user_id
     finally:
+        # The app's text-keyed scans do not cascade from auth.users.
+        cron.execute("delete from public.quick_scans where user_id = %s", (str(user_id),))
         cron.execute("delete from auth.users where id = %s", (user_id,))
 
 
@@ -73,7 +78,7 @@ def scheduled_command(conn: psycopg.Connection[Any], jobname: str) -> bytes:
 # -- the schedules -------------------------------------------------------------------------------
 
 
-def test_the_weekly_analysis_is_scheduled_for_monday_0900_utc(cron: psycopg.Connection[Any]) -> None:
+def test_the_weekly_analysis_enqueue_is_scheduled_every_hour(cron: psycopg.Connection[Any]) -> None:
     assert scheduled(cron, WEEKLY[0]) == [WEEKLY]
 
 
@@ -87,6 +92,7 @@ def test_rerunning_the_schedule_migration_does_not_duplicate_the_schedules(
     migrate_connection(cron)
     with cron.transaction():
         cron.execute(SCHEDULE_MIGRATION.read_bytes())
+        cron.execute(HOURLY_MIGRATION.read_bytes())
 
     assert scheduled(cron, WEEKLY[0]) == [WEEKLY]
     assert scheduled(cron, HOUSEKEEPING[0]) == [HOUSEKEEPING]
@@ -100,8 +106,8 @@ def test_the_scheduled_weekly_command_enqueues_the_active_users_week(
 ) -> None:
     with cron.transaction():
         cron.execute(scheduled_command(cron, WEEKLY[0]))
-        week = cron.execute("select public.user_week_of(%s)::text", (cron_user,)).fetchone()
-    assert week is not None
+        [(now,)] = cron.execute("select now()").fetchall()
+    week = [due_week("UTC", now).isoformat()]  # the person has no profile: UTC
 
     jobs = cron.execute(
         "select kind, payload, dedupe_key from public.jobs where user_id = %s", (cron_user,)

@@ -16,26 +16,26 @@ def _active_user(url: str) -> uuid.UUID:
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("insert into auth.users (id) values (%s)", (user,))
         conn.execute(
-            "insert into public.symptom_tracking (user_id, symptom_name, severity) "
-            "values (%s, 'headache', 4)",
-            (user,),
+            "insert into public.symptom_tracking (user_id, symptom_name, body_part, severity) "
+            "values (%s, 'headache', 'head', 4)",
+            (str(user),),
         )
     return user
 
 
-def test_the_weekly_call_is_scheduled_for_monday_0900_utc(db_url: str) -> None:
+def test_the_weekly_call_runs_every_hour_on_the_hour(db_url: str) -> None:
     scheduler = build_scheduler(db_url)
     weekly, housekeeping = scheduler.get_jobs()
-    assert weekly.start_day == "monday"
-    assert weekly.at_time == dt.time(9, 0)
-    assert str(weekly.at_time_zone) == "UTC"
+    assert weekly.unit == "hours"
+    assert weekly.interval == 1
+    assert weekly.at_time == dt.time(0, 0)
     assert housekeeping.unit == "days"
     assert housekeeping.at_time == dt.time(3, 17)
 
 
 def test_many_workers_running_the_schedule_enqueue_each_user_week_once(db_url: str) -> None:
     users = [_active_user(db_url) for _ in range(3)]
-    for _ in range(4):  # four worker processes firing at the same Monday 09:00
+    for _ in range(4):  # four worker processes firing in the same hour
         build_scheduler(db_url).run_all()
     with psycopg.connect(db_url) as conn:
         rows = conn.execute(

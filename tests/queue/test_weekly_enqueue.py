@@ -35,8 +35,8 @@ ACTIVITY_SQL: dict[str, str] = {
     ),
     "quick_scans": "insert into public.quick_scans (user_id, body_part) values (%(u)s, 'knee')",
     "symptom_tracking": (
-        "insert into public.symptom_tracking (user_id, symptom_name, occurrence_date, created_at)"
-        " values (%(u)s, 'headache', current_date - 3, now() - interval '60 days')"
+        "insert into public.symptom_tracking (user_id, symptom_name, body_part, occurrence_date, created_at)"
+        " values (%(u)s, 'headache', 'head', current_date - 3, now() - interval '60 days')"
     ),
     "deep_dive_sessions": (
         "insert into public.deep_dive_sessions (user_id, body_part) values (%(u)s, 'chest')"
@@ -45,8 +45,8 @@ ACTIVITY_SQL: dict[str, str] = {
     "messages": (
         "with c as (insert into public.conversations (user_id, title, created_at)"
         " values (%(u)s, 'Old chat', now() - interval '60 days') returning id)"
-        " insert into public.messages (conversation_id, user_id, role, content)"
-        " select id, %(u)s, 'user', 'Hello' from c"
+        " insert into public.messages (conversation_id, role, content)"
+        " select id, 'user', 'Hello' from c"
     ),
 }
 

@@ -44,11 +44,13 @@ class CountingProvider:
         await self.inner.aclose()
 
 
-def current_week(timezone: str, now: dt.datetime | None = None) -> dt.date:
+def due_week(timezone: str, now: dt.datetime | None = None) -> dt.date:
+    """The latest week whose scheduled report is due (the person's Monday 06:00 has passed)."""
     from zoneinfo import ZoneInfo  # noqa: PLC0415
 
-    today = (now or dt.datetime.now(dt.UTC)).astimezone(ZoneInfo(timezone)).date()
-    return today - dt.timedelta(days=today.weekday())
+    local = (now or dt.datetime.now(dt.UTC)).astimezone(ZoneInfo(timezone))
+    monday = local.date() - dt.timedelta(days=local.weekday())
+    return monday if local.weekday() > 0 or local.hour >= 6 else monday - dt.timedelta(days=7)
 
 
 def run_person_week(

@@ -1,9 +1,10 @@
 """Gather a person's week and the four weeks before it, in two queries.
 
-The week is computed in the person's own time zone: the seven local days ending on
-the analysis date, which is today while the week of ``week_of`` is still running
-and the week's Sunday once it is over. Only what the report needs is read: no e-mail,
-no contacts, no message text.
+The window comes from ``worker.analysis.window``: the previous whole local week for a
+scheduled report, the seven local days ending now for a refresh. The app's tables are
+read as the app has them (``text`` user ids on scans, symptoms and deep dives; messages
+owned through their conversation). Only what the report needs is read: no e-mail, no
+contacts, no message text.
 """
 
 from __future__ import annotations
@@ -12,24 +13,22 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from psycopg import AsyncConnection, sql
 from psycopg.rows import dict_row
 
+from worker.analysis.window import DEFAULT_TIMEZONE, WeekError, local_midnight, week_window
 from worker.db.queries import load_queries
 from worker.report import WeekWindow
+from worker.timezones import UnknownTimeZone
 
 HISTORY_WEEKS = 4
-DEFAULT_TIMEZONE = "UTC"
+
+__all__ = ["HISTORY_WEEKS", "Event", "RawWeek", "WeekError", "gather_week", "query"]
 
 
 def query(name: str) -> sql.SQL:
     return load_queries("worker.analysis", "queries.sql")[name]
-
-
-class WeekError(ValueError):
-    """The asked-for week cannot be analysed (not a Monday, or in the future)."""
 
 
 @dataclass(frozen=True)
@@ -59,46 +58,40 @@ class RawWeek:
         return self.window.start - dt.timedelta(days=7 * HISTORY_WEEKS)
 
 
-def analysis_window(week_of: dt.date, timezone: str, now: dt.datetime) -> WeekWindow:
-    """The seven local days analysed for ``week_of`` at ``now``."""
-    if week_of.isoweekday() != 1:
-        raise WeekError(f"week_of must be a Monday; {week_of.isoformat()} is a {week_of:%A}")
-    try:
-        zone = ZoneInfo(timezone)
-    except (ZoneInfoNotFoundError, ValueError):
-        zone, timezone = ZoneInfo(DEFAULT_TIMEZONE), DEFAULT_TIMEZONE
-    today = now.astimezone(zone).date()
-    current_week = today - dt.timedelta(days=today.weekday())
-    if week_of > current_week:
-        raise WeekError(f"the week of {week_of.isoformat()} has not started yet in {timezone}")
-    end = min(today, week_of + dt.timedelta(days=6))
-    return WeekWindow(week_of=week_of, start=end - dt.timedelta(days=6), end=end, timezone=timezone)
-
-
-def _local_midnight(day: dt.date, timezone: str) -> dt.datetime:
-    return dt.datetime.combine(day, dt.time(0), tzinfo=ZoneInfo(timezone))
-
-
 async def gather_week(
-    conn: AsyncConnection[Any], user_id: UUID, week_of: dt.date, *, now: dt.datetime | None = None
+    conn: AsyncConnection[Any],
+    user_id: UUID,
+    week_of: dt.date,
+    *,
+    whole_week: bool = True,
+    now: dt.datetime | None = None,
 ) -> RawWeek:
-    """Read the person's profile and five weeks of activity (this week and four before)."""
+    """Read the person's profile and five weeks of activity (the window and four before).
+
+    Raises ``WeekError`` for a week that cannot be analysed, including a profile whose
+    time zone this worker does not know (never a silent fallback to UTC).
+    """
     now = now or dt.datetime.now(dt.UTC)
     async with conn.cursor(row_factory=dict_row) as cur:
         await cur.execute(query("gather_profile"), {"user_id": user_id})
         profile = await cur.fetchone()
         timezone = str(profile["timezone"]) if profile and profile["timezone"] else DEFAULT_TIMEZONE
-        window = analysis_window(week_of, timezone, now)
+        try:
+            window = week_window(week_of, timezone, now, whole_week=whole_week)
+        except UnknownTimeZone as exc:
+            raise WeekError(f"the profile's time zone cannot be used: {exc}") from None
         start = window.start - dt.timedelta(days=7 * HISTORY_WEEKS)
+        assert window.ends_at is not None
         await cur.execute(
             query("gather_activity"),
             {
                 "user_id": user_id,
+                "user_key": str(user_id),
                 "tz": window.timezone,
                 "start_date": start,
                 "end_date": window.end,
-                "start_at": _local_midnight(start, window.timezone),
-                "end_at": _local_midnight(window.end + dt.timedelta(days=1), window.timezone),
+                "start_at": local_midnight(start, window.timezone),
+                "end_at": window.ends_at,
             },
         )
         rows = await cur.fetchall()

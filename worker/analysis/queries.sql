@@ -8,24 +8,26 @@ select p.name, p.timezone
  where p.user_id = %(user_id)s;
 
 -- name: gather_activity
--- Every event of the five weeks ending %(end_date)s, as local dates in %(tz)s: one
--- row per event, one kind per source. Messages are counted, never read.
+-- Every event of the five weeks ending at %(end_at)s, as local dates in %(tz)s: one row
+-- per event, one kind per source. The app keys scans, symptoms and deep dives by a text
+-- user id (%(user_key)s, the uuid's text) and messages by their conversation's owner.
+-- Messages are counted, never read. Each branch is an index range scan on (person, time).
 select 'symptom' as source, t.occurrence_date as day, t.symptom_name as name, t.body_part,
        t.severity, null::text as detail, null::text as summary, null::uuid as ref, null::text as extra
   from public.symptom_tracking t
- where t.user_id = %(user_id)s
+ where t.user_id = %(user_key)s
    and t.occurrence_date between %(start_date)s and %(end_date)s
 union all
 select 'quick_scan', (q.created_at at time zone %(tz)s)::date, null, q.body_part,
        null, q.urgency_level, q.llm_summary, q.id, null
   from public.quick_scans q
- where q.user_id = %(user_id)s
+ where q.user_id = %(user_key)s
    and q.created_at >= %(start_at)s and q.created_at < %(end_at)s
 union all
 select 'deep_dive', (d.created_at at time zone %(tz)s)::date, null, d.body_part,
        null, d.status, d.llm_summary, d.id, null
   from public.deep_dive_sessions d
- where d.user_id = %(user_id)s
+ where d.user_id = %(user_key)s
    and d.created_at >= %(start_at)s and d.created_at < %(end_at)s
 union all
 select 'conversation', (c.created_at at time zone %(tz)s)::date, null, null,
@@ -36,8 +38,9 @@ select 'conversation', (c.created_at at time zone %(tz)s)::date, null, null,
 union all
 select 'message', (m.created_at at time zone %(tz)s)::date, null, null,
        null, m.role, null, m.conversation_id, null
-  from public.messages m
- where m.user_id = %(user_id)s
+  from public.conversations c
+  join public.messages m on m.conversation_id = c.id
+ where c.user_id = %(user_id)s
    and m.created_at >= %(start_at)s and m.created_at < %(end_at)s
 union all
 select 'story', (s.generated_date at time zone %(tz)s)::date, s.title, null,
@@ -52,10 +55,12 @@ select 'note', (n.created_at at time zone %(tz)s)::date, null, null,
  where n.user_id = %(user_id)s
    and n.created_at >= %(start_at)s and n.created_at < %(end_at)s;
 
--- name: last_successful_hash
-select g.input_hash
+-- name: last_report_generation
+-- The week's latest succeeded report (story generations write no report).
+select g.input_hash, g.trigger
   from public.analysis_generations g
  where g.user_id = %(user_id)s and g.week_of = %(week_of)s and g.status = 'succeeded'
+   and g.trigger <> 'story'
  order by g.created_at desc
  limit 1;
 
@@ -66,11 +71,12 @@ select g.input_hash
 with generation as (
   insert into public.analysis_generations (
     user_id, week_of, status, trigger, provider, model, prompt_tokens, completion_tokens,
-    cache_hit_tokens, round_trips, input_hash, duration_ms, completed_at
+    cache_hit_tokens, round_trips, input_hash, duration_ms, period_start, period_end, time_zone, completed_at
   )
   values (
     %(user_id)s, %(week_of)s, 'succeeded', %(trigger)s, %(provider)s, %(model)s, %(prompt_tokens)s,
-    %(completion_tokens)s, %(cache_hit_tokens)s, %(round_trips)s, %(input_hash)s, %(duration_ms)s, now()
+    %(completion_tokens)s, %(cache_hit_tokens)s, %(round_trips)s, %(input_hash)s, %(duration_ms)s,
+    %(period_start)s, %(period_end)s, %(time_zone)s, now()
   )
   returning id
 ),
@@ -154,6 +160,28 @@ select generation.id as generation_id,
        (select count(*) from patterns) as shadow_patterns,
        (select count(*) from moves) as strategic_moves
   from generation;
+
+-- name: store_story
+-- A story on demand: its generation and the story, nothing of the week's report. Run
+-- inside the transaction that finishes the job.
+with generation as (
+  insert into public.analysis_generations (
+    user_id, week_of, status, trigger, provider, model, prompt_tokens, completion_tokens,
+    cache_hit_tokens, round_trips, duration_ms, period_start, period_end, time_zone, completed_at
+  )
+  values (
+    %(user_id)s, %(week_of)s, 'succeeded', 'story', %(provider)s, %(model)s, %(prompt_tokens)s,
+    %(completion_tokens)s, %(cache_hit_tokens)s, %(round_trips)s, %(duration_ms)s,
+    %(period_start)s, %(period_end)s, %(time_zone)s, now()
+  )
+  returning id
+)
+insert into public.health_stories (user_id, title, subtitle, story_text, generated_date, date_range, data_sources)
+select %(user_id)s, s.title, s.subtitle, s.story_text, now(), s.date_range, s.data_sources
+  from jsonb_to_record(%(story)s::jsonb) as s (
+    title text, subtitle text, story_text text, date_range jsonb, data_sources jsonb
+  ), generation
+returning id as story_id, (select id from generation) as generation_id;
 
 -- name: record_failed_generation
 -- The audit trail keeps failures too, in their own transaction: the person's week

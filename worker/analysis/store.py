@@ -19,7 +19,7 @@ from psycopg.types.json import Jsonb
 
 from worker.analysis.analytics import GENERATED_BY
 from worker.analysis.gather import query
-from worker.report import Report, Usage
+from worker.report import Report, StoryDraft, Usage, WeekFacts
 
 
 @dataclass(frozen=True)
@@ -88,10 +88,48 @@ def report_rows(report: Report) -> dict[str, Any]:
     }
 
 
-async def last_successful_hash(conn: AsyncConnection[Any], user_id: UUID, week_of: dt.date) -> str | None:
-    cur = await conn.execute(query("last_successful_hash"), {"user_id": user_id, "week_of": week_of})
+@dataclass(frozen=True)
+class LastReport:
+    input_hash: str | None
+    trigger: str
+
+
+async def last_report(conn: AsyncConnection[Any], user_id: UUID, week_of: dt.date) -> LastReport | None:
+    """The week's latest succeeded report generation, if any."""
+    cur = await conn.execute(query("last_report_generation"), {"user_id": user_id, "week_of": week_of})
     row = await cur.fetchone()
-    return str(row[0]) if row and row[0] else None
+    return LastReport(input_hash=row[0], trigger=str(row[1])) if row else None
+
+
+def story_row(facts: WeekFacts, story: StoryDraft) -> dict[str, Any]:
+    """A story we wrote, as health_stories stores it. ``data_sources`` uses the keys the
+    app reads (``oracle_chats``, ``quick_scans``, ``deep_dives``, ``symptom_entries``)."""
+    return {
+        **story.model_dump(),
+        "date_range": {"start": facts.window.start.isoformat(), "end": facts.window.end.isoformat()},
+        "data_sources": {
+            "generated_by": GENERATED_BY,
+            "oracle_chats": facts.activity.oracle_conversations,
+            "quick_scans": facts.activity.quick_scans,
+            "deep_dives": facts.activity.deep_dives,
+            "symptom_entries": facts.activity.symptom_entries,
+            "story_notes": facts.activity.story_notes,
+        },
+    }
+
+
+def _period(facts: WeekFacts) -> dict[str, Any]:
+    window = facts.window
+    return {"period_start": window.starts_at, "period_end": window.ends_at, "time_zone": window.timezone}
+
+
+def _usage(usage: Usage) -> dict[str, int]:
+    return {
+        "prompt_tokens": usage.prompt_tokens,
+        "completion_tokens": usage.completion_tokens,
+        "cache_hit_tokens": usage.cache_hit_tokens,
+        "round_trips": usage.round_trips,
+    }
 
 
 async def store_report(
@@ -110,30 +148,16 @@ async def store_report(
     if story_id is None:
         if report.story is None:
             raise ValueError("a week without a story needs a generated one")
-        story = {
-            **report.story.model_dump(),
-            "date_range": {"start": facts.window.start.isoformat(), "end": facts.window.end.isoformat()},
-            "data_sources": {
-                "generated_by": GENERATED_BY,
-                "symptom_entries": facts.activity.symptom_entries,
-                "quick_scans": facts.activity.quick_scans,
-                "deep_dives": facts.activity.deep_dives,
-                "oracle_conversations": facts.activity.oracle_conversations,
-                "story_notes": facts.activity.story_notes,
-            },
-        }
+        story = story_row(facts, report.story)
     rows = report_rows(report)
-    usage = report.usage
     params = {
         "user_id": user_id,
         "week_of": facts.window.week_of,
         "trigger": trigger,
         "provider": report.provider,
         "model": report.model,
-        "prompt_tokens": usage.prompt_tokens,
-        "completion_tokens": usage.completion_tokens,
-        "cache_hit_tokens": usage.cache_hit_tokens,
-        "round_trips": usage.round_trips,
+        **_usage(report.usage),
+        **_period(facts),
         "input_hash": input_hash,
         "duration_ms": duration_ms,
         "story": Jsonb(story) if story is not None else None,
@@ -145,6 +169,41 @@ async def store_report(
         row = await cur.fetchone()
     assert row is not None
     return Stored(**row)
+
+
+@dataclass(frozen=True)
+class StoredStory:
+    story_id: UUID
+    generation_id: UUID
+
+
+async def store_story(
+    conn: AsyncConnection[Any],
+    *,
+    user_id: UUID,
+    facts: WeekFacts,
+    story: StoryDraft,
+    provider: str,
+    model: str,
+    usage: Usage,
+    duration_ms: int,
+) -> StoredStory:
+    """Write a story on demand and its generation (call inside the job's completion)."""
+    params = {
+        "user_id": user_id,
+        "week_of": facts.window.week_of,
+        "provider": provider,
+        "model": model,
+        **_usage(usage),
+        **_period(facts),
+        "duration_ms": duration_ms,
+        "story": Jsonb(story_row(facts, story)),
+    }
+    async with conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute(query("store_story"), params)
+        row = await cur.fetchone()
+    assert row is not None
+    return StoredStory(**row)
 
 
 async def record_failed_generation(
@@ -167,10 +226,7 @@ async def record_failed_generation(
             "trigger": trigger,
             "provider": provider,
             "model": model,
-            "prompt_tokens": usage.prompt_tokens,
-            "completion_tokens": usage.completion_tokens,
-            "cache_hit_tokens": usage.cache_hit_tokens,
-            "round_trips": usage.round_trips,
+            **_usage(usage),
             "duration_ms": duration_ms,
             "error": error,
         },

@@ -91,6 +91,9 @@ def print_report(
 ) -> None:
     heading = f" {person.name} · week of {analysis['week_of']} ({person.timezone}) "
     print("\n" + heading.center(_WIDTH, "="), file=out)
+    period = analysis.get("period")
+    if period:
+        print(f"  covers {period['start']} to {period['end']} ({period['time_zone']})", file=out)
     if generation:
         provider, model, trips, prompt, cached, duration = generation
         print(

@@ -6,8 +6,12 @@
   severity, with quick scans and a story of his own for the week.
 * Aiko Tanaka (Asia/Tokyo): one entry this week and nothing before (thin data).
 
-Days are counted back from each person's local today, so "this week" is always the
-seven days the analysis of their current week reads.
+Days are counted back from the last day of the week the person's scheduled report
+covers (``days_back`` 0 is that Sunday): the local week before the latest week whose
+report is due (each person's report of week W is due at their Monday 06:00 of W). So
+"this week" is always the seven days the demo's weekly analysis reads, whenever it runs.
+The app's tables are written as the app writes them: text user ids on scans, symptoms and
+deep dives, messages without a user id (they belong to their conversation).
 """
 
 from __future__ import annotations
@@ -23,6 +27,8 @@ from psycopg.types.json import Jsonb
 
 from worker.db.queries import load_queries
 
+DUE_AT = dt.time(6)  # a week's report is due at the person's Monday 06:00
+
 
 def seed_query(name: str) -> Any:
     return load_queries("worker.demo", "seed.sql")[name]
@@ -32,7 +38,7 @@ def seed_query(name: str) -> Any:
 class Symptom:
     days_back: int
     name: str
-    body_part: str | None
+    body_part: str
     severity: int
 
 
@@ -72,11 +78,15 @@ class DemoPerson:
     stories: list[Story] = field(default_factory=list)
     chats: list[Chat] = field(default_factory=list)
 
-    def today(self, now: dt.datetime) -> dt.date:
-        return now.astimezone(ZoneInfo(self.timezone)).date()
+    def due_week(self, now: dt.datetime) -> dt.date:
+        """The latest week whose scheduled report is due at ``now`` (as the database computes it)."""
+        local = now.astimezone(ZoneInfo(self.timezone))
+        monday = local.date() - dt.timedelta(days=local.weekday())
+        due = local.weekday() > 0 or local.time() >= DUE_AT
+        return monday if due else monday - dt.timedelta(days=7)
 
     def at(self, now: dt.datetime, days_back: int, hour: int = 12) -> dt.datetime:
-        day = self.today(now) - dt.timedelta(days=days_back)
+        day = self.due_week(now) - dt.timedelta(days=1 + days_back)
         return dt.datetime.combine(day, dt.time(hour), tzinfo=ZoneInfo(self.timezone))
 
 
@@ -170,7 +180,7 @@ AIKO = DemoPerson(
     name="Aiko Tanaka",
     email="aiko@demo.proxima.local",
     timezone="Asia/Tokyo",
-    symptoms=[Symptom(2, "Fatigue", None, 3)],
+    symptoms=[Symptom(2, "Fatigue", "whole body", 3)],
 )
 
 DEMO_PEOPLE = (MAYA, JONAS, AIKO)
@@ -205,7 +215,7 @@ def seed_person(conn: psycopg.Connection[Any], person: DemoPerson, now: dt.datet
                 "body_part": scan.body_part,
                 "urgency": scan.urgency,
                 "summary": scan.summary,
-                "confidence": 0.8,
+                "confidence": 80,
                 "at": at,
             },
         )
@@ -239,7 +249,6 @@ def seed_person(conn: psycopg.Connection[Any], person: DemoPerson, now: dt.datet
                 seed_query("insert_message"),
                 {
                     "conversation_id": row[0],
-                    "user_id": person.id,
                     "role": "user" if index % 2 == 0 else "assistant",
                     "content": "(demo message)",
                     "at": at + dt.timedelta(minutes=index),

@@ -11,19 +11,21 @@ insert into public.profiles (user_id, name, email, timezone)
 values (%(id)s, %(name)s, %(email)s, %(timezone)s)
 on conflict (user_id) do update set name = excluded.name, timezone = excluded.timezone;
 
+-- The app keys scans, symptoms and deep dives by the user id's text.
+
 -- name: insert_symptom
 insert into public.symptom_tracking (user_id, symptom_name, body_part, severity, occurrence_date, created_at)
-values (%(user_id)s, %(symptom_name)s, %(body_part)s, %(severity)s, %(day)s, %(at)s);
+values (%(user_id)s::text, %(symptom_name)s, %(body_part)s, %(severity)s, %(day)s, %(at)s);
 
 -- name: insert_quick_scan
 insert into public.quick_scans (user_id, body_part, form_data, analysis_result, confidence_score, urgency_level,
                                 llm_summary, created_at)
-values (%(user_id)s, %(body_part)s, '{}', '{}', %(confidence)s, %(urgency)s, %(summary)s, %(at)s);
+values (%(user_id)s::text, %(body_part)s, '{}', '{}', %(confidence)s, %(urgency)s, %(summary)s, %(at)s);
 
 -- name: insert_deep_dive
 insert into public.deep_dive_sessions (user_id, body_part, status, final_analysis, final_confidence, llm_summary,
                                        created_at, completed_at)
-values (%(user_id)s, %(body_part)s, 'completed', '{}', %(confidence)s, %(summary)s, %(at)s, %(at)s);
+values (%(user_id)s::text, %(body_part)s, 'completed', '{}', %(confidence)s, %(summary)s, %(at)s, %(at)s);
 
 -- name: insert_conversation
 insert into public.conversations (user_id, title, created_at)
@@ -31,8 +33,9 @@ values (%(user_id)s, %(title)s, %(at)s)
 returning id;
 
 -- name: insert_message
-insert into public.messages (conversation_id, user_id, role, content, created_at)
-values (%(conversation_id)s, %(user_id)s, %(role)s, %(content)s, %(at)s);
+-- A message belongs to its conversation (and through it to the person).
+insert into public.messages (conversation_id, role, content, created_at)
+values (%(conversation_id)s, %(role)s, %(content)s, %(at)s);
 
 -- name: insert_story
 insert into public.health_stories (user_id, title, subtitle, story_text, generated_date, date_range, data_sources,

@@ -110,6 +110,9 @@ async def load_document(
                 weeks.append(
                     ExportWeek(
                         week_of=row["week_of"],
+                        covers_start=row["covers_start"],
+                        covers_end=row["covers_end"],
+                        time_zone=row["time_zone"],
                         insights=[ExportInsight.model_validate(i) for i in row["insights"]],
                         predictions=[ExportPrediction.model_validate(p) for p in row["predictions"]],
                         shadow_patterns=[

@@ -335,6 +335,13 @@ def _percent(value: int | None) -> str:
 
 def _week(week: ExportWeek, s: Styles) -> list[Flowable]:
     flow: list[Flowable] = [CondPageBreak(50 * mm), _p(f"Week of {_day(week.week_of)}", s.h2)]
+    if week.covers_start and week.covers_end:
+        flow.append(
+            _p(
+                f"This report covers {_day(week.covers_start)} to {_day(week.covers_end)} ({week.time_zone}).",
+                s.small,
+            )
+        )
     if not (week.insights or week.predictions or week.shadow_patterns or week.strategic_moves):
         return [*flow, _p("No analysis was generated for this week.", s.small)]
     if week.insights:

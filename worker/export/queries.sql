@@ -50,6 +50,9 @@ select s.id,
 -- missing longest, strategic moves by priority (10 first); unrated rows last, then
 -- oldest first.
 select w.week_of,
+       (covered.period_start at time zone covered.time_zone)::date as covers_start,
+       ((covered.period_end at time zone covered.time_zone) - interval '1 microsecond')::date as covers_end,
+       covered.time_zone,
        coalesce((
          select jsonb_agg(
                   jsonb_build_object(
@@ -108,6 +111,16 @@ select w.week_of,
           where m.user_id = %(user_id)s and m.week_of = w.week_of
        ), '[]'::jsonb) as strategic_moves
   from (select distinct unnest(%(weeks)s::date[]) as week_of) w
+  -- The days the week's latest report covered (reports written before periods were
+  -- recorded have none).
+  left join lateral (
+    select g.period_start, g.period_end, g.time_zone
+      from public.analysis_generations g
+     where g.user_id = %(user_id)s and g.week_of = w.week_of and g.status = 'succeeded'
+       and g.trigger <> 'story' and g.period_start is not null
+     order by g.created_at desc
+     limit 1
+  ) covered on true
  where w.week_of is not null
  order by w.week_of;
 
@@ -130,7 +143,7 @@ logged as (
          t.occurrence_date - (extract(isodow from t.occurrence_date)::integer - 1) as week_of,
          t.severity
     from public.symptom_tracking t
-   where t.user_id = %(user_id)s
+   where t.user_id = %(user_id)s::uuid::text  -- the app keys symptoms by the id's text
      and t.occurrence_date >= (select min(weeks.week_of) from weeks)
      and t.occurrence_date < (select max(weeks.week_of) from weeks) + 7
 ),

@@ -9,7 +9,7 @@ from worker.config import AISettings, StorageSettings
 from worker.export.storage import create_storage
 from worker.handlers.export import make_export_handler
 from worker.handlers.maintenance import handle_noop
-from worker.handlers.weekly import make_weekly_handler
+from worker.handlers.weekly import make_story_handler, make_weekly_handler
 from worker.queue.registry import Registry
 from worker.queue.retry import RetryPolicy
 
@@ -27,6 +27,12 @@ def default_registry(
         make_weekly_handler(provider),
         retry=RetryPolicy(max_attempts=5, base_seconds=30, cap_seconds=3600),
         timeout_seconds=900,
+    )
+    registry.register(
+        "weekly_story",
+        make_story_handler(provider),
+        retry=RetryPolicy(max_attempts=5, base_seconds=10, cap_seconds=600),
+        timeout_seconds=600,
     )
     storage = create_storage(storage_settings or StorageSettings())
     registry.on_close(storage.aclose)

@@ -1,10 +1,11 @@
 """The schedule loop: where pg_cron is absent, the worker enqueues the weekly jobs itself.
 
 With pg_cron installed in the database the migrations schedule
-``weekly-health-analysis`` (Monday 09:00 UTC) and housekeeping there, and this loop
-does nothing. Without it (the embedded default), every worker process runs the same
-calls at the same times; ``enqueue_weekly_analysis`` is idempotent per user-week, so
-many workers still enqueue each user-week once.
+``weekly-health-analysis`` (every hour, on the hour: each person's report is enqueued
+once their local Monday 06:00 has passed) and housekeeping there, and this loop does
+nothing. Without it (the embedded default), every worker process runs the same calls
+at the same times; ``enqueue_weekly_analysis`` is idempotent per user-week, so many
+workers still enqueue each user-week once.
 """
 
 from __future__ import annotations
@@ -23,14 +24,20 @@ from worker.queue.retry import describe
 
 log = get_logger("worker.schedule")
 
-WEEKLY_AT = ("monday", "09:00")
+WEEKLY_AT_MINUTE = ":00"  # every hour, on the hour (UTC)
 HOUSEKEEPING_AT = "03:17"
 _TICK_SECONDS = 20.0
 
 
-def enqueue_weekly(conninfo: str, week_of: dt.date | None = None) -> int:
-    """Call ``public.enqueue_weekly_analysis``; returns the number of jobs it added."""
+def enqueue_weekly(conninfo: str, week_of: dt.date | None = None, notices: list[str] | None = None) -> int:
+    """Call ``public.enqueue_weekly_analysis``; returns the number of jobs it added.
+
+    The function's notices (people for whom ``week_of`` has not begun) are appended to
+    ``notices`` when given.
+    """
     with psycopg.connect(conninfo, autocommit=True) as conn:
+        if notices is not None:
+            conn.add_notice_handler(lambda diag: notices.append(diag.message_primary or ""))
         row = conn.execute(manager.query("enqueue_weekly_analysis"), {"week_of": week_of}).fetchone()
     return int(row[0]) if row and row[0] is not None else 0
 
@@ -64,8 +71,7 @@ def build_scheduler(conninfo: str) -> schedule.Scheduler:
         except psycopg.Error as exc:
             log.error("housekeeping failed", error=describe(exc))
 
-    day, at = WEEKLY_AT
-    getattr(scheduler.every(), day).at(at, "UTC").do(weekly)
+    scheduler.every().hour.at(WEEKLY_AT_MINUTE).do(weekly)
     scheduler.every().day.at(HOUSEKEEPING_AT, "UTC").do(housekeeping)
     return scheduler
 
