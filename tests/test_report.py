@@ -7,7 +7,7 @@ from typing import Any
 import pydantic
 import pytest
 
-from worker.report import AnalysisAnswer, MovesAnswer, Prediction, unsafe_medical_claim
+from worker.report import AnalysisAnswer, Insight, MovesAnswer, Prediction, unsafe_medical_claim
 
 
 def _prediction(**overrides: Any) -> dict[str, Any]:
@@ -120,7 +120,7 @@ def _move(strategy: str, **overrides: Any) -> dict[str, Any]:
 
 
 def test_exactly_five_distinct_strategic_moves_with_the_table_types() -> None:
-    moves = [_move(f"Try idea number {i} this week") for i in range(5)]
+    moves = [_move(f"Try idea number {i} this week", priority=i + 1) for i in range(5)]
     assert len(MovesAnswer.model_validate({"strategic_moves": moves}).strategic_moves) == 5
     with pytest.raises(pydantic.ValidationError):
         MovesAnswer.model_validate({"strategic_moves": moves[:4]})
@@ -130,3 +130,48 @@ def test_exactly_five_distinct_strategic_moves_with_the_table_types() -> None:
         MovesAnswer.model_validate({"strategic_moves": [*moves[:4], _move("Odd one", strategy_type="cure")]})
     with pytest.raises(pydantic.ValidationError):
         MovesAnswer.model_validate({"strategic_moves": [*moves[:4], _move("Too urgent", priority=11)]})
+
+
+# -- strict answers: no coercion, no control or direction characters, distinct priorities ------
+
+
+@pytest.mark.parametrize(
+    ("model", "field", "value"),
+    [
+        (Prediction, "probability", True),
+        (Prediction, "probability", "60"),
+        (Prediction, "probability", 60.0),
+        (Prediction, "preventable", "yes"),
+        (Prediction, "preventable", 1),
+        (Insight, "confidence", "55"),
+        (Insight, "confidence", False),
+        (Insight, "title", 12345),
+    ],
+)
+def test_no_value_is_coerced_into_a_number_or_a_flag(
+    model: type[pydantic.BaseModel], field: str, value: Any
+) -> None:
+    base = _prediction() if model is Prediction else _insight()
+    with pytest.raises(pydantic.ValidationError) as caught:
+        model.model_validate({**base, field: value})
+    assert [error["loc"] for error in caught.value.errors()] == [(field,)]
+
+
+@pytest.mark.parametrize(
+    "character",
+    ["\x00", "\x07", "\x1b", "\x7f", "\x85", "\u202e", "\u202a", "\u2066", "\u2069", "\ufffe", "\uffff"],
+)
+def test_control_and_direction_characters_are_refused_with_their_code_point(character: str) -> None:
+    with pytest.raises(pydantic.ValidationError, match=f"U\\+{ord(character):04X}"):
+        Insight.model_validate(_insight(description=f"Two headaches{character} this week, as before."))
+
+
+def test_newlines_and_tabs_stay_allowed() -> None:
+    assert Insight.model_validate(_insight(description="Two headaches this week,\nas in\tthe weeks before."))
+
+
+def test_the_five_moves_need_different_priorities() -> None:
+    moves = [_move(f"Try idea number {i} this week", priority=i + 1) for i in range(5)]
+    moves[4] = {**moves[4], "priority": 1}
+    with pytest.raises(pydantic.ValidationError, match="different priorities"):
+        MovesAnswer.model_validate({"strategic_moves": moves})

@@ -18,12 +18,15 @@ story only.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any, Literal
 from uuid import UUID
 
+import psycopg
 from psycopg import AsyncConnection
 from pydantic import BaseModel, ConfigDict
 
@@ -31,7 +34,7 @@ from worker.ai.base import AIProvider
 from worker.analysis import analytics, store
 from worker.analysis.gather import RawWeek, WeekError, gather_week
 from worker.analysis.window import WHOLE_WEEK_TRIGGERS
-from worker.errors import PermanentError
+from worker.errors import PermanentError, RetryableError
 from worker.queue.context import JobContext
 from worker.queue.retry import describe
 from worker.report import Report, StoryDraft, Usage, WeekFacts
@@ -60,6 +63,16 @@ class StoryPayload(BaseModel):
 
     week_of: dt.date
     trigger: Literal["story"] = "story"
+
+
+@contextlib.asynccontextmanager
+async def _model_text_refusals() -> AsyncIterator[None]:
+    """A database refusal of what the model wrote (a value a CHECK or a type does not take)
+    is worth another attempt with a new answer, never a permanent failure."""
+    try:
+        yield
+    except (psycopg.errors.DataError, psycopg.errors.IntegrityError) as exc:
+        raise RetryableError(f"the database refused the written report: {describe(exc)}") from None
 
 
 async def _gather(
@@ -147,7 +160,7 @@ async def run_weekly_analysis(
             provider=provider.name,
             model=provider.model,
         )
-        async with context.complete() as conn:
+        async with context.complete() as conn, _model_text_refusals():
             stored = await store.store_report(
                 conn,
                 user_id=user_id,
@@ -190,7 +203,7 @@ async def run_story_refresh(
     try:
         written = await provider.write_story(facts)
         usage += written.usage
-        async with context.complete() as conn:
+        async with context.complete() as conn, _model_text_refusals():
             stored = await store.store_story(
                 conn,
                 user_id=user_id,

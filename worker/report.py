@@ -64,10 +64,41 @@ def unsafe_medical_claim(text: str) -> str | None:
     return None
 
 
-class _Answer(BaseModel):
-    """Strict answers: unknown fields are refused, strings are trimmed."""
+# Characters a report never holds: NUL and the other C0/C1 controls but newline and tab,
+# bidirectional embeddings, overrides and isolates (they can make text read differently
+# from what it says), noncharacters and lone surrogates.
+_FORBIDDEN_CHARACTERS = re.compile(
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ufffe\uffff\ud800-\udfff]"
+)
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+def clean_text(text: str | None, limit: int | None = None) -> str | None:
+    """The person's own text as the report may hold and quote it: forbidden characters
+    replaced by spaces, and at most ``limit`` characters, cut at a word with a visible
+    ``[...]`` marker."""
+    if text is None:
+        return None
+    text = _FORBIDDEN_CHARACTERS.sub(" ", text)
+    if limit is not None and len(text) > limit:
+        cut = text[:limit]
+        space = cut.rfind(" ")
+        if space > limit // 2:
+            cut = cut[:space]
+        text = cut.rstrip() + " [...]"
+    return text
+
+
+def forbidden_character(text: str) -> str | None:
+    """The code point (as ``U+XXXX``) of the first character a report may not hold."""
+    found = _FORBIDDEN_CHARACTERS.search(text)
+    return f"U+{ord(found.group(0)):04X}" if found else None
+
+
+class _Answer(BaseModel):
+    """Strict answers: unknown fields are refused, strings are trimmed, and no value is
+    coerced (``"5"`` or ``true`` is not a number, ``"yes"`` is not a flag)."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, strict=True)
 
     @model_validator(mode="after")
     def _no_diagnoses_or_doses(self) -> _Answer:
@@ -75,6 +106,11 @@ class _Answer(BaseModel):
             texts = value if isinstance(value, list) else [value]
             for text in texts:
                 if isinstance(text, str):
+                    character = forbidden_character(text)
+                    if character:
+                        raise ValueError(
+                            f"{name} holds the control or direction character {character}: remove it"
+                        )
                     problem = unsafe_medical_claim(text)
                     if problem:
                         raise ValueError(
@@ -147,6 +183,8 @@ class MovesAnswer(_Answer):
     def _distinct(cls, moves: list[StrategicMove]) -> list[StrategicMove]:
         if len({m.strategy.casefold() for m in moves}) != len(moves):
             raise ValueError("strategic moves must be distinct")
+        if len({m.priority for m in moves}) != len(moves):
+            raise ValueError("the strategic moves must have different priorities (1 is the most important)")
         return moves
 
 

@@ -86,10 +86,10 @@ def test_an_unrecognised_error_is_retried_so_the_attempt_limit_decides() -> None
 
 
 def test_the_stored_error_names_its_type_on_one_bounded_line() -> None:
-    assert describe(KeyError("count")) == "KeyError: 'count'"
+    assert describe(KeyError("count")) == "KeyError: ..."
     assert (
         describe(PermanentError("DeepSeek: insufficient balance (402)"))
         == "DeepSeek: insufficient balance (402)"
     )
-    assert describe(RuntimeError("a\n  b")) == "RuntimeError: a b"
-    assert len(describe(RuntimeError("x" * 10_000))) == 2000
+    assert describe(RuntimeError("a\n  b")) == "RuntimeError: a"
+    assert len(describe(RuntimeError("x " * 10_000))) <= 320

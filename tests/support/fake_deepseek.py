@@ -46,7 +46,7 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, cast
 
-from worker.ai.prompts import TASK_INSTRUCTIONS, Task
+from worker.ai.prompts import TASK_INSTRUCTIONS, WEEK_OPEN, Task
 from worker.report import (
     ActivityCounts,
     BodyAreaTrend,
@@ -134,7 +134,10 @@ def _task_of(messages: list[dict[str, Any]]) -> Task | None:
 
 def _facts_of(messages: list[dict[str, Any]], task: Task) -> dict[str, Any]:
     user = next(str(m.get("content", "")) for m in messages if m.get("role") == "user")
-    facts, _ = json.JSONDecoder().raw_decode(user, len(TASK_INSTRUCTIONS[task]))
+    start = len(TASK_INSTRUCTIONS[task]) + len(WEEK_OPEN)
+    if not user.startswith(WEEK_OPEN, len(TASK_INSTRUCTIONS[task])):
+        raise ValueError("the week is not fenced as untrusted data")
+    facts, _ = json.JSONDecoder().raw_decode(user, start)
     return cast(dict[str, Any], facts)
 
 

@@ -6,7 +6,12 @@ Guarantees of :class:`DeepSeekProvider`:
   every insight confidence and prediction probability is at most the facts'
   ``max_confidence`` (capped here: the bound is ours, not the model's).
 * An invalid answer (not JSON, or refused by validation) gets exactly one repair request
-  that quotes what failed; a second invalid answer is an :class:`AIRetryableError`.
+  that quotes what failed and at most :data:`~worker.ai.prompts.REPAIR_ANSWER_LIMIT`
+  characters of the answer (a longer answer is not sent back: the model answers again from
+  scratch); a second invalid answer is an :class:`AIRetryableError`.
+* A request the server refuses as longer than the model's context (a 400) is made again
+  shorter, once: the facts with the person's free text cut shorter, or a repair without the
+  bad answer. Still too long, it is an :class:`AIRetryableError`, never a permanent failure.
 * Rate limits (429), server errors (5xx), timeouts, dropped connections, empty answers and
   interrupted generations are retried here, up to ``settings.max_attempts`` requests, with
   exponential backoff and jitter that honours ``Retry-After``; after that, or when the
@@ -29,7 +34,7 @@ import json
 import math
 import random
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -54,6 +59,10 @@ _CONNECTIONS_PER_CLIENT = 16
 # DeepSeek says "Model Not Exist"; OpenAI-style servers say "The model `x` does not exist".
 _MODEL_NOT_FOUND = re.compile(
     r"\bmodel\b.{0,120}?\b(?:not\s+exists?|not\s+found|does\s+not\s+exist)", re.I | re.S
+)
+# "This model's maximum context length is 65536 tokens. However, you requested ..."
+_CONTEXT_TOO_LONG = re.compile(
+    r"context[ _-]?length|maximum context|too many tokens|prompt is too long|context window", re.I
 )
 _THINK_BLOCK = re.compile(r"<think>.*?</think>", re.S | re.I)
 _QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
@@ -137,14 +146,20 @@ class DeepSeekProvider:
     # -- the AIProvider protocol -----------------------------------------------------------------
 
     async def write_story(self, facts: WeekFacts) -> Generated[StoryDraft]:
-        return await self._generate(Task.STORY, StoryDraft, prompts.story_messages(facts))
+        return await self._generate(
+            Task.STORY, StoryDraft, lambda compact: prompts.story_messages(facts, compact=compact)
+        )
 
     async def write_analysis(self, facts: WeekFacts) -> Generated[AnalysisAnswer]:
-        generated = await self._generate(Task.ANALYSIS, AnalysisAnswer, prompts.analysis_messages(facts))
+        generated = await self._generate(
+            Task.ANALYSIS, AnalysisAnswer, lambda compact: prompts.analysis_messages(facts, compact=compact)
+        )
         return Generated(cap_confidence(generated.answer, facts.max_confidence), generated.usage)
 
     async def write_moves(self, facts: WeekFacts, analysis: AnalysisAnswer) -> Generated[MovesAnswer]:
-        return await self._generate(Task.MOVES, MovesAnswer, prompts.moves_messages(facts, analysis))
+        return await self._generate(
+            Task.MOVES, MovesAnswer, lambda compact: prompts.moves_messages(facts, analysis, compact=compact)
+        )
 
     async def aclose(self) -> None:
         if self._owns_client:
@@ -153,14 +168,29 @@ class DeepSeekProvider:
 
     # -- one call: an answer, and at most one repair ---------------------------------------------
 
-    async def _generate(self, task: Task, schema: type[A], messages: list[Message]) -> Generated[A]:
-        first = await self._complete(messages)
+    async def _generate(
+        self, task: Task, schema: type[A], build: Callable[[bool], list[Message]]
+    ) -> Generated[A]:
+        """``build(compact)`` makes the request; a request longer than the model's context is
+        made again compact (the person's free text cut shorter), once."""
+        messages = build(False)
+        try:
+            first = await self._complete(messages)
+        except _ContextTooLongError:
+            log.info("deepseek_context_too_long", task=str(task), model=self.model, retry="compact")
+            messages = build(True)
+            first = await self._complete_or_retry_later(messages)
         try:
             return Generated(parse_answer(first.content, schema), first.usage)
         except InvalidAnswerError as problem:
             log.info("deepseek_repair", task=str(task), model=self.model, reason=problem.safe_reason)
-            repair = prompts.repair_messages(messages, strip_thinking(first.content), problem.for_model)
-        second = await self._complete(repair)
+            answer = strip_thinking(first.content)
+            for_model = problem.for_model
+        try:
+            second = await self._complete(prompts.repair_messages(messages, answer, for_model))
+        except _ContextTooLongError:
+            # The bad answer made the repair too long: ask again from scratch instead.
+            second = await self._complete_or_retry_later(prompts.repair_messages(messages, None, for_model))
         usage = first.usage + second.usage
         try:
             return Generated(parse_answer(second.content, schema), usage)
@@ -170,6 +200,15 @@ class DeepSeekProvider:
             ) from None
 
     # -- one completion: retried attempts --------------------------------------------------------
+
+    async def _complete_or_retry_later(self, messages: Sequence[Message]) -> _Completion:
+        """:meth:`_complete`, where a request still too long is worth a later attempt."""
+        try:
+            return await self._complete(messages)
+        except _ContextTooLongError:
+            raise AIRetryableError(
+                "DeepSeek: the request is longer than the model's context even when shortened"
+            ) from None
 
     async def _complete(self, messages: Sequence[Message]) -> _Completion:
         """A non-empty answer to ``messages``; the usage of every attempt that was billed."""
@@ -250,8 +289,10 @@ class DeepSeekProvider:
             raise _TransientError("the model sent an empty answer", usage=usage)
         return _Completion(content, usage)
 
-    def _refusal(self, status: int, text: str) -> AIPermanentError:
+    def _refusal(self, status: int, text: str) -> Exception:
         said = _server_message(text).replace(str(self._settings.api_key), "***")
+        if status in (400, 413, 422) and _CONTEXT_TOO_LONG.search(said):
+            return _ContextTooLongError(said)
         if status in (400, 404, 422) and _MODEL_NOT_FOUND.search(said):
             return AIPermanentError(f"DeepSeek: model {self.model!r} not found: check DEEPSEEK_MODEL")
         if status == 401:
@@ -390,6 +431,11 @@ def cap_confidence(answer: AnalysisAnswer, bound: int) -> AnalysisAnswer:
 class _Completion:
     content: str
     usage: Usage
+
+
+class _ContextTooLongError(Exception):
+    """The server refused the request as longer than the model's context (a 400): a
+    shorter request may pass, so this is never a permanent failure."""
 
 
 class _TransientError(Exception):

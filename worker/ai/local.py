@@ -54,6 +54,23 @@ def _avg(values: Sequence[float | None]) -> float | None:
     return round(sum(present) / len(present), 1) if present else None
 
 
+def _distinct_priorities(moves: list[StrategicMove]) -> list[StrategicMove]:
+    """The moves in their order with different priorities: a tie moves the later move one
+    step down (never below 1), keeping the ranking the priorities already express."""
+    ranked = sorted(range(len(moves)), key=lambda i: -moves[i].priority)
+    taken: set[int] = set()
+    priorities: dict[int, int] = {}
+    for index in ranked:
+        priority = moves[index].priority
+        while priority in taken and priority > 1:
+            priority -= 1
+        while priority in taken:
+            priority += 1
+        taken.add(priority)
+        priorities[index] = priority
+    return [move.model_copy(update={"priority": priorities[i]}) for i, move in enumerate(moves)]
+
+
 class _Voice:
     """Picks among phrasings with a seed taken from the facts, so output is stable."""
 
@@ -472,5 +489,5 @@ class LocalProvider:
             if len(moves) >= 5:
                 break
             moves.append(move)
-        answer = MovesAnswer(strategic_moves=moves[:5])
+        answer = MovesAnswer(strategic_moves=_distinct_priorities(moves[:5]))
         return Generated(MovesAnswer.model_validate(answer.model_dump()), _NO_USAGE)

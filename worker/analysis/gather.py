@@ -19,10 +19,11 @@ from psycopg.rows import dict_row
 
 from worker.analysis.window import DEFAULT_TIMEZONE, WeekError, local_midnight, week_window
 from worker.db.queries import load_queries
-from worker.report import WeekWindow
+from worker.report import WeekWindow, clean_text
 from worker.timezones import UnknownTimeZone
 
 HISTORY_WEEKS = 4
+NAME_LIMIT = 120  # symptom names, body parts, story titles: labels, not prose
 
 __all__ = ["HISTORY_WEEKS", "Event", "RawWeek", "WeekError", "gather_week", "query"]
 
@@ -95,15 +96,17 @@ async def gather_week(
             },
         )
         rows = await cur.fetchall()
+    # The app's free text is the person's (or another model's): no control or direction
+    # characters past this point, and names and labels of a sensible length.
     events = [
         Event(
             source=row["source"],
             day=row["day"],
-            name=row["name"],
-            body_part=row["body_part"],
+            name=clean_text(row["name"], NAME_LIMIT),
+            body_part=clean_text(row["body_part"], NAME_LIMIT),
             severity=row["severity"],
-            detail=row["detail"],
-            summary=row["summary"],
+            detail=clean_text(row["detail"], NAME_LIMIT),
+            summary=clean_text(row["summary"]),
             ref=row["ref"],
             extra=row["extra"],
         )

@@ -137,7 +137,9 @@ update public.jobs
 returning id;
 
 -- name: rescue_expired_jobs
--- Jobs whose worker died: queued again, or failed when that was the last attempt.
+-- Jobs whose worker died: queued again, or failed when that was the last attempt. The
+-- error names no worker (host and pid stay in the operator's logs): it can reach the
+-- person through export_history.error.
 with expired as (
   select id
     from public.jobs
@@ -149,7 +151,7 @@ with expired as (
 )
 update public.jobs j
    set status = case when j.attempts >= j.max_attempts then 'failed' else 'queued' end,
-       last_error = 'worker lost: the lease of ' || j.lease_owner || ' expired during attempt ' || j.attempts,
+       last_error = 'worker lost: the lease expired during attempt ' || j.attempts,
        finished_at = case when j.attempts >= j.max_attempts then now() end,
        run_at = now(),
        lease_owner = null,

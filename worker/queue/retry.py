@@ -10,7 +10,7 @@ import httpx
 import psycopg
 import pydantic
 
-from worker.errors import JobError, PermanentError, RetryableError
+from worker.errors import JobError, PermanentError, RetryableError, describe_error
 
 # HTTP answers that will not change by asking again: bad request, bad key, no balance,
 # bad parameters (and the rest of 4xx except 408/409/425/429).
@@ -74,8 +74,5 @@ def retry_after_of(exc: BaseException) -> float | None:
 
 
 def describe(exc: BaseException, limit: int = 2000) -> str:
-    """The error as stored on the job: its type and message, one paragraph, bounded."""
-    text = " ".join(str(exc).split()) or "(no message)"
-    name = type(exc).__name__
-    message = text if isinstance(exc, JobError) else f"{name}: {text}"
-    return message[:limit]
+    """The error as stored on the job and logged: see :func:`worker.errors.describe_error`."""
+    return describe_error(exc, limit)

@@ -218,6 +218,9 @@ class Worker:
 
     async def _record_failure(self, job: Job, policy: RetryPolicy, exc: BaseException, job_log: Any) -> None:
         error = describe(exc)
+        # The whole cause, traceback and all, for an operator's post-mortem: only at DEBUG
+        # (`--log-level DEBUG`, off by default), because it may quote health text.
+        job_log.debug("job failure detail", exc_info=exc)
         retryable = is_retryable(exc)
         try:
             async with self.pool.connection() as conn:
