@@ -4,7 +4,8 @@ For 1, 12 and 52 stories with full analysis, the same ``ExportDocument`` is rend
 
 * **ours**: ``worker.export.pdf.render_report_pdf`` (title page, every story with its note,
   the symptom chart, insight / prediction / shadow-pattern / strategic-move tables, running
-  header, "page X of Y", embedded DejaVu Sans with CJK and symbol fallbacks);
+  header, "page X of Y", per-character font fallback over the script faces of
+  ``worker.export.fonts``, harfbuzz shaping and bidi ordering where text needs them);
 * **guide**: ``guide_report_pdf`` below, a stand-in *modelled on* the product guide's
   ``generate_health_report_pdf`` (written from its description, not copied code).
 
@@ -19,8 +20,9 @@ less than twice the peak at 1 story; the marginal peak per added story is printe
 
 Also in the same run:
 
-* the one-time costs, each in a fresh subprocess: ``fonts()`` (registering the TrueType
-  fonts), and the first render minus the median warm render for both renderers;
+* the one-time costs, each in a fresh subprocess: ``fonts()`` (registering the main
+  TrueType faces; the script faces load when a character first needs them), and the first
+  render minus the median warm render for both renderers;
 * the correctness gap: one story containing ``</para>``, ``<b>``, ``&``, emoji and CJK,
   rendered by both; the guide's raises (its type and first non-empty message line are
   printed), ours renders, and pypdf tells whether the CJK text can be extracted.
@@ -65,7 +67,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from worker.export.pdf import fonts, render_report_pdf  # noqa: E402
+from worker.export.fonts import fonts  # noqa: E402
+from worker.export.pdf import render_report_pdf  # noqa: E402
 from worker.report import (  # noqa: E402
     ExportDocument,
     ExportInsight,
@@ -80,7 +83,8 @@ from worker.report import (  # noqa: E402
 Renderer = Callable[[ExportDocument], bytes]
 
 SIZES = (1, 12, 52)
-TARGET_RATIO = 3.0
+TARGET_RATIO = 3.0  # ours / guide at most this, and at most TARGET_RATIO_LARGE from 52 stories on
+TARGET_RATIO_LARGE = 2.0
 FLAT_LIMIT = 2.0  # peak(52 stories) / peak(1 story) below this counts as flat
 GUIDE_MS = {1: 4.0, 12: 21.0, 52: 87.0}  # the issue's figures for the guide on this kind of machine
 MONDAY = dt.date(2026, 1, 5)
@@ -460,14 +464,14 @@ def correctness() -> Correctness:
         pdf = render_report_pdf(doc)
         ours_pages = pages(pdf)
         text = " ".join(pdf_text(pdf).split())
-        face = fonts()
-        covered = face.main_coverage.union(*(cover for _, cover in face.fallbacks))
+        chain = fonts().regular
         checks = {
             "'</para>' printed": "</para>" in text,
             "'<b>better</b>' printed": "<b>better</b>" in text,
             "'Tom & Jerry' printed": "Tom & Jerry" in text,
-            "CJK '温暖な一週間' extractable": "温暖な一週間" in text,
-            "emoji '😀' has a glyph in the embedded fonts": ord("😀") in covered,
+            # A line may break between Chinese or Japanese characters: compare without spaces.
+            "CJK '温暖な一週間' extractable": "温暖な一週間" in "".join(text.split()),
+            "emoji '😀' has a glyph in the embedded fonts": chain.face_for(ord("😀")) is not None,
             "emoji '😀' extractable": "😀" in text,
             "'Łukasiewicz' extractable": "Łukasiewicz" in text,
         }
@@ -500,19 +504,14 @@ def correctness() -> Correctness:
 
 # Where the time goes: (label, module path suffix, function name); cumulative times overlap.
 _PROFILE_GROUPS = (
-    ("Table layout (_calc: wraps every cell)", "platypus/tables.py", "_calc"),
-    ("Table drawing (_drawCell: wraps list cells again)", "platypus/tables.py", "_drawCell"),
-    ("Paragraph line breaking (breakLines)", "platypus/paragraph.py", "breakLines"),
-    ("Paragraph drawing (drawPara)", "platypus/paragraph.py", "drawPara"),
-    ("Paragraph markup parsing (_setup)", "platypus/paragraph.py", "_setup"),
-    ("string widths (pdfmetrics.stringWidth)", "pdfbase/pdfmetrics.py", "stringWidth"),
-    ("  of which pure-Python TrueType widths", "lib/rl_accel.py", "_py_instanceStringWidthTTF"),
-    ("number formatting (pure-Python fp_str)", "lib/rl_accel.py", "_py_fp_str"),
-    ("ASCII85 stream encoding (pure Python)", "lib/rl_accel.py", "_py_asciiBase85Encode"),
-    ("chart drawing (renderPDF.drawNode)", "graphics/renderPDF.py", "drawNode"),
-    ("chart building (symptom_chart)", "export/pdf.py", "symptom_chart"),
-    ("  graphics attribute checking (validateSetattr)", "lib/attrmap.py", "validateSetattr"),
-    ("markup(): escaping and fallback-font scan", "export/pdf.py", "markup"),
+    ("text itemising (itemise: fonts, bidi, pieces)", "export/text.py", "itemise"),
+    ("  of which harfbuzz shaping (shape)", "export/text.py", "shape"),
+    ("line breaking (break_lines)", "export/text.py", "break_lines"),
+    ("text drawing (draw_lines)", "export/text.py", "draw_lines"),
+    ("  of which ReportLab subset encoding (splitString)", "pdfbase/ttfonts.py", "splitString"),
+    ("table rows (Row.wrap / Row.draw)", "export/flow.py", "wrap"),
+    ("chart drawing (SymptomChart.draw)", "export/chart.py", "draw"),
+    ("string widths (rl_accel, C)", "~", "<built-in method _rl_accel.instanceStringWidthTTF>"),
     ("_NumberedCanvas.save: replay pages, decorate, serialise", "export/pdf.py", "save"),
     ("  of which header and footer (_decorate)", "export/pdf.py", "_decorate"),
     ("  of which PDF serialisation (SaveToFile)", "pdfbase/pdfdoc.py", "SaveToFile"),
@@ -617,16 +616,17 @@ def report(
     out = [table(rows, markdown), ""]
     bullet = "- " if markdown else "  "
 
-    out.append("Time, ours / guide (median wall; CPU in brackets), target at most 3×:")
+    out.append("Time, ours / guide (median wall; CPU in brackets), target at most 3× (2× from 52 stories):")
     for count in sizes:
         ours, guide = by["ours", count], by["guide", count]
         ratio = ours.median / guide.median
-        verdict = "meets" if ratio <= TARGET_RATIO else "misses"
+        target = TARGET_RATIO_LARGE if count >= 52 else TARGET_RATIO
+        verdict = f"meets the {target:g}×" if ratio <= target else f"misses the {target:g}×"
         quoted = f"~{GUIDE_MS[count]:.0f} ms" if count in GUIDE_MS else "no figure"
         out.append(
             f"{bullet}{stories(count)}: {ratio:.1f}× ({ours.cpu_median / guide.cpu_median:.1f}× CPU): "
             f"{ours.median * 1000:,.0f} ms vs {guide.median * 1000:,.0f} ms "
-            f"(the issue quotes {quoted} for the guide) - {verdict} the target"
+            f"(the issue quotes {quoted} for the guide) - {verdict} target"
         )
     out.append("")
     low, high = sizes[0], sizes[-1]

@@ -43,7 +43,9 @@ if command -v dpkg-query >/dev/null 2>&1; then
   if [ -n "$major" ] && missing_pkg "postgresql-$major-plpgsql-check"; then
     want+=("postgresql-$major-plpgsql-check")
   fi
-  for font in fonts-dejavu-core fonts-droid-fallback fonts-symbola; do
+  # The report's faces (worker/export/fonts.py): Latin/Greek/Cyrillic, Arabic, Hebrew,
+  # Devanagari, Thai, Hangul, Chinese/Japanese, emoji.
+  for font in fonts-dejavu-core fonts-noto-core fonts-nanum fonts-droid-fallback fonts-symbola; do
     if missing_pkg "$font"; then want+=("$font"); fi
   done
   if missing_pkg poppler-utils; then want+=(poppler-utils); fi

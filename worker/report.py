@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import unicodedata
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 MAX_INSIGHTS, MIN_INSIGHTS = 5, 3
 MAX_PREDICTIONS, MIN_PREDICTIONS = 3, 2
@@ -313,50 +314,98 @@ class Report(BaseModel):
 
 
 # -- what an export prints (read from the stored tables) ------------------------------------
+#
+# One document model for every rendering of an export: the PDF (worker/export/pdf.py) and
+# the share page both print an ExportDocument and decide nothing of their own (which
+# symptoms the chart shows, the period covered, the order of moves). Its JSON form
+# (``ExportDocument.model_dump(mode="json")``; schema in docs/export-document.schema.json)
+# is the contract with renderers outside Python. Text is cleaned on the way in: NFC,
+# line breaks as "\n", no C0/C1 control characters, no noncharacters, no bidi embedding,
+# override or isolate controls (they could reorder a sentence invisibly).
+
+EXPORT_DOCUMENT_VERSION = 2
+CHART_SERIES = 8  # at most this many series: the most frequent symptoms, the rest as "other"
+
+_NONCHARACTERS = "".join(
+    f"{chr(plane * 0x10000 + 0xFFFE)}{chr(plane * 0x10000 + 0xFFFF)}" for plane in range(17)
+)
+_UNPRINTABLE = re.compile(
+    "[\x00-\x08\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ufdd0-\ufdef\ud800-\udfff"
+    + re.escape(_NONCHARACTERS)
+    + "]"
+)
+_LINE_BREAKS = re.compile("\r\n|[\r\x0b\x0c\x1c-\x1e\x85\u2028\u2029]")
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def printable_text(value: str) -> str:
+    """Text as every rendering prints it (see above); tabs become spaces."""
+    text = unicodedata.normalize("NFC", value)
+    text = _LINE_BREAKS.sub("\n", text).replace("\t", " ")
+    return _UNPRINTABLE.sub("", text)
+
+
+def short_date(day: dt.date, *, year: bool = True) -> str:
+    """The report's one date format: "2 Nov 2026" (or "2 Nov" where the year is shown nearby)."""
+    label = f"{day.day} {_MONTHS[day.month - 1]}"
+    return f"{label} {day.year}" if year else label
+
+
+def date_span(start: dt.date, end: dt.date) -> str:
+    return short_date(start) if start == end else f"{short_date(start)} – {short_date(end)}"
+
+
+ExportText = Annotated[str, AfterValidator(printable_text)]
 
 
 class ExportStory(_Fact):
-    title: str | None
-    subtitle: str | None
+    """A chosen story; ``covers_start``..``covers_end`` are the local days it tells of
+    (its recorded date range, else the seven days up to the day it was written)."""
+
+    title: ExportText | None
+    subtitle: ExportText | None
     week_of: dt.date
     generated_date: dt.date
-    story_text: str
-    notes: list[str] = []
+    covers_start: dt.date | None = None
+    covers_end: dt.date | None = None
+    story_text: ExportText
+    notes: list[ExportText] = []
 
 
 class ExportInsight(_Fact):
-    insight_type: str | None
-    title: str
-    description: str
+    insight_type: ExportText | None
+    title: ExportText
+    description: ExportText
     confidence: int | None
 
 
 class ExportPrediction(_Fact):
-    event_description: str
+    event_description: ExportText
     probability: int | None
-    timeframe: str
+    timeframe: ExportText
     preventable: bool | None
-    reasoning: str | None
+    reasoning: ExportText | None
 
 
 class ExportShadowPattern(_Fact):
-    pattern_name: str
-    significance: str | None
-    last_seen_description: str
+    pattern_name: ExportText
+    significance: ExportText | None
+    last_seen_description: ExportText
     last_mentioned_date: dt.date | None
     days_missing: int | None
 
 
 class ExportMove(_Fact):
-    strategy: str
-    strategy_type: str | None
+    strategy: ExportText
+    strategy_type: ExportText | None
     priority: int | None
-    rationale: str | None
-    completion_status: str | None
+    rationale: ExportText | None
+    completion_status: ExportText | None
 
 
 class ExportWeek(_Fact):
-    """The stored analysis of one week, and the local days its report covered."""
+    """The stored analysis of one week (``week_of``, the Monday its report was made),
+    and the local days that report covered."""
 
     week_of: dt.date
     covers_start: dt.date | None = None
@@ -369,17 +418,27 @@ class ExportWeek(_Fact):
 
 
 class SymptomSeries(_Fact):
-    """One symptom's weekly count and average severity over the weeks the report covers."""
+    """One symptom's weekly count and average severity over ``ExportDocument.chart_weeks``
+    (one value per week). ``other_symptoms`` > 0 marks the series that sums that many
+    less frequent symptoms (its ``symptom_name`` is "Other")."""
 
-    symptom_name: str
+    symptom_name: ExportText
     counts: list[int]
     avg_severity: list[float | None]
+    other_symptoms: int = 0
 
 
 class ExportDocument(_Fact):
-    """Everything a PDF report prints, already read from the database."""
+    """Everything an export prints, already read from the database and decided.
 
-    display_name: str | None
+    ``period_start``..``period_end`` are the stories' real dates (never after
+    ``generated_at``'s local day); ``chart_weeks`` are the Mondays of the weeks they
+    cover; ``time_zone`` is the person's, for ``generated_at``.
+    """
+
+    version: int = EXPORT_DOCUMENT_VERSION
+    display_name: ExportText | None
+    time_zone: str = "UTC"
     period_start: dt.date
     period_end: dt.date
     generated_at: dt.datetime

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import io
 import os
@@ -10,7 +11,9 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 from uuid import UUID
+from zoneinfo import ZoneInfo
 
 import psycopg
 import pypdf
@@ -18,15 +21,19 @@ import pytest
 from db_support import rows
 from fake_storage import FakeStorage
 from pipeline_support import due_week, run_person_week
+from reportlab.platypus.doctemplate import LayoutError
 
+import worker.export.pdf as pdf_module
 from worker.config import AISettings, StorageSettings
 from worker.demo.seed import MAYA, seed_demo
 from worker.errors import ProximaError
+from worker.export.document import get_export, load_document
 from worker.export.storage import LocalStorage, SupabaseStorage, create_storage
 from worker.exporting import request_export, run_export
 from worker.handlers.export import make_export_handler
 from worker.queue.registry import Registry
 from worker.queue.retry import RetryPolicy
+from worker.report import ExportDocument, short_date
 from worker.runtime.oneshot import run_until
 
 PROJECT = Path(__file__).resolve().parents[2]
@@ -77,7 +84,7 @@ def test_an_export_renders_every_chosen_story_and_is_stored_in_the_persons_folde
     assert "Slept badly before the Thursday deadline." in text
     week = due_week(MAYA.timezone, NOW)
     first, last = week - dt.timedelta(days=7), week - dt.timedelta(days=1)
-    covers = f"This report covers {first.day} {first:%B %Y} to {last.day} {last:%B %Y} ({MAYA.timezone})."
+    covers = f"This report covers {short_date(first)} to {short_date(last)} ({MAYA.timezone})."
     assert covers in text, "the week's period is printed"
     row = rows(
         maya_db,
@@ -209,3 +216,55 @@ def test_the_command_line_exports_to_a_file(maya_db: str, export_dir: Path) -> N
     )
     assert bad.returncode == 2
     assert "'not-a-uuid' is not a UUID" in bad.stderr
+
+
+def test_a_render_that_fails_fails_the_export_at_once_and_says_nothing_of_the_content(
+    maya_db: str, export_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(doc: ExportDocument) -> list[Any]:
+        raise LayoutError(f"Flowable <Paragraph '{doc.stories[0].story_text[:40]}'> too large on page 3")
+
+    monkeypatch.setattr(pdf_module, "build_story", broken)
+    export_id = request_export(maya_db, MAYA.id, None, include_analysis=True, include_notes=True)
+    with psycopg.connect(maya_db, autocommit=True) as conn:
+        conn.execute("update jobs set max_attempts = 3 where kind = 'export_pdf'")
+    _run_jobs(maya_db, _fast_registry(StorageSettings(local_dir=export_dir)))
+    [(status, error)] = rows(maya_db, "select status, error from export_history where id = %s", (export_id,))
+    assert status == "failed"
+    assert "could not be rendered (LayoutError)" in error
+    first_story = rows(maya_db, "select story_text from health_stories where user_id = %s", (MAYA.id,))[0][0]
+    assert first_story[:20] not in error
+    assert rows(maya_db, "select status, attempts from jobs where kind = 'export_pdf'") == [("failed", 1)], (
+        "not retried: the same document fails the same way"
+    )
+    assert list(export_dir.rglob("*.pdf")) == []
+
+
+def _load(url: str, export_id: UUID) -> ExportDocument:
+    async def load() -> ExportDocument:
+        async with await psycopg.AsyncConnection.connect(url) as conn:
+            return await load_document(conn, await get_export(conn, export_id), now=NOW)
+
+    return asyncio.run(load())
+
+
+def test_the_document_covers_the_days_the_stories_tell_of(maya_db: str) -> None:
+    export_id = request_export(maya_db, MAYA.id, None, include_analysis=True, include_notes=True)
+    doc = _load(maya_db, export_id)
+    today = NOW.astimezone(ZoneInfo(MAYA.timezone)).date()
+    assert doc.time_zone == MAYA.timezone
+    assert all(s.covers_start and s.covers_end and s.covers_end <= s.generated_date for s in doc.stories)
+    assert doc.period_start == min(s.covers_start for s in doc.stories if s.covers_start)
+    assert doc.period_end == max(s.covers_end for s in doc.stories if s.covers_end)
+    assert doc.period_end <= today, "the period never ends after the report was made"
+    assert all(week.weekday() == 0 for week in doc.chart_weeks)
+    assert doc.chart_weeks[0] <= doc.period_start < doc.chart_weeks[0] + dt.timedelta(days=7)
+    assert doc.chart_weeks[-1] <= doc.period_end < doc.chart_weeks[-1] + dt.timedelta(days=7)
+    assert all(len(serie.counts) == len(doc.chart_weeks) for serie in doc.symptom_series)
+    # The story the weekly run wrote tells of the days its week's report covered.
+    by_week = {week.week_of: week for week in doc.weeks}
+    written = [s for s in doc.stories if s.week_of in by_week and by_week[s.week_of].covers_start]
+    assert written
+    for story in written:
+        week = by_week[story.week_of]
+        assert (story.covers_start, story.covers_end) == (week.covers_start, week.covers_end)

@@ -566,13 +566,25 @@ def test_export_stories_come_in_the_requested_order_with_notes_and_local_weeks(
     ).fetchall()
 
     assert rows == [
-        (midweek, "midweek", "midweek, briefly", "the story of midweek", wednesday, MONDAY, []),
+        (
+            midweek,
+            "midweek",
+            "midweek, briefly",
+            "the story of midweek",
+            wednesday,
+            dt.date(2026, 11, 25),
+            None,
+            MONDAY,
+            [],
+        ),
         (
             late,
             "late",
             "late, briefly",
             "the story of late",
             sunday_evening_utc,
+            dt.date(2026, 11, 30),  # the local day it was written, in Tokyo
+            None,
             MONDAY + dt.timedelta(days=7),
             ["first thought", "second thought"],
         ),
@@ -686,28 +698,50 @@ def test_export_symptom_series_counts_each_symptom_per_week(conn: psycopg.Connec
 
     rows = conn.execute(
         export_query("export_symptom_series"),
-        {"user_id": me, "weeks": [LAST_MONDAY, MONDAY], "tz": "Asia/Tokyo"},
+        {"user_id": me, "weeks": [LAST_MONDAY, MONDAY], "tz": "Asia/Tokyo", "series": 8},
     ).fetchall()
 
     assert rows == [
-        ("headache", LAST_MONDAY, 2, Decimal("4.5")),
-        ("headache", MONDAY, 4, Decimal("5.7")),
-        ("Nausea", LAST_MONDAY, 0, None),
-        ("Nausea", MONDAY, 1, Decimal("3.0")),
+        ("headache", 0, LAST_MONDAY, 2, Decimal("4.5")),
+        ("headache", 0, MONDAY, 4, Decimal("5.7")),
+        ("Nausea", 0, LAST_MONDAY, 0, None),
+        ("Nausea", 0, MONDAY, 1, Decimal("3.0")),
     ]
 
 
-def test_export_symptom_series_keeps_the_six_most_logged_symptoms(conn: psycopg.Connection[Any]) -> None:
+def test_export_symptom_series_sums_all_but_the_most_logged_as_other(conn: psycopg.Connection[Any]) -> None:
     me = add_user(conn)
-    for times, name in enumerate(("rare", "f", "e", "d", "c", "b", "a"), start=1):
-        for day in range(times):  # the app keeps one row per symptom, body part and day
+    names = [f"symptom {n:02d}" for n in range(15)]  # symptom 00 logged most
+    for rank, name in enumerate(names):
+        for week in range(2):
+            for day in range(max(1, 7 - rank // 2)):  # the app keeps one row per symptom, body part and day
+                add_symptom(conn, me, name, MONDAY + dt.timedelta(days=7 * week + day), 2 + rank % 5)
+
+    rows = conn.execute(
+        export_query("export_symptom_series"),
+        {"user_id": me, "weeks": [MONDAY, MONDAY + dt.timedelta(days=7)], "series": 8},
+    ).fetchall()
+
+    series = [(row[0], row[1]) for row in rows[::2]]
+    assert series == [*((name, 0) for name in names[:7]), (None, 8)], "7 symptoms, then the other 8 summed"
+    other = [row for row in rows if row[0] is None]
+    expected = sum(max(1, 7 - rank // 2) for rank in range(7, 15))
+    assert [row[3] for row in other] == [expected, expected]
+
+
+def test_export_symptom_series_shows_up_to_eight_symptoms_each_by_name(conn: psycopg.Connection[Any]) -> None:
+    me = add_user(conn)
+    for times, name in enumerate(("h", "g", "f", "e", "d", "c", "b", "a"), start=1):
+        for day in range(times):
             add_symptom(conn, me, name, MONDAY + dt.timedelta(days=day), 5)
 
     rows = conn.execute(
-        export_query("export_symptom_series"), {"user_id": me, "weeks": [MONDAY], "tz": "UTC"}
+        export_query("export_symptom_series"),
+        {"user_id": me, "weeks": [MONDAY, MONDAY + dt.timedelta(days=7)], "series": 8},
     ).fetchall()
 
-    assert [(row[0], row[2]) for row in rows] == [("a", 7), ("b", 6), ("c", 5), ("d", 4), ("e", 3), ("f", 2)]
+    assert [row[0] for row in rows[::2]] == ["a", "b", "c", "d", "e", "f", "g", "h"]
+    assert {row[1] for row in rows} == {0}
 
 
 def test_mark_export_ready_records_the_file_of_a_pending_export(conn: psycopg.Connection[Any]) -> None:

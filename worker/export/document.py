@@ -1,4 +1,9 @@
-"""Reading what an export prints: the chosen stories, and the analysis of their weeks."""
+"""Reading what an export prints: the chosen stories, and the analysis of their weeks.
+
+``load_document`` makes every decision a rendering would otherwise make (the period the
+stories cover, the weeks of the chart and its series), so the PDF and the share page,
+given the same ``ExportDocument``, show the same content.
+"""
 
 from __future__ import annotations
 
@@ -12,8 +17,8 @@ from psycopg.rows import dict_row
 
 from worker.db.queries import load_queries
 from worker.errors import PermanentError
-from worker.export.pdf import weeks_between
 from worker.report import (
+    CHART_SERIES,
     ExportDocument,
     ExportInsight,
     ExportMove,
@@ -23,6 +28,7 @@ from worker.report import (
     ExportWeek,
     SymptomSeries,
 )
+from worker.timezones import UnknownTimeZone, load_zone
 
 
 def query(name: str) -> sql.SQL:
@@ -68,15 +74,54 @@ async def get_export(conn: AsyncConnection[Any], export_id: UUID) -> ExportReque
     )
 
 
+def weeks_between(start: dt.date, end: dt.date) -> list[dt.date]:
+    """The Mondays from the week of ``start`` to the week of ``end``."""
+    first = start - dt.timedelta(days=start.weekday())
+    weeks = []
+    while first <= end:
+        weeks.append(first)
+        first += dt.timedelta(days=7)
+    return weeks
+
+
+def _date(value: object) -> dt.date | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return dt.date.fromisoformat(value[:10])
+    except ValueError:
+        return None
+
+
+def story_days(date_range: object, written_on: dt.date) -> tuple[dt.date, dt.date]:
+    """The local days a story tells of: its recorded range (``{"start", "end"}``, either
+    may be missing or malformed in the app's rows), else the seven days up to the day it
+    was written; never after that day."""
+    recorded = date_range if isinstance(date_range, dict) else {}
+    end = _date(recorded.get("end")) or written_on
+    start = _date(recorded.get("start")) or end - dt.timedelta(days=6)
+    end = min(end, written_on)
+    return min(start, end), end
+
+
+def _local_day(moment: dt.datetime, zone: str) -> dt.date:
+    try:
+        return moment.astimezone(load_zone(zone)).date()
+    except UnknownTimeZone:
+        return moment.astimezone(dt.UTC).date()
+
+
 async def load_document(
     conn: AsyncConnection[Any], request: ExportRequest, *, now: dt.datetime | None = None
 ) -> ExportDocument:
     """Everything the PDF prints; every chosen story must still exist."""
+    generated_at = now or dt.datetime.now(dt.UTC)
     async with conn.cursor(row_factory=dict_row) as cur:
         await cur.execute(query("export_profile"), {"user_id": request.user_id})
         profile = await cur.fetchone()
         assert profile is not None
         tz = profile["timezone"]
+        today = _local_day(generated_at, tz)
         await cur.execute(
             query("export_stories"), {"user_id": request.user_id, "story_ids": request.story_ids, "tz": tz}
         )
@@ -87,23 +132,27 @@ async def load_document(
             raise StoryGoneError(
                 f"{len(missing)} of the chosen stories no longer exist (first: {missing[0]}); request a new export"
             )
-        stories = [
-            ExportStory(
-                title=row["title"],
-                subtitle=row["subtitle"],
-                week_of=row["week_of"],
-                generated_date=row["generated_date"].date()
-                if isinstance(row["generated_date"], dt.datetime)
-                else row["generated_date"],
-                story_text=row["story_text"] or "",
-                notes=[str(note) for note in row["notes"]],
+        stories = []
+        for row in story_rows:
+            covers_start, covers_end = story_days(row["date_range"], min(row["written_on"], today))
+            stories.append(
+                ExportStory(
+                    title=row["title"],
+                    subtitle=row["subtitle"],
+                    week_of=row["week_of"],
+                    generated_date=row["written_on"],
+                    covers_start=covers_start,
+                    covers_end=covers_end,
+                    story_text=row["story_text"] or "",
+                    notes=[str(note) for note in row["notes"]],
+                )
             )
-            for row in story_rows
-        ]
         story_weeks = sorted({story.week_of for story in stories})
+        start = min((s.covers_start for s in stories if s.covers_start), default=today)
+        end = max((s.covers_end for s in stories if s.covers_end), default=today)
         weeks: list[ExportWeek] = []
         series: list[SymptomSeries] = []
-        chart_weeks = weeks_between(story_weeks[0], story_weeks[-1]) if story_weeks else []
+        chart_weeks = weeks_between(start, end) if stories else []
         if request.include_analysis and story_weeks:
             await cur.execute(query("export_analysis"), {"user_id": request.user_id, "weeks": story_weeks})
             for row in await cur.fetchall():
@@ -122,26 +171,27 @@ async def load_document(
                     )
                 )
             await cur.execute(
-                query("export_symptom_series"), {"user_id": request.user_id, "weeks": chart_weeks, "tz": tz}
+                query("export_symptom_series"),
+                {"user_id": request.user_id, "weeks": chart_weeks, "series": CHART_SERIES},
             )
-            by_name: dict[str, SymptomSeries] = {}
+            by_slot: dict[tuple[str | None, int], tuple[list[int], list[float | None]]] = {}
             for row in await cur.fetchall():
-                current = by_name.get(row["symptom_name"])
-                counts = [*(current.counts if current else []), int(row["count"])]
+                counts, averages = by_slot.setdefault((row["symptom_name"], row["other_symptoms"]), ([], []))
+                counts.append(int(row["count"]))
                 severity = row["avg_severity"]
-                averages = [
-                    *(current.avg_severity if current else []),
-                    float(severity) if severity is not None else None,
-                ]
-                by_name[row["symptom_name"]] = SymptomSeries(
-                    symptom_name=row["symptom_name"], counts=counts, avg_severity=averages
+                averages.append(float(severity) if severity is not None else None)
+            series = [
+                SymptomSeries(
+                    symptom_name=name if name is not None else "Other",
+                    counts=counts,
+                    avg_severity=averages,
+                    other_symptoms=other,
                 )
-            series = list(by_name.values())
-    generated_at = now or dt.datetime.now(dt.UTC)
-    start = story_weeks[0] if story_weeks else generated_at.date()
-    end = story_weeks[-1] + dt.timedelta(days=6) if story_weeks else generated_at.date()
+                for (name, other), (counts, averages) in by_slot.items()
+            ]
     return ExportDocument(
         display_name=profile["display_name"],
+        time_zone=tz,
         period_start=start,
         period_end=end,
         generated_at=generated_at,

@@ -24,13 +24,17 @@ select p.name as display_name,
 
 -- name: export_stories
 -- The chosen stories in the order they were chosen, each with the Monday of the week
--- it was written in (in the person's time zone, tz) and its notes, oldest first. A
--- story that is not the person's, or was deleted since the request, is left out.
+-- it was written in (in the person's time zone, tz), the local day it was written, the
+-- date range it recorded (jsonb as stored: the worker reads it, since the app's rows may
+-- hold anything there) and its notes, oldest first. A story that is not the person's, or
+-- was deleted since the request, is left out.
 select s.id,
        s.title,
        s.subtitle,
        s.story_text,
        s.generated_date,
+       (s.generated_date at time zone %(tz)s)::date as written_on,
+       s.date_range,
        date_trunc('week', s.generated_date at time zone %(tz)s)::date as week_of,
        coalesce((
          select jsonb_agg(n.note_text order by n.created_at, n.id)
@@ -125,13 +129,15 @@ select w.week_of,
  order by w.week_of;
 
 -- name: export_symptom_series
--- The chart: for the six symptoms logged most often in the weeks asked for (Mondays),
--- each symptom's count and average severity (1 decimal) in each of those weeks, zero
--- and null in a week without it, so every series has one point per week. Spellings
--- that differ only in case (or surrounding spaces) are one symptom, shown under its
--- most common spelling. A symptom's week is the Monday of its occurrence_date, which
--- is already the person's own calendar date: no time zone applies (a tz parameter,
--- if passed, is ignored). Rows: most logged symptom first, then by week.
+-- The chart: over the weeks asked for (Mondays), each series' count and average severity
+-- (1 decimal) in each of those weeks, zero and null in a week without it, so every series
+-- has one point per week. With at most `series` symptoms each is a series; with more,
+-- the `series` - 1 logged most often are, and the rest are summed as one last series
+-- (symptom_name null, other_symptoms = how many it sums). Spellings that differ only in
+-- case (or surrounding spaces) are one symptom, shown under its most common spelling. A
+-- symptom's week is the Monday of its occurrence_date, which is already the person's own
+-- calendar date: no time zone applies (a tz parameter, if passed, is ignored). Rows: by
+-- series (most logged first), then by week.
 with weeks as (
   select distinct w.week_of
     from unnest(%(weeks)s::date[]) as w (week_of)
@@ -157,24 +163,38 @@ spellings as (
     from in_weeks
    group by symptom_key, spelling
 ),
-top_symptoms as (
+ranked as (
   select symptom_key,
-         sum(uses) as total,
-         (array_agg(spelling order by uses desc, spelling))[1] as symptom_name
+         (array_agg(spelling order by uses desc, spelling))[1] as symptom_name,
+         row_number() over (order by sum(uses) desc, symptom_key) as rank,
+         count(*) over () as symptoms
     from spellings
    group by symptom_key
-   order by total desc, symptom_key
-   limit 6
+),
+slots as (
+  select symptom_key,
+         least(rank, %(series)s) as slot,
+         case when symptoms <= %(series)s or rank < %(series)s then symptom_name end as symptom_name,
+         case when symptoms <= %(series)s or rank < %(series)s then 0
+              else symptoms - %(series)s + 1 end as other_symptoms
+    from ranked
+),
+series as (
+  select slot, max(symptom_name) as symptom_name, max(other_symptoms) as other_symptoms
+    from slots
+   group by slot
 )
-select top.symptom_name,
+select series.symptom_name,
+       series.other_symptoms::integer as other_symptoms,
        weeks.week_of,
        count(in_weeks.symptom_key)::integer as count,
        round(avg(in_weeks.severity)::numeric, 1) as avg_severity
-  from top_symptoms top
+  from series
  cross join weeks
-  left join in_weeks on in_weeks.symptom_key = top.symptom_key and in_weeks.week_of = weeks.week_of
- group by top.symptom_key, top.symptom_name, top.total, weeks.week_of
- order by top.total desc, top.symptom_key, weeks.week_of;
+  join slots on slots.slot = series.slot
+  left join in_weeks on in_weeks.symptom_key = slots.symptom_key and in_weeks.week_of = weeks.week_of
+ group by series.slot, series.symptom_name, series.other_symptoms, weeks.week_of
+ order by series.slot, weeks.week_of;
 
 -- name: mark_export_ready
 -- In the transaction that finishes the job. Only a pending export: one that failed

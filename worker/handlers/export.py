@@ -3,7 +3,9 @@
 The upload overwrites (a retried job replaces its own earlier file), and the export is
 marked ready in the transaction that finishes the job, so a ready export always has its
 file. A story deleted since the request, or a storage that refuses the file, fails the
-job (and, through a trigger on the jobs table, the export) with the reason.
+job (and, through a trigger on the jobs table, the export) with the reason. A document
+that cannot be rendered raises ``RenderError``, a permanent error (rendering is
+deterministic: a retry would fail the same way) whose message names no content.
 """
 
 from __future__ import annotations
