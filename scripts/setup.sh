@@ -49,6 +49,8 @@ if command -v dpkg-query >/dev/null 2>&1; then
     if missing_pkg "$font"; then want+=("$font"); fi
   done
   if missing_pkg poppler-utils; then want+=(poppler-utils); fi
+  # The share page's browser test drives Debian's Chromium through Playwright.
+  if missing_pkg chromium; then want+=(chromium); fi
   if ! "$PYTHON" -c 'import venv, ensurepip' >/dev/null 2>&1; then want+=(python3-venv); fi
   if [ "${#want[@]}" -gt 0 ]; then apt_install "${want[@]}"; fi
 fi
@@ -90,5 +92,28 @@ if ! cli_installed; then
       echo "warning: npm could not install the Supabase CLI $SUPABASE_CLI_VERSION into $cli_dir;" \
         "the tests that run it will skip (fail in CI)." >&2
     fi
+  fi
+fi
+
+# Deno, for the Edge Functions in supabase/functions (their tests run under `make test`),
+# from npm into .tools/deno; their npm: imports are fetched into .tools/deno/cache once.
+DENO_VERSION=2.9.6
+deno_dir=.tools/deno
+deno_bin="$deno_dir/node_modules/.bin/deno"
+if ! { [ -x "$deno_bin" ] && "$deno_bin" --version 2>/dev/null | grep -q "^deno $DENO_VERSION "; }; then
+  if command -v npm >/dev/null 2>&1; then
+    echo "installing Deno $DENO_VERSION into $deno_dir ..." >&2
+    mkdir -p "$deno_dir"
+    npm install --prefix "$deno_dir" --save-exact --no-audit --no-fund --no-progress --loglevel=error \
+      "deno@$DENO_VERSION" >/dev/null </dev/null \
+      || echo "warning: npm could not install Deno; the Edge Function tests will skip (fail in CI)." >&2
+  else
+    echo "warning: npm is missing, so Deno is too; the Edge Function tests will skip (fail in CI)." >&2
+  fi
+fi
+if [ -x "$deno_bin" ] && [ ! -f "$deno_dir/.cached" -o supabase/functions -nt "$deno_dir/.cached" ]; then
+  if DENO_DIR="$deno_dir/cache" DENO_NO_UPDATE_CHECK=1 "$deno_bin" cache --quiet \
+    supabase/functions/*/index.ts supabase/functions/*/*_test.ts supabase/functions/_local/*.ts </dev/null; then
+    touch "$deno_dir/.cached"
   fi
 fi

@@ -29,6 +29,8 @@ from worker.db.connect import connect
 from worker.db.migrate import MigrationReport, discover, migrate
 from worker.errors import ProximaError
 
+DEFAULT_EVAL_SET = Path(__file__).resolve().parents[1] / "tests" / "safety" / "eval_set.jsonl"
+
 
 def _target(args: argparse.Namespace) -> DatabaseTarget:
     """``--database-url``, else ``DATABASE_URL``, else the local development cluster."""
@@ -136,7 +138,21 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from worker.log import configure  # noqa: PLC0415
 
     configure("WARNING")
-    return run_demo(ai_settings_from_env(), storage_settings_from_env())
+    return run_demo(ai_settings_from_env(), storage_settings_from_env(), serve=args.serve)
+
+
+def cmd_safety_eval(args: argparse.Namespace) -> int:
+    """The medical-claim guard against its evaluation set: the figures and every miss."""
+    from worker.safety.evaluation import evaluate, load_cases, report  # noqa: PLC0415
+
+    try:
+        cases = load_cases(args.set)
+    except (OSError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    result = evaluate(cases)
+    print(report(result, show_misses=not args.no_misses))
+    return 0 if result.passes else 1
 
 
 def _positive_int(text: str) -> int:
@@ -187,7 +203,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     configure(args.log_level)
     ai = ai_settings_from_env()
-    registry = default_registry(ai, storage_settings_from_env())
+    from worker.share.mail import mail_settings_from_env  # noqa: PLC0415
+
+    registry = default_registry(ai, storage_settings_from_env(), mail_settings_from_env())
     concurrency = args.concurrency
     if concurrency is None:
         # A job holds its slot while it gathers, prompts and stores, not only while the
@@ -352,7 +370,19 @@ def build_parser() -> argparse.ArgumentParser:
     p_export.add_argument("--database-url", help=url_help)
     p_export.set_defaults(func=cmd_export)
 
+    p_safety = sub.add_parser("safety-eval", help="measure the medical-claim guard on its evaluation set")
+    p_safety.add_argument(
+        "--set", type=Path, default=DEFAULT_EVAL_SET, help="a JSON-lines set (default: %(default)s)"
+    )
+    p_safety.add_argument("--no-misses", action="store_true", help="print the figures only")
+    p_safety.set_defaults(func=cmd_safety_eval)
+
     p_demo = sub.add_parser("demo", help="run the main job end to end on the embedded default")
+    p_demo.add_argument(
+        "--serve",
+        action="store_true",
+        help="afterwards, keep the database and the share page (Edge Functions) serving until Ctrl-C",
+    )
     p_demo.set_defaults(func=cmd_demo)
     return parser
 

@@ -3,8 +3,9 @@
 Every room that handles a report (``analysis/``, ``ai/``, ``export/``, ``share/``)
 imports these and none of the others. The answer models mirror the tables' CHECK
 constraints and the product's counts (3 to 5 insights, 2 to 3 predictions, up to 4 shadow
-patterns, 5 strategic moves) and refuse text that names a diagnosis or a medication
-dose: the product describes patterns, never diagnoses.
+patterns, 5 strategic moves) and refuse, through the medical-claim guard of
+``worker.safety``, text that asserts or suggests a diagnosis, speculates alarmingly or
+instructs about a medicine: the product describes patterns, never diagnoses.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ import unicodedata
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from worker.safety import check_text
 
 MAX_INSIGHTS, MIN_INSIGHTS = 5, 3
 MAX_PREDICTIONS, MIN_PREDICTIONS = 3, 2
@@ -31,38 +34,20 @@ Title = Annotated[str, Field(min_length=3, max_length=120)]
 Sentence = Annotated[str, Field(min_length=10, max_length=1200)]
 Percent = Annotated[int, Field(ge=0, le=100)]
 
-# Naming a condition as the person's ("you have ...", "a diagnosis of ...") or a dose
-# ("400 mg") is outside what the product may say.
-_CONDITION = (
-    r"(?:[\w-]+(?:itis|osis|emia|oma|pathy)|disease|disorder|syndrome|infection|cancer|tumou?r|"
-    r"diabetes|hypertension|meningitis|sclerosis|heart attack|stroke)"
-)
-_DIAGNOSIS = re.compile(
-    r"\b(?:diagnos\w*|"
-    r"you (?:likely |probably |may |might |could )?(?:have|suffer from|are suffering from|are developing)\s+"
-    rf"(?:an? )?(?:[\w-]+\s+){{0,2}}?{_CONDITION}|"
-    r"(?:consistent with|indicative of|suggests?|signs? of|symptoms? of)\s+"
-    rf"(?:an? )?(?:[\w-]+\s+){{0,2}}?{_CONDITION}|"
-    r"(?:cancer|tumou?r|diabetes|hypertension|meningitis|multiple sclerosis|heart attack))\b",
-    re.IGNORECASE,
-)
-_DOSE = re.compile(
-    r"\b\d+(?:[.,]\d+)?\s?(?:mg|mcg|µg|ug|milligrams?|micrograms?|iu|international units|"
-    r"tablets?|pills?|capsules?|puffs?|drops?)\b",
-    re.IGNORECASE,
-)
+# What the product may never say (worker.safety): a diagnosis asserted or suggested about the
+# person, an alarming speculation, an instruction about a medicine. Only the kind of the
+# finding is named, never its words: the message travels into job errors and logs.
+_KIND_WORDS = {
+    "diagnosis": "a diagnosis",
+    "alarm": "an alarming speculation",
+    "medication": "an instruction about a medicine",
+}
 
 
 def unsafe_medical_claim(text: str) -> str | None:
-    """Whether ``text`` names a diagnosis or a medication dose: the kind, or ``None``.
-
-    Only the kind is returned, never the words: the message travels into job errors and
-    logs, which must not carry health text.
-    """
-    for pattern, what in ((_DIAGNOSIS, "a diagnosis"), (_DOSE, "a medication dose")):
-        if pattern.search(text):
-            return what
-    return None
+    """What ``text`` says that the product may not (the kind, in words), or ``None``."""
+    finding = check_text(text)
+    return _KIND_WORDS[finding.kind] if finding else None
 
 
 # Characters a report never holds: NUL and the other C0/C1 controls but newline and tab,
@@ -115,8 +100,8 @@ class _Answer(BaseModel):
                     problem = unsafe_medical_claim(text)
                     if problem:
                         raise ValueError(
-                            f"{name} names {problem}: describe patterns and general events, never "
-                            "diagnoses or doses"
+                            f"{name} holds {problem}: describe patterns and general events, never "
+                            "diagnoses, alarming guesses or advice about medicines"
                         )
         return self
 

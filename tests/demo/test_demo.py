@@ -49,3 +49,8 @@ def test_the_demo_runs_the_weekly_analysis_for_three_people_and_prints_their_rep
     assert len(pdfs) == 1
     assert pdfs[0].read_bytes().startswith(b"%PDF")
     assert f"open it: {pdfs[0]}" in out
+    # A doctor share: its e-mail printed (recipient hidden) and the page served by the functions.
+    assert "Sharing Maya Lindqvist's stories with a doctor for 14 days" in out
+    assert "Subject: Maya Lindqvist shared a health report with you" in out
+    assert "the share page answers 200" in out
+    assert re.search(r"share link: http://127\.0\.0\.1:\d+/functions/v1/shared-report/[\w-]{43}\n", out)

@@ -255,7 +255,8 @@ def test_a_person_exports_their_own_stories_as_one_pending_export_and_one_job(
         )
     ]
     assert jobs(conn) == [
-        ("export_pdf", me, {"export_id": str(export_id)}, 5, "queued", f"export_pdf:{export_id}"),
+        # Behind the weekly batch (0): see 20261130120000_doctor_shares.sql and tests/share/.
+        ("export_pdf", me, {"export_id": str(export_id)}, -10, "queued", f"export_pdf:{export_id}"),
     ]
 
 

@@ -621,7 +621,7 @@ def sample_week_facts(person: int = 0, *, display_name: str | None = None) -> We
                 pattern_category="symptom",
                 last_mentioned_date=week_of - dt.timedelta(days=9),
                 days_missing=9 + rng.randint(0, 5),
-                historical_frequency={"weeks_present": 3, "mentions": rng.randint(3, 8)},
+                historical_frequency={"weeks_present": 3, "occurrences": rng.randint(3, 8)},
                 significance="medium",
             ),
             ShadowPatternFact(
@@ -629,7 +629,7 @@ def sample_week_facts(person: int = 0, *, display_name: str | None = None) -> We
                 pattern_category="habit",
                 last_mentioned_date=week_of - dt.timedelta(days=12),
                 days_missing=12,
-                historical_frequency={"weeks_present": 2, "mentions": 4},
+                historical_frequency={"weeks_present": 2, "occurrences": 4},
                 significance="low",
             ),
         ],

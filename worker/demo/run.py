@@ -20,6 +20,7 @@ from worker.config import AISettings, DatabaseTarget, StorageSettings
 from worker.db import devdb
 from worker.db.migrate import migrate
 from worker.demo.seed import DemoPerson, seed_demo, seed_query
+from worker.demo.share import run_share_demo
 from worker.export.document import query as export_query
 from worker.exporting import request_export, run_export
 from worker.handlers import default_registry
@@ -136,7 +137,9 @@ def print_report(
         print(f"   {move['priority']:>2}. {move['strategy']}  [{move['strategy_type']}]", file=out)
 
 
-def run_demo(settings: AISettings, storage: StorageSettings, out: TextIO = sys.stdout) -> int:
+def run_demo(
+    settings: AISettings, storage: StorageSettings, out: TextIO = sys.stdout, *, serve: bool = False
+) -> int:
     started = time.monotonic()
     print(f"Proxima demo: weekly analysis with the {settings.provider} AI provider", file=out)
     with devdb.temporary_server() as server:
@@ -172,5 +175,6 @@ def run_demo(settings: AISettings, storage: StorageSettings, out: TextIO = sys.s
         )
         if where is not None:
             print(f"  open it: {where}", file=out)
+        run_share_demo(url, person, settings, storage, out, serve=serve)
         print(f"\nDone in {time.monotonic() - started:.1f} s; the demo database was removed.", file=out)
     return 0 if state["failed"] == 0 else 1

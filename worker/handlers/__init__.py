@@ -9,13 +9,17 @@ from worker.config import AISettings, StorageSettings
 from worker.export.storage import create_storage
 from worker.handlers.export import make_export_handler
 from worker.handlers.maintenance import handle_noop
+from worker.handlers.share import make_share_notification_handler
 from worker.handlers.weekly import make_story_handler, make_weekly_handler
 from worker.queue.registry import Registry
 from worker.queue.retry import RetryPolicy
+from worker.share.mail import MailSettings, create_mailer
 
 
 def default_registry(
-    ai_settings: AISettings | None = None, storage_settings: StorageSettings | None = None
+    ai_settings: AISettings | None = None,
+    storage_settings: StorageSettings | None = None,
+    mail_settings: MailSettings | None = None,
 ) -> Registry:
     """Every kind this worker knows how to run."""
     registry = Registry()
@@ -41,6 +45,13 @@ def default_registry(
         make_export_handler(storage),
         retry=RetryPolicy(max_attempts=5, base_seconds=10, cap_seconds=600),
         timeout_seconds=300,
+    )
+    mail = mail_settings or MailSettings()
+    registry.register(
+        "share_notification",
+        make_share_notification_handler(create_mailer(mail), sender=mail.sender),
+        retry=RetryPolicy(max_attempts=8, base_seconds=30, cap_seconds=1800),
+        timeout_seconds=120,
     )
     return registry
 

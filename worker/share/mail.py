@@ -1,0 +1,209 @@
+"""Sending plain e-mail: over SMTP (``SMTP_URL``), or printed (the embedded default).
+
+* ``smtp://[user:password@]host[:port]`` (port 25 by default, 587 is usual): the
+  connection is upgraded with STARTTLS whenever the server offers it, verifying the
+  server's certificate (against ``SMTP_CA_FILE`` when set, else the system's CAs).
+  Credentials are sent only over TLS, or to a server on this machine.
+* ``smtps://...`` (port 465 by default): TLS from the first byte.
+* No ``SMTP_URL``: :class:`ConsoleMailer` prints each message (with the recipient's
+  address left out) instead of sending it, so the demo and a laptop need no mail server.
+
+Failures become the worker's own errors with messages that name neither the recipient
+nor the server's answer text (which often repeats the address): a refused recipient or
+bad credentials fail the job at once, an unreachable or busy server is retried.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import smtplib
+import ssl
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from email.message import EmailMessage
+from email.utils import parseaddr
+from pathlib import Path
+from typing import Protocol, TextIO
+from urllib.parse import unquote, urlsplit
+
+from worker.errors import ConfigError, PermanentError, RetryableError
+
+_LOCAL_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
+_DEFAULT_SENDER = "Proxima <no-reply@localhost>"
+
+
+@dataclass(frozen=True)
+class MailSettings:
+    """How e-mail leaves the worker. ``smtp_url`` None means print instead of send."""
+
+    smtp_url: str | None = None
+    sender: str = _DEFAULT_SENDER
+    ca_file: Path | None = None
+    timeout_seconds: float = 30.0
+
+    def __post_init__(self) -> None:
+        if self.smtp_url is not None:
+            _parse_smtp_url(self.smtp_url)
+        _, address = parseaddr(self.sender)
+        if "@" not in address or any(c in self.sender for c in "\r\n"):
+            raise ConfigError("SMTP_FROM must be an address such as 'Proxima <no-reply@example.org>'")
+        if self.ca_file is not None and not self.ca_file.is_file():
+            raise ConfigError(f"SMTP_CA_FILE names no file: {self.ca_file}")
+        if not 0 < self.timeout_seconds <= 600:
+            raise ConfigError("SMTP_TIMEOUT must be between 0 and 600 seconds")
+
+    @property
+    def backend(self) -> str:
+        return "smtp" if self.smtp_url else "console"
+
+    def __repr__(self) -> str:  # never print the password
+        where = _parse_smtp_url(self.smtp_url).description if self.smtp_url else "console"
+        return f"MailSettings(backend={self.backend!r}, server={where!r})"
+
+
+@dataclass(frozen=True)
+class _SmtpTarget:
+    implicit_tls: bool
+    host: str
+    port: int
+    username: str | None
+    password: str | None
+
+    @property
+    def description(self) -> str:
+        return f"{'smtps' if self.implicit_tls else 'smtp'}://{self.host}:{self.port}"
+
+
+def _parse_smtp_url(url: str) -> _SmtpTarget:
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError:
+        raise ConfigError("SMTP_URL is malformed (expected smtp://user:password@host:port)") from None
+    if parts.scheme not in {"smtp", "smtps"}:
+        scheme = parts.scheme if parts.scheme.isalnum() else "another"
+        raise ConfigError(f"SMTP_URL must start with smtp:// or smtps:// (got a {scheme}:// address)")
+    if not parts.hostname:
+        raise ConfigError("SMTP_URL names no host (expected smtp://user:password@host:port)")
+    implicit = parts.scheme == "smtps"
+    return _SmtpTarget(
+        implicit_tls=implicit,
+        host=parts.hostname,
+        port=port or (465 if implicit else 25),
+        username=unquote(parts.username) if parts.username else None,
+        password=unquote(parts.password) if parts.password else None,
+    )
+
+
+def mail_settings_from_env(env: Mapping[str, str] | None = None) -> MailSettings:
+    """``SMTP_URL``, ``SMTP_FROM``, ``SMTP_CA_FILE``, ``SMTP_TIMEOUT``; blank counts as unset."""
+    env = os.environ if env is None else env
+    raw_timeout = (env.get("SMTP_TIMEOUT") or "").strip()
+    try:
+        timeout = float(raw_timeout) if raw_timeout else 30.0
+    except ValueError:
+        raise ConfigError("SMTP_TIMEOUT must be a number of seconds") from None
+    ca_file = (env.get("SMTP_CA_FILE") or "").strip()
+    return MailSettings(
+        smtp_url=(env.get("SMTP_URL") or "").strip() or None,
+        sender=(env.get("SMTP_FROM") or "").strip() or _DEFAULT_SENDER,
+        ca_file=Path(ca_file) if ca_file else None,
+        timeout_seconds=timeout,
+    )
+
+
+class Mailer(Protocol):
+    """Delivers one message; raises :class:`PermanentError` or :class:`RetryableError`."""
+
+    async def send(self, message: EmailMessage) -> None: ...
+
+
+class ConsoleMailer:
+    """The embedded default: prints each message, its recipient hidden."""
+
+    def __init__(self, out: TextIO | None = None) -> None:
+        self._out = out
+
+    async def send(self, message: EmailMessage) -> None:
+        out = self._out or sys.stdout
+        lines = [f"{header}: {message[header]}" for header in ("From", "Subject", "Date") if message[header]]
+        lines.append("To: (the recipient; set SMTP_URL to send it)")
+        print("\n--- e-mail (not sent: no SMTP_URL) ---", file=out)
+        print("\n".join(lines) + "\n", file=out)
+        print(str(message.get_content()).rstrip(), file=out)
+        print("--- end of e-mail ---", file=out, flush=True)
+
+
+class SmtpMailer:
+    """One SMTP session per message, in a thread (smtplib blocks)."""
+
+    def __init__(self, settings: MailSettings) -> None:
+        if settings.smtp_url is None:
+            raise ValueError("SmtpMailer needs an SMTP_URL")
+        self._settings = settings
+        self._target = _parse_smtp_url(settings.smtp_url)
+
+    async def send(self, message: EmailMessage) -> None:
+        await asyncio.to_thread(self._send, message)
+
+    def _tls(self) -> ssl.SSLContext:
+        ca_file = self._settings.ca_file
+        return ssl.create_default_context(cafile=str(ca_file) if ca_file else None)
+
+    def _send(self, message: EmailMessage) -> None:
+        target, timeout = self._target, self._settings.timeout_seconds
+        try:
+            smtp: smtplib.SMTP
+            if target.implicit_tls:
+                smtp = smtplib.SMTP_SSL(target.host, target.port, timeout=timeout, context=self._tls())
+            else:
+                smtp = smtplib.SMTP(target.host, target.port, timeout=timeout)
+            with smtp:
+                smtp.ehlo()
+                encrypted = target.implicit_tls
+                if not encrypted and smtp.has_extn("starttls"):
+                    smtp.starttls(context=self._tls())
+                    smtp.ehlo()
+                    encrypted = True
+                if target.username is not None:
+                    if not encrypted and target.host not in _LOCAL_HOSTS:
+                        raise PermanentError(
+                            "the mail server does not offer STARTTLS: SMTP_URL credentials are not sent in clear"
+                        )
+                    smtp.login(target.username, target.password or "")
+                smtp.send_message(message)
+        except (PermanentError, RetryableError):
+            raise
+        except smtplib.SMTPRecipientsRefused as exc:
+            codes = sorted({code for code, _ in exc.recipients.values()})
+            error = PermanentError if all(code >= 500 for code in codes) else RetryableError
+            raise error(
+                f"the mail server refused the recipient (SMTP {', '.join(map(str, codes))})"
+            ) from None
+        except smtplib.SMTPAuthenticationError as exc:
+            raise PermanentError(
+                f"the mail server refused the SMTP_URL credentials (SMTP {exc.smtp_code})"
+            ) from None
+        except smtplib.SMTPSenderRefused as exc:
+            raise PermanentError(
+                f"the mail server refused the sender SMTP_FROM (SMTP {exc.smtp_code})"
+            ) from None
+        except smtplib.SMTPResponseException as exc:
+            error = PermanentError if exc.smtp_code >= 500 else RetryableError
+            raise error(f"the mail server answered SMTP {exc.smtp_code}") from None
+        except smtplib.SMTPNotSupportedError:
+            raise PermanentError(
+                "the mail server does not support what SMTP_URL asks (such as AUTH)"
+            ) from None
+        except ssl.SSLCertVerificationError:
+            raise PermanentError(
+                "the mail server's certificate could not be verified (set SMTP_CA_FILE for a private CA)"
+            ) from None
+        except (smtplib.SMTPException, OSError) as exc:
+            raise RetryableError(f"the mail server could not be reached ({type(exc).__name__})") from None
+
+
+def create_mailer(settings: MailSettings, out: TextIO | None = None) -> Mailer:
+    return SmtpMailer(settings) if settings.smtp_url else ConsoleMailer(out)
