@@ -253,6 +253,21 @@ class StoryFact(_Fact):
     generated: bool = False  # written by an earlier run of the weekly analysis
 
 
+class PatternFact(_Fact):
+    """A pattern in the person's own history (up to twelve local weeks) that survived the
+    false-discovery guard of ``worker.analysis.patterns``: a fact the model words, never
+    one it invents. ``sentence`` says it in plain words with its numbers."""
+
+    kind: Literal["co_occurrence", "weekday", "lagged", "trend"]
+    items: list[str]
+    sentence: str
+    effect_size: float
+    effect_measure: Literal["lift", "kendall_tau"]
+    support: int
+    support_unit: Literal["days", "weeks"]
+    q_value: float
+
+
 class WeekFacts(_Fact):
     """Everything the report is written from, computed from the data, not asked of a model."""
 
@@ -267,6 +282,7 @@ class WeekFacts(_Fact):
     story: StoryFact | None
     data_strength: Annotated[float, Field(ge=0, le=1)]
     max_confidence: Percent
+    findings: list[PatternFact] = []
 
 
 class Usage(BaseModel):
@@ -396,6 +412,8 @@ class ExportWeek(_Fact):
     covers_start: dt.date | None = None
     covers_end: dt.date | None = None
     time_zone: str | None = None
+    # The patterns in the person's history that the week's report rests on, in plain words.
+    findings: list[ExportText] = []
     insights: list[ExportInsight] = []
     predictions: list[ExportPrediction] = []
     shadow_patterns: list[ExportShadowPattern] = []

@@ -44,11 +44,15 @@ create index if not exists proxima_story_notes_user_created
 create index if not exists proxima_story_notes_created
   on public.story_notes (created_at);
 
--- What each generation covered, and the story jobs among them.
+-- What each generation covered, the patterns in the person's history it rested on (the
+-- findings that survived the false-discovery guard, in plain words with their numbers),
+-- and the story jobs among them.
 alter table public.analysis_generations
   add column if not exists period_start timestamptz,
   add column if not exists period_end timestamptz,
-  add column if not exists time_zone text;
+  add column if not exists time_zone text,
+  add column if not exists findings jsonb not null default '[]'
+    constraint analysis_generations_findings_is_array check (jsonb_typeof(findings) = 'array');
 
 alter table public.analysis_generations
   drop constraint if exists analysis_generations_trigger_check;

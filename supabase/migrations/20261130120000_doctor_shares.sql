@@ -612,6 +612,10 @@ begin
              'covers_start', pg_catalog.to_char(covered.period_start at time zone covered.time_zone, 'YYYY-MM-DD'),
              'covers_end', pg_catalog.to_char((covered.period_end at time zone covered.time_zone) - interval '1 microsecond', 'YYYY-MM-DD'),
              'time_zone', covered.time_zone,
+             'findings', coalesce((
+               select pg_catalog.jsonb_agg(f.value ->> 'sentence' order by f.ordinality)
+                 from pg_catalog.jsonb_array_elements(covered.findings) with ordinality as f (value, ordinality)
+             ), '[]'::jsonb),
              'insights', coalesce((
                select pg_catalog.jsonb_agg(
                         jsonb_build_object('insight_type', i.insight_type, 'title', i.title,
@@ -660,7 +664,7 @@ begin
        where s.id = any (shared_ids) and s.user_id = owner_id
     ) w
     left join lateral (
-      select g.period_start, g.period_end, g.time_zone
+      select g.period_start, g.period_end, g.time_zone, g.findings
         from public.analysis_generations g
        where g.user_id = owner_id and g.week_of = w.week_of and g.status = 'succeeded'
          and g.trigger <> 'story' and g.period_start is not null

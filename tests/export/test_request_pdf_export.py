@@ -634,8 +634,8 @@ def test_export_analysis_returns_each_week_asked_for_even_an_empty_one(conn: psy
     ).fetchall()
 
     assert [row[0] for row in rows] == [LAST_MONDAY, MONDAY]
-    _, covers_start, covers_end, zone, insights, predictions, patterns, moves = rows[0]
-    assert (covers_start, covers_end, zone) == (None, None, None), "no generation recorded a period"
+    _, covers_start, covers_end, zone, findings, insights, predictions, patterns, moves = rows[0]
+    assert (covers_start, covers_end, zone, findings) == (None, None, None, []), "no generation recorded"
     assert insights == [
         {"insight_type": "warning", "title": "sure", "description": "seen", "confidence": 90},
         {"insight_type": "warning", "title": "less sure", "description": "seen", "confidence": 40},
@@ -670,7 +670,7 @@ def test_export_analysis_returns_each_week_asked_for_even_an_empty_one(conn: psy
         }
         for strategy, priority in (("first", 10), ("later", 3))
     ]
-    assert rows[1] == (MONDAY, None, None, None, [], [], [], [])
+    assert rows[1] == (MONDAY, None, None, None, [], [], [], [], [])
 
 
 def add_symptom(

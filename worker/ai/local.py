@@ -71,6 +71,14 @@ def _distinct_priorities(moves: list[StrategicMove]) -> list[StrategicMove]:
     return [move.model_copy(update={"priority": priorities[i]}) for i, move in enumerate(moves)]
 
 
+_FINDING_TITLES = {
+    "co_occurrence": "Two things that come together",
+    "weekday": "A pattern in the week",
+    "lagged": "One thing that tends to follow another",
+    "trend": "A change over the weeks",
+}
+
+
 class _Voice:
     """Picks among phrasings with a seed taken from the facts, so output is stable."""
 
@@ -237,6 +245,17 @@ class LocalProvider:
                     ),
                     confidence=_confidence(facts, 55),
                     evidence=[f"symptom_tracking: {trend.symptom_name}, steady over five weeks"],
+                )
+            )
+        for finding in facts.findings[: max(0, 4 - len(insights))]:
+            # A pattern that held up against chance: its own sentence, with its numbers.
+            insights.append(
+                Insight(
+                    insight_type="neutral",
+                    title=_FINDING_TITLES[finding.kind],
+                    description=f"{finding.sentence[:1000]} Over the last weeks this held up against chance.",
+                    confidence=_confidence(facts, 65),
+                    evidence=[f"{finding.kind.replace('_', ' ')}: {', '.join(finding.items)}"[:120]],
                 )
             )
         if facts.shadow_patterns and len(insights) < 5:

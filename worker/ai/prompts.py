@@ -152,6 +152,11 @@ falling. Severity is on the app's 1-10 scale; null means nothing was logged that
 - A shadow pattern was prominent in at least two of the previous four weeks and is absent \
 this week; "days_missing" counts the days since it was last mentioned. Its absence is \
 neutral news: it may be a real change or simply not logged.
+- "findings" are patterns in up to twelve weeks of the person's history (two symptoms on \
+the same days, a symptom that favours a weekday, one that follows another, a rise or fall \
+over the weeks) that were tested against chance and held up, each with its "sentence" and \
+its numbers. Word the important ones in insights (quote the sentence in the description), \
+and never state a link between symptoms, days or weeks that is not among the findings.
 - "window" gives the analysed days (local dates in the person's time zone); "scans" and \
 "story" come from the same days.
 

@@ -16,10 +16,12 @@ from collections.abc import Iterable
 from uuid import UUID
 
 from worker.analysis.gather import HISTORY_WEEKS, Event, RawWeek
+from worker.analysis.patterns import PatternInput, find_patterns
 from worker.report import (
     ActivityCounts,
     BodyAreaTrend,
     PatternCategory,
+    PatternFact,
     ScanFact,
     ShadowPatternFact,
     Significance,
@@ -32,6 +34,7 @@ from worker.report import (
 WEEKS = HISTORY_WEEKS + 1
 GENERATED_BY = "weekly_analysis"  # health_stories.data_sources.generated_by of stories we wrote
 MAX_SHADOW_PATTERNS = 4
+MAX_FINDINGS = 6  # the most certain pattern findings that reach the report
 MIN_WEEKS_FOR_SHADOW = 2
 CONFIDENCE_FLOOR, CONFIDENCE_CEILING = 35, 95
 _SUMMARY_LIMIT = 600
@@ -341,6 +344,19 @@ def analyse(raw: RawWeek) -> WeekFacts:
         for e in by_week[-1]
         if e.source in {"quick_scan", "deep_dive"}
     ]
+    findings = [
+        PatternFact(
+            kind=f.kind,
+            items=list(f.items),
+            sentence=f.sentence,
+            effect_size=round(f.effect_size, 2),
+            effect_measure=f.effect_measure,
+            support=f.support,
+            support_unit=f.support_unit,
+            q_value=round(f.q_value, 4),
+        )
+        for f in find_patterns(PatternInput.from_raw_week(raw))[:MAX_FINDINGS]
+    ]
     return WeekFacts(
         display_name=raw.display_name,
         window=raw.window,
@@ -353,6 +369,7 @@ def analyse(raw: RawWeek) -> WeekFacts:
         story=_week_story(raw),
         data_strength=strength,
         max_confidence=max_confidence(strength),
+        findings=findings,
     )
 
 

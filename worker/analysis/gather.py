@@ -1,4 +1,5 @@
-"""Gather a person's week and the four weeks before it, in two queries.
+"""Gather a person's week and the eleven weeks before it, in two queries (trends and
+shadow patterns read the last five weeks, the pattern findings all twelve).
 
 The window comes from ``worker.analysis.window``: the previous whole local week for a
 scheduled report, the seven local days ending now for a refresh. The app's tables are
@@ -22,7 +23,8 @@ from worker.db.queries import load_queries
 from worker.report import WeekWindow, clean_text
 from worker.timezones import UnknownTimeZone
 
-HISTORY_WEEKS = 4
+HISTORY_WEEKS = 4  # the weeks before the window that trends and shadow patterns compare with
+PATTERN_WEEKS = 12  # the weeks (window included) that the pattern findings read
 NAME_LIMIT = 120  # symptom names, body parts, story titles: labels, not prose
 
 __all__ = ["HISTORY_WEEKS", "Event", "RawWeek", "WeekError", "gather_week", "query"]
@@ -58,6 +60,11 @@ class RawWeek:
     def history_start(self) -> dt.date:
         return self.window.start - dt.timedelta(days=7 * HISTORY_WEEKS)
 
+    @property
+    def first_day(self) -> dt.date:
+        """The first local day gathered: the pattern findings read that far back."""
+        return self.window.start - dt.timedelta(days=7 * (PATTERN_WEEKS - 1))
+
 
 async def gather_week(
     conn: AsyncConnection[Any],
@@ -67,7 +74,7 @@ async def gather_week(
     whole_week: bool = True,
     now: dt.datetime | None = None,
 ) -> RawWeek:
-    """Read the person's profile and five weeks of activity (the window and four before).
+    """Read the person's profile and twelve weeks of activity (the window and eleven before).
 
     Raises ``WeekError`` for a week that cannot be analysed, including a profile whose
     time zone this worker does not know (never a silent fallback to UTC).
@@ -81,7 +88,7 @@ async def gather_week(
             window = week_window(week_of, timezone, now, whole_week=whole_week)
         except UnknownTimeZone as exc:
             raise WeekError(f"the profile's time zone cannot be used: {exc}") from None
-        start = window.start - dt.timedelta(days=7 * HISTORY_WEEKS)
+        start = window.start - dt.timedelta(days=7 * (PATTERN_WEEKS - 1))
         assert window.ends_at is not None
         await cur.execute(
             query("gather_activity"),

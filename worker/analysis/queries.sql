@@ -71,12 +71,13 @@ select g.input_hash, g.trigger
 with generation as (
   insert into public.analysis_generations (
     user_id, week_of, status, trigger, provider, model, prompt_tokens, completion_tokens,
-    cache_hit_tokens, round_trips, input_hash, duration_ms, period_start, period_end, time_zone, completed_at
+    cache_hit_tokens, round_trips, input_hash, duration_ms, period_start, period_end, time_zone, findings,
+    completed_at
   )
   values (
     %(user_id)s, %(week_of)s, 'succeeded', %(trigger)s, %(provider)s, %(model)s, %(prompt_tokens)s,
     %(completion_tokens)s, %(cache_hit_tokens)s, %(round_trips)s, %(input_hash)s, %(duration_ms)s,
-    %(period_start)s, %(period_end)s, %(time_zone)s, now()
+    %(period_start)s, %(period_end)s, %(time_zone)s, %(findings)s, now()
   )
   returning id
 ),

@@ -19,7 +19,7 @@ from psycopg.types.json import Jsonb
 
 from worker.analysis.analytics import GENERATED_BY
 from worker.analysis.gather import query
-from worker.report import Report, StoryDraft, Usage, WeekFacts
+from worker.report import Insight, PatternFact, Report, StoryDraft, Usage, WeekFacts
 
 
 @dataclass(frozen=True)
@@ -36,6 +36,22 @@ def _capped(value: int, cap: int) -> int:
     return max(0, min(value, cap))
 
 
+def _insight_metadata(insight: Insight, cap: int, findings: list[PatternFact]) -> dict[str, Any]:
+    """What the stored insight says of itself: the model's own confidence when it was capped,
+    and the pattern findings it cites (a finding's sentence in its evidence or its text)."""
+    metadata: dict[str, Any] = {}
+    if insight.confidence > cap:
+        metadata["model_confidence"] = insight.confidence
+    cited = [
+        f.model_dump(mode="json")
+        for f in findings
+        if any(f.sentence.casefold() in text.casefold() for text in [*insight.evidence, insight.description])
+    ]
+    if cited:
+        metadata["findings"] = cited
+    return metadata
+
+
 def report_rows(report: Report) -> dict[str, Any]:
     """The four tables' rows as JSON arrays; confidences capped by the data's strength,
     shadow patterns' names, dates and counts taken from the analytics, not the model."""
@@ -48,7 +64,7 @@ def report_rows(report: Report) -> dict[str, Any]:
             "description": i.description,
             "confidence": _capped(i.confidence, cap),
             "evidence": i.evidence,
-            "metadata": {"model_confidence": i.confidence} if i.confidence > cap else {},
+            "metadata": _insight_metadata(i, cap, report.facts.findings),
         }
         for i in report.analysis.insights
     ]
@@ -151,6 +167,7 @@ async def store_report(
         story = story_row(facts, report.story)
     rows = report_rows(report)
     params = {
+        "findings": Jsonb([f.model_dump(mode="json") for f in facts.findings]),
         "user_id": user_id,
         "week_of": facts.window.week_of,
         "trigger": trigger,

@@ -162,6 +162,7 @@ async def load_document(
                         covers_start=row["covers_start"],
                         covers_end=row["covers_end"],
                         time_zone=row["time_zone"],
+                        findings=[str(f) for f in row["findings"]],
                         insights=[ExportInsight.model_validate(i) for i in row["insights"]],
                         predictions=[ExportPrediction.model_validate(p) for p in row["predictions"]],
                         shadow_patterns=[

@@ -226,6 +226,16 @@ def _week(week: ExportWeek) -> list[Flowable]:
                 [110 * mm, 25 * mm, 35 * mm],
             )
         )
+    if week.findings:
+        rows = [[[_text(finding, s.cell)]] for finding in week.findings]
+        blocks.append(
+            _table(
+                "Patterns in your history",
+                ["Tested against chance over up to twelve weeks; only what held up is shown"],
+                rows,
+                [170 * mm],
+            )
+        )
     if week.strategic_moves:
         rows = []
         for move in week.strategic_moves:  # in the document's order: priority first

@@ -57,6 +57,8 @@ select w.week_of,
        (covered.period_start at time zone covered.time_zone)::date as covers_start,
        ((covered.period_end at time zone covered.time_zone) - interval '1 microsecond')::date as covers_end,
        covered.time_zone,
+       coalesce((select jsonb_agg(f ->> 'sentence') from jsonb_array_elements(covered.findings) f), '[]'::jsonb)
+         as findings,
        coalesce((
          select jsonb_agg(
                   jsonb_build_object(
@@ -118,7 +120,7 @@ select w.week_of,
   -- The days the week's latest report covered (reports written before periods were
   -- recorded have none).
   left join lateral (
-    select g.period_start, g.period_end, g.time_zone
+    select g.period_start, g.period_end, g.time_zone, g.findings
       from public.analysis_generations g
      where g.user_id = %(user_id)s and g.week_of = w.week_of and g.status = 'succeeded'
        and g.trigger <> 'story' and g.period_start is not null

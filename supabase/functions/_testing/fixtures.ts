@@ -60,6 +60,11 @@ export async function addWeek(userId: string, storyId: string, weekOf: string, t
             values (${userId}, ${"Pattern " + text}, ${"Last seen " + text}, 'high', 9, ${weekOf})`;
   await sql`insert into public.strategic_moves (user_id, strategy, strategy_type, priority, rationale, week_of)
             values (${userId}, ${"Move " + text}, 'prevention', 8, ${"Rationale " + text}, ${weekOf})`;
+  const findings = sql.json([{ kind: "co_occurrence", sentence: "Finding " + text }]);
+  await sql`insert into public.analysis_generations (user_id, week_of, status, trigger, period_start, period_end,
+              time_zone, findings)
+            values (${userId}, ${weekOf}, 'succeeded', 'weekly', ${weekOf}::date - 7, ${weekOf}::date, 'UTC',
+                    ${findings})`;
 }
 
 /** create_doctor_share as the person, exactly as PostgREST would run it. */

@@ -60,6 +60,8 @@ export interface Week {
   covers_start: string | null;
   covers_end: string | null;
   time_zone: string | null;
+  /** Patterns in the person's history that held up against chance, in plain words. */
+  findings?: string[];
   insights: Insight[];
   predictions: Prediction[];
   shadow_patterns: ShadowPattern[];
@@ -90,8 +92,15 @@ export interface ReportSource {
 }
 
 /** get_shared_report over a direct connection (SUPABASE_DB_URL), as proxima_share_reader. */
-export function postgresReportSource(databaseUrl: string): ReportSource & { close(): Promise<void> } {
-  const sql = postgres(databaseUrl, { max: 4, prepare: false, idle_timeout: 30, onnotice: () => {} });
+export function postgresReportSource(
+  databaseUrl: string,
+): ReportSource & { close(): Promise<void> } {
+  const sql = postgres(databaseUrl, {
+    max: 4,
+    prepare: false,
+    idle_timeout: 30,
+    onnotice: () => {},
+  });
   return {
     async open(token, userAgent) {
       try {
@@ -212,7 +221,12 @@ function parseDay(day: string): Date {
   return new Date(`${day}T00:00:00Z`);
 }
 
-const DAY = new Intl.DateTimeFormat("en-GB", { day: "numeric", month: "long", year: "numeric", timeZone: "UTC" });
+const DAY = new Intl.DateTimeFormat("en-GB", {
+  day: "numeric",
+  month: "long",
+  year: "numeric",
+  timeZone: "UTC",
+});
 const MOMENT = new Intl.DateTimeFormat("en-GB", {
   day: "numeric",
   month: "long",
@@ -253,7 +267,12 @@ function weekHeading(week: Week): string {
   return `<h3>Week of ${escapeHtml(formatDay(week.week_of))}${covers}</h3>`;
 }
 
-function perWeek<T>(weeks: Week[], pick: (w: Week) => T[], item: (x: T) => string, none: string): string {
+function perWeek<T>(
+  weeks: Week[],
+  pick: (w: Week) => T[],
+  item: (x: T) => string,
+  none: string,
+): string {
   if (weeks.length === 0) return `<p class="empty">No analysis was shared.</p>`;
   return weeks
     .map((week) => {
@@ -332,13 +351,31 @@ ${
 <h2>Shadow patterns</h2>
 <p class="meta">Things that were prominent in the weeks before and went missing.</p>
 ${
-    perWeek(weeks, (w) =>
-      w.shadow_patterns, (s) =>
-      `<li class="card"><strong>${escapeHtml(s.pattern_name)}</strong>${tag(s.significance)}${
-        tag(s.days_missing === null ? null : `${s.days_missing} days missing`)
-      }${tag(s.last_mentioned_date ? `last seen ${formatDay(s.last_mentioned_date)}` : null)}<p>${
-        escapeHtml(s.last_seen_description)
-      }</p></li>`, "No shadow patterns this week.")
+    perWeek(
+      weeks,
+      (w) => w.shadow_patterns,
+      (s) =>
+        `<li class="card"><strong>${escapeHtml(s.pattern_name)}</strong>${tag(s.significance)}${
+          tag(s.days_missing === null ? null : `${s.days_missing} days missing`)
+        }${
+          tag(
+            s.last_mentioned_date ? `last seen ${formatDay(s.last_mentioned_date)}` : null,
+          )
+        }<p>${escapeHtml(s.last_seen_description)}</p></li>`,
+      "No shadow patterns this week.",
+    )
+  }
+</section>
+<section id="patterns">
+<h2>Patterns in the history</h2>
+<p class="meta">Tested against chance over up to twelve weeks; only what held up is shown.</p>
+${
+    perWeek(
+      weeks,
+      (w) => w.findings ?? [],
+      (f) => `<li class="card"><p>${escapeHtml(f)}</p></li>`,
+      "No pattern held up against chance this week.",
+    )
   }
 </section>
 <section id="moves">
@@ -366,23 +403,44 @@ report until then; please do not forward it.</p>
 /** A page without details, for 404, 410, 405 and 500. */
 export function renderError(status: number): string {
   const [title, text] = ({
-    404: ["Share link not found", "This link does not lead to a report. Check that it was copied completely."],
-    410: ["Share link has expired", "This report is no longer shared. Ask the person who sent it for a new link."],
+    404: [
+      "Share link not found",
+      "This link does not lead to a report. Check that it was copied completely.",
+    ],
+    410: [
+      "Share link has expired",
+      "This report is no longer shared. Ask the person who sent it for a new link.",
+    ],
     405: ["Method not allowed", "This page can only be read."],
   } as Record<number, [string, string]>)[status] ??
-    ["Something went wrong", "The report could not be shown just now. Please try again in a few minutes."];
-  return page(title, `<header><h1>${escapeHtml(title)}</h1></header>\n<p>${escapeHtml(text)}</p>`);
+    [
+      "Something went wrong",
+      "The report could not be shown just now. Please try again in a few minutes.",
+    ];
+  return page(
+    title,
+    `<header><h1>${escapeHtml(title)}</h1></header>\n<p>${escapeHtml(text)}</p>`,
+  );
 }
 
 // -- HTTP -------------------------------------------------------------------------------------
 
-function respond(status: number, html: string, extra: Record<string, string> = {}): Response {
-  return new Response(html, { status, headers: { ...SECURITY_HEADERS, ...extra } });
+function respond(
+  status: number,
+  html: string,
+  extra: Record<string, string> = {},
+): Response {
+  return new Response(html, {
+    status,
+    headers: { ...SECURITY_HEADERS, ...extra },
+  });
 }
 
 /** The token is the last path segment: /shared-report/<token> (or the guide's /shared/<token>). */
 export function tokenFromPath(pathname: string): string | null {
-  const match = pathname.match(/^(?:\/functions\/v1)?\/(?:shared-report|shared)\/([^/]+)\/?$/);
+  const match = pathname.match(
+    /^(?:\/functions\/v1)?\/(?:shared-report|shared)\/([^/]+)\/?$/,
+  );
   return match ? decodeURIComponent(match[1]) : null;
 }
 
@@ -402,7 +460,9 @@ export function createSharedReportHandler(
   log: Logger = consoleLogger,
 ): (request: Request) => Promise<Response> {
   return async (request: Request): Promise<Response> => {
-    if (request.method !== "GET") return respond(405, renderError(405), { Allow: "GET" });
+    if (request.method !== "GET") {
+      return respond(405, renderError(405), { Allow: "GET" });
+    }
     let token: string | null;
     try {
       token = tokenFromPath(new URL(request.url).pathname);

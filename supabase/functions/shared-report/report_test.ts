@@ -75,6 +75,8 @@ dbTest("a link opens the whole report, every section, with the security headers"
       'id="shadow-patterns"',
       "Pattern of the week",
       "9 days missing",
+      'id="patterns"',
+      "Finding of the week",
       'id="moves"',
       "Move of the week",
       "priority 8",
