@@ -301,8 +301,11 @@ revoke execute on function public.own_story_selection(uuid, uuid[], text)
 
 -- -- PDF export: the daily limit, and behind the weekly batch --------------------------------------
 
--- As before (see 20261130100000), but with the shared story check, at most 20 exports
+-- As in 20261128120000_pdf_exports.sql, but with the browser's time zone, the shared story check, at most 20 exports
 -- per person and local day, and its job at priority -10 (see the top of this file).
+-- The three-argument version of 20261128120000 is replaced by this one (the added optional
+-- time_zone would otherwise make every call ambiguous).
+drop function if exists public.request_pdf_export(uuid[], boolean, boolean);
 create or replace function public.request_pdf_export(
   story_ids uuid[],
   include_analysis boolean default true,
