@@ -1,7 +1,8 @@
 """The command line: ``python -m worker <command>`` (also installed as ``proxima-worker``).
 
 Every failure a person can act on is printed as one line, ``error: ...``, with exit
-code 1; a malformed command line exits with code 2.
+code 1; a malformed command line or a missing or malformed setting (an environment
+variable, named in the line) exits with code 2.
 """
 
 from __future__ import annotations
@@ -22,12 +23,14 @@ from worker.config import (
     ai_settings_from_env,
     database_url_from_env,
     parse_database_url,
+    require_production_settings,
+    service_settings_from_env,
     storage_settings_from_env,
 )
 from worker.db import devdb
 from worker.db.connect import connect
 from worker.db.migrate import MigrationReport, discover, migrate
-from worker.errors import ProximaError
+from worker.errors import ConfigError, ProximaError
 
 DEFAULT_EVAL_SET = Path(__file__).resolve().parents[1] / "tests" / "safety" / "eval_set.jsonl"
 
@@ -39,6 +42,8 @@ def _target(args: argparse.Namespace) -> DatabaseTarget:
     from_env = database_url_from_env()
     if from_env is not None:
         return from_env
+    if service_settings_from_env().production:
+        raise ConfigError("DATABASE_URL is required when PROXIMA_ENV=production")
     cluster = devdb.LocalCluster.development()
     if not cluster.running():
         print("starting the local development database ...", file=sys.stderr)
@@ -200,12 +205,17 @@ def cmd_run(args: argparse.Namespace) -> int:
     from worker.log import configure  # noqa: PLC0415
     from worker.runtime.schedule import run_schedule  # noqa: PLC0415
     from worker.runtime.worker import Worker, WorkerSettings  # noqa: PLC0415
-
-    configure(args.log_level)
-    ai = ai_settings_from_env()
     from worker.share.mail import mail_settings_from_env  # noqa: PLC0415
 
-    registry = default_registry(ai, storage_settings_from_env(), mail_settings_from_env())
+    # Every setting is read and checked before anything starts: a missing or malformed
+    # one stops the process here with exit code 2 and one line naming it.
+    service = service_settings_from_env()
+    require_production_settings()
+    ai = ai_settings_from_env()
+    storage = storage_settings_from_env()
+    mail = mail_settings_from_env()
+    configure(args.log_level or service.log_level)
+    registry = default_registry(ai, storage, mail)
     concurrency = args.concurrency
     if concurrency is None:
         # A job holds its slot while it gathers, prompts and stores, not only while the
@@ -284,6 +294,25 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
+def _weeks(text: str) -> int:
+    value = _positive_int(text)
+    if value > 104:
+        raise argparse.ArgumentTypeError(f"at most 104 weeks, not {value}")
+    return value
+
+
+def cmd_costs(args: argparse.Namespace) -> int:
+    from worker.config import prices_from_env  # noqa: PLC0415
+    from worker.ops import costs  # noqa: PLC0415
+
+    prices = prices_from_env()
+    with connect(_target(args)) as conn:
+        last = args.week or costs.latest_week(conn) or costs.monday_of(dt.datetime.now(dt.UTC).date())
+        weeks = costs.weekly_costs(conn, last, args.weeks)
+    print(costs.render(weeks, prices))
+    return 0
+
+
 def cmd_retry_failed(args: argparse.Namespace) -> int:
     from worker.queue import manager  # noqa: PLC0415
 
@@ -335,7 +364,11 @@ def build_parser() -> argparse.ArgumentParser:
     p_run.add_argument("--grace", type=float, default=30.0, help="shutdown grace in seconds (default 30)")
     p_run.add_argument("--plugin", action="append", help="module whose register(registry) adds handlers")
     p_run.add_argument("--no-schedule", action="store_true", help="do not run the weekly schedule loop")
-    p_run.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    p_run.add_argument(
+        "--log-level",
+        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+        help="default: PROXIMA_LOG_LEVEL, else INFO",
+    )
     p_run.add_argument("--database-url", help=url_help)
     p_run.set_defaults(func=cmd_run)
 
@@ -348,6 +381,16 @@ def build_parser() -> argparse.ArgumentParser:
     p_status.add_argument("--failures", type=_positive_int, default=10, help="how many failures to list")
     p_status.add_argument("--database-url", help=url_help)
     p_status.set_defaults(func=cmd_status)
+
+    p_costs = sub.add_parser(
+        "costs", help="what the model cost per week: people, round trips, tokens, dollars"
+    )
+    p_costs.add_argument("--week", type=_monday, help="the Monday of the week (default: the latest analysed)")
+    p_costs.add_argument(
+        "--weeks", type=_weeks, default=12, help="weeks in the chart, ending with --week (default 12)"
+    )
+    p_costs.add_argument("--database-url", help=url_help)
+    p_costs.set_defaults(func=cmd_costs)
 
     p_retry = sub.add_parser("retry-failed", help="put failed jobs back in the queue")
     p_retry.add_argument("--kind", type=lambda t: _kinds(t)[0], help="only this kind")
@@ -391,6 +434,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         code: int = args.func(args)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     except ProximaError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

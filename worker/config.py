@@ -225,3 +225,116 @@ def storage_settings_from_env(env: Mapping[str, str] | None = None) -> StorageSe
         bucket=(env.get("PROXIMA_EXPORT_BUCKET") or "").strip() or _DEFAULT_EXPORT_BUCKET,
         local_dir=Path((env.get("PROXIMA_EXPORT_DIR") or "").strip() or "exports"),
     )
+
+
+# -- Running as a deployed service ----------------------------------------------------------------
+
+_ENVIRONMENTS = ("development", "production")
+_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+@dataclass(frozen=True)
+class ServiceSettings:
+    """How the worker runs as a service.
+
+    ``environment`` is ``development`` (the default: without ``DATABASE_URL`` the local
+    cluster is used, PDFs go to a folder) or ``production`` (``PROXIMA_ENV=production``:
+    the database, Storage and, unless ``PROXIMA_AI_PROVIDER=local`` says otherwise,
+    DeepSeek must be configured, so a forgotten variable stops the process instead of
+    quietly writing to a container's disk). ``port`` (``PORT``) serves ``/health`` and
+    ``/metrics`` when set. ``log_level`` is ``PROXIMA_LOG_LEVEL`` (``--log-level`` wins).
+    """
+
+    environment: str = "development"
+    port: int | None = None
+    log_level: str = "INFO"
+
+    def __post_init__(self) -> None:
+        if self.environment not in _ENVIRONMENTS:
+            raise ConfigError(f"PROXIMA_ENV must be development or production, not {self.environment!r}")
+        if self.port is not None and not 0 < self.port < 65536:
+            raise ConfigError(f"PORT must be a port number from 1 to 65535, not {self.port}")
+        if self.log_level not in _LOG_LEVELS:
+            raise ConfigError(
+                f"PROXIMA_LOG_LEVEL must be one of {', '.join(_LOG_LEVELS)}, not {self.log_level!r}"
+            )
+
+    @property
+    def production(self) -> bool:
+        return self.environment == "production"
+
+
+def service_settings_from_env(env: Mapping[str, str] | None = None) -> ServiceSettings:
+    env = os.environ if env is None else env
+    raw_port = (env.get("PORT") or "").strip()
+    port: int | None = None
+    if raw_port:
+        if not raw_port.isdigit():
+            raise ConfigError(f"PORT must be a port number from 1 to 65535, not {raw_port[:20]!r}")
+        port = int(raw_port)
+    return ServiceSettings(
+        environment=(env.get("PROXIMA_ENV") or "").strip().lower() or "development",
+        port=port,
+        log_level=(env.get("PROXIMA_LOG_LEVEL") or "").strip().upper() or "INFO",
+    )
+
+
+def require_production_settings(env: Mapping[str, str] | None = None) -> None:
+    """In production, the settings without which the worker would quietly do the wrong thing."""
+    env = os.environ if env is None else env
+    if not service_settings_from_env(env).production:
+        return
+    if database_url_from_env(env) is None:
+        raise ConfigError("DATABASE_URL is required when PROXIMA_ENV=production")
+    storage = storage_settings_from_env(env)
+    if storage.backend != "supabase":
+        raise ConfigError(
+            "SUPABASE_URL is required when PROXIMA_ENV=production (with SUPABASE_SERVICE_ROLE_KEY): "
+            "PDFs would otherwise be written inside the container"
+        )
+    explicit_provider = (env.get("PROXIMA_AI_PROVIDER") or "").strip()
+    if ai_settings_from_env(env).provider == "local" and explicit_provider != "local":
+        raise ConfigError(
+            "DEEPSEEK_API_KEY is required when PROXIMA_ENV=production (or set PROXIMA_AI_PROVIDER=local)"
+        )
+
+
+# -- Prices of the cost report --------------------------------------------------------------------
+
+# DeepSeek's published deepseek-reasoner (R1) prices in US dollars per million tokens.
+_DEFAULT_PRICES = {
+    "PROXIMA_PRICE_INPUT_CACHE_HIT": 0.14,
+    "PROXIMA_PRICE_INPUT_CACHE_MISS": 0.55,
+    "PROXIMA_PRICE_OUTPUT": 2.19,
+}
+
+
+@dataclass(frozen=True)
+class Prices:
+    """US dollars per million tokens: input served from the context cache, input not in
+    it, and output (reasoning included)."""
+
+    input_cache_hit: float = _DEFAULT_PRICES["PROXIMA_PRICE_INPUT_CACHE_HIT"]
+    input_cache_miss: float = _DEFAULT_PRICES["PROXIMA_PRICE_INPUT_CACHE_MISS"]
+    output: float = _DEFAULT_PRICES["PROXIMA_PRICE_OUTPUT"]
+
+
+def prices_from_env(env: Mapping[str, str] | None = None) -> Prices:
+    env = os.environ if env is None else env
+    values: dict[str, float] = {}
+    for name, default in _DEFAULT_PRICES.items():
+        raw = (env.get(name) or "").strip()
+        try:
+            value = float(raw) if raw else default
+        except ValueError:
+            raise ConfigError(
+                f"{name} must be a price in dollars per million tokens, not {raw[:20]!r}"
+            ) from None
+        if not 0 <= value <= 1000 or value != value:  # noqa: PLR0124 - NaN
+            raise ConfigError(f"{name} must be between 0 and 1000 dollars per million tokens, not {raw!r}")
+        values[name] = value
+    return Prices(
+        input_cache_hit=values["PROXIMA_PRICE_INPUT_CACHE_HIT"],
+        input_cache_miss=values["PROXIMA_PRICE_INPUT_CACHE_MISS"],
+        output=values["PROXIMA_PRICE_OUTPUT"],
+    )

@@ -196,7 +196,7 @@ def test_concurrent_runs_apply_each_migration_once(empty_db_url: str) -> None:
 
 def test_a_malformed_database_url_is_one_clear_line_and_touches_nothing() -> None:
     result = _run_cli("migrate", env={"DATABASE_URL": "postgresql://me:topsecret@[::1/db"})
-    assert result.returncode == 1
+    assert result.returncode == 2, "a malformed setting exits with code 2"
     assert result.stderr.count("\n") == 1
     assert result.stderr.startswith("error: DATABASE_URL is malformed")
     assert "topsecret" not in result.stderr

@@ -1,0 +1,1 @@
+"""Operating the service: what a week cost, how far a run is."""
