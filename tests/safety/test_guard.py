@@ -161,6 +161,16 @@ MEDICATION_ADVICE = [
     "Antibiotics would clear the infection faster.",
     "Many people find ibuprofen helpful for headaches like these.",
     "Don't forget your evening dose.",
+    # A clinician asked for a drug, a change, or whether one the person does not take would
+    # help: steering toward it, not a referral.
+    "Ask your pharmacist whether an antihistamine could help.",
+    "Talk to your pharmacist about whether an antihistamine suits you.",
+    "Your GP can tell you whether a preventive medicine would suit you.",
+    "Ask your GP for a course of antibiotics if it lingers.",
+    "It's worth asking the pharmacist for a stronger version of your hay fever tablets.",
+    "Ask your doctor whether you can switch to the slow-release version of your medication.",
+    "Why not swap your afternoon coffee for a caffeine tablet?",
+    "To help the sluggish mornings along, start a B-complex with breakfast.",
 ]
 
 DOSES = [
@@ -277,8 +287,6 @@ REPORTED_MEDICINES = [
 
 REFERRALS = [
     "Ask your doctor or pharmacist whether your medicines could play a part.",
-    "Ask your pharmacist whether an antihistamine could help.",
-    "Talk to your pharmacist about whether an antihistamine suits you.",
     "If migraine keeps returning, it is worth mentioning to your doctor.",
     "Your GP can review your medication if the dizziness continues.",
     "Check with your pharmacist before adding any supplement.",
@@ -286,7 +294,11 @@ REFERRALS = [
     "Bring your medication list to your next appointment.",
     "Bring this report to your next appointment",
     "Ask your pharmacist for advice about antihistamines.",
-    "Your GP can tell you whether a preventive medicine would suit you.",
+    "Your GP can tell you whether your current medicines suit you.",
+    "Ask your pharmacist whether your antihistamine could be making you drowsy.",
+    "Ask your GP for a medication review.",
+    "An optician can check the eye strain you keep noting after long screen days.",
+    "Mention the dry mouth to whoever prescribed your tablets.",
 ]
 
 LIFESTYLE_STEPS = [

@@ -52,10 +52,14 @@ from worker.safety.reading import (
     QUANTITIES,
     REPORTED,
     REPORTED_USE,
+    TOWARD_THE_DRUG,
     Text,
     Token,
+    denied_any,
+    figurative,
     find_medicine,
     hits,
+    offered,
     word_set,
 )
 from worker.safety.vocabulary import (
@@ -64,6 +68,7 @@ from worker.safety.vocabulary import (
     MEDICINE,
     NUTRIENT,
     SERIOUS,
+    SPECULATED,
     Vocabulary,
     load_vocabulary,
 )
@@ -91,16 +96,29 @@ def _complement(tokens: list[Token]) -> list[Token]:
     return tokens
 
 
-def _condition(tokens: list[Token], vocabulary: Vocabulary, *, clause: bool = False) -> int:
+def _condition(
+    tokens: list[Token],
+    vocabulary: Vocabulary,
+    *,
+    clause: bool = False,
+    speculative: bool = False,
+    before: list[Token] | None = None,
+) -> int:
     """The flags of the first condition the complement names as such, or 0.
 
     ``clause`` says the frame may take a clause ("looks like migraine is easing"): a bare
     condition followed by a verb is then that clause's subject, not a claim.
+    ``speculative`` says the frame raises a possibility ("could turn out to be"), the one
+    place where a word such as "a growth" names a tumour. ``before`` holds the clause's words
+    ahead of the frame: after a denial there, an "any" phrase claims nothing ("nothing in your
+    logs points to anything serious").
     """
     tokens = _complement(tokens)
     for start, end, flags in hits(tokens, vocabulary, CONDITION):
         following = tokens[end].lower if end < len(tokens) else ""
         preceding = tokens[start - 1].lower if start else ""
+        if flags & SPECULATED and not speculative:
+            continue
         if following in LOG_WORDS or preceding in QUANTITIES:
             continue
         if preceding == "your":
@@ -111,6 +129,10 @@ def _condition(tokens: list[Token], vocabulary: Vocabulary, *, clause: bool = Fa
             preceding in LOG_WORDS or preceding in _TIMES or (clause and start == 0)
         ):
             continue  # "the third week migraine came up", "looks like migraine is easing"
+        if figurative(tokens, start):
+            continue  # "sounds like it nearly gave you a heart attack"
+        if before is not None and denied_any(tokens, start, before):
+            continue
         return flags
     return 0
 
@@ -130,21 +152,17 @@ def _noticed(tokens: list[Token], medicine: Token) -> bool:
     return any(t.lower in _NOTICING for t in tokens if t.start < medicine.start)
 
 
-# Between a clinician and a medicine, words that turn a referral into a request for the drug:
-# "ask your doctor to prescribe antibiotics", "ask your pharmacist for an antihistamine".
-_TOWARD_THE_DRUG = re.compile(
-    r"(?<!who )(?<!that )\bprescrib\w*|\b(?:give you|put you on|start you on|switch you to|increase|"
-    r"increasing|raise|lower|reduce|up your|upping|sell you|offer you)\b"
-    r"|\bfor(?: a| an| some| your| the)?(?: [a-z-]+)?\s*$"
-)
-
-
 def _referred(view: Text, medicine: Token) -> bool:
-    """Whether the clause sends the person to a clinician about ``medicine`` (a referral)."""
+    """Whether the clause sends the person to a clinician about ``medicine`` (a referral)
+    without asking for a drug or a change ("ask your GP for a course of antibiotics") or
+    offering one ("ask your GP whether an antidepressant would help")."""
     start, end = view.clause(medicine.start)
     clinician = CLINICIAN.search(view.lower, start, medicine.start)
     if clinician:
-        return not _TOWARD_THE_DRUG.search(view.lower, clinician.end(), medicine.start)
+        if TOWARD_THE_DRUG.search(view.lower, clinician.end(), medicine.start):
+            return False
+        lead = [t.lower for t in view.tokens(clinician.end(), medicine.start)]
+        return not offered(view, medicine.start, lead)
     clause = view.lower[start:end]
     return bool(_NOT_WITHOUT.search(clause) and CLINICIAN.search(clause))
 
@@ -275,7 +293,8 @@ _ONLY_IF_SERIOUS = frozenset(
 )
 _HEDGES = word_set("could might may can sometimes occasionally possibly potentially rarely")
 _IMPERATIVE_CONTEXT = re.compile(
-    r"(?:^|\b(?:and|then|or|so|but)\s)\s*(?:[-*\u2022]\s*)?"
+    r"(?:^|\b(?:and|then|or|so|but|why not|why don't you|why not just|how about you|you should|"
+    r"you could|you might|maybe you could|perhaps you could)\s)\s*(?:[-*\u2022]\s*)?"
     r"(?:(?:please|just|maybe|perhaps|simply|also|now|gently|always|never|instead|first|do not|"
     r"don't|dont|try to|remember to|be sure to|make sure to|make sure you|don't forget to|do)\s+)*$"
 )
@@ -335,14 +354,16 @@ def _suggestion(view: Text, match: re.Match[str], flags: int, rule: str) -> Find
 
 
 def _suggested(view: Text, match: re.Match[str], vocabulary: Vocabulary) -> Finding | None:
-    flags = _condition(view.after(match, _DIAGNOSIS_WINDOW), vocabulary, clause=True)
+    flags = _condition(
+        view.after(match, _DIAGNOSIS_WINDOW), vocabulary, clause=True, before=view.before(match, 12)
+    )
     return _suggestion(view, match, flags, "suggested_condition")
 
 
 def _sign_of(view: Text, match: re.Match[str], vocabulary: Vocabulary) -> Finding | None:
     if any(t.lower in REPORTED for t in view.before(match, 3)):
         return None  # "you logged signs of asthma": what the person recorded
-    flags = _condition(view.after(match, _DIAGNOSIS_WINDOW), vocabulary)
+    flags = _condition(view.after(match, _DIAGNOSIS_WINDOW), vocabulary, before=view.before(match, 12))
     return _suggestion(view, match, flags, "suggested_condition")
 
 
@@ -352,7 +373,13 @@ def _attributed(view: Text, match: re.Match[str], vocabulary: Vocabulary) -> Fin
 
 
 def _speculated(view: Text, match: re.Match[str], vocabulary: Vocabulary) -> Finding | None:
-    flags = _condition(view.after(match, _DIAGNOSIS_WINDOW), vocabulary, clause=True)
+    flags = _condition(
+        view.after(match, _DIAGNOSIS_WINDOW),
+        vocabulary,
+        clause=True,
+        speculative=True,
+        before=view.before(match, 12),
+    )
     if flags & SERIOUS:
         return Finding("alarm", "serious_speculation")
     if flags and match.group("verb") not in _ONLY_IF_SERIOUS:
@@ -382,6 +409,24 @@ def _found_helpful(view: Text, match: re.Match[str], vocabulary: Vocabulary) -> 
 
 def _body_state(view: Text, match: re.Match[str], vocabulary: Vocabulary) -> Finding | None:
     return Finding("diagnosis", "body_state_claim")
+
+
+def _raised(view: Text, match: re.Match[str], vocabulary: Vocabulary) -> Finding | None:
+    flags = _condition(
+        view.after(match, _DIAGNOSIS_WINDOW), vocabulary, speculative=True, before=view.before(match, 12)
+    )
+    if not flags:
+        return None
+    return Finding(
+        "alarm" if flags & SERIOUS else "diagnosis",
+        "serious_speculation" if flags & SERIOUS else "suggested_condition",
+    )
+
+
+def _body_says(view: Text, match: re.Match[str], vocabulary: Vocabulary) -> Finding | None:
+    if _condition(view.after(match, _DIAGNOSIS_WINDOW), vocabulary):
+        return Finding("diagnosis", "suggested_condition")
+    return None
 
 
 def _organ_at_risk(view: Text, match: re.Match[str], vocabulary: Vocabulary) -> Finding | None:
@@ -468,6 +513,29 @@ def _rests(first: str) -> str:
 
 
 _YOU_HAVE = r"(?:'ve| have)"
+# Parts and measures of the body whose state a claim asserts ("your iron is low", "your
+# thyroid is running slow", "your ticker's a bit dodgy").
+_BODY_PART = (
+    r"(?:blood sugar|blood glucose|glucose|sugar|sugars|blood pressure|bp|iron|ferritin|thyroid|hormones?|"
+    r"cholesterol|vitamin [a-z0-9]+|b12|heart rate|heart rhythm|heart|ticker|oxygen|electrolytes|"
+    r"immune system|cortisol|blood count|kidneys?|liver|adrenals?|adrenal glands?|pancreas|metabolism|"
+    r"gut flora|gut bacteria|microbiome|testosterone|oestrogen|estrogen|serotonin|dopamine|insulin|"
+    r"blood|lungs?|arteries|circulation|nervous system|neurotransmitters|brain chemistry)"
+)
+_STATE_DEGREE = r"(?:too|quite|very|a bit|a little|slightly|dangerously|rather|pretty|seriously|a touch)"
+_BODY_STATE = (
+    r"(?:low|high|off|elevated|raised|underactive|overactive|out of balance|imbalanced|abnormal|"
+    r"irregular|unstable|deficient|struggling|compromised|weak|weakened|failing|dodgy|faulty|sluggish|"
+    r"out of whack|out of kilter|depleted|running (?:slow|low|high|fast)|playing up|not (?:working|"
+    r"functioning) properly|under strain|overworked|worn out|inflamed|damaged|clogged|blocked|"
+    r"crashing|spiking|dysregulated|on the blink|not right|too fast|too slow|haywire|shot|"
+    r"burnt out|burned out|slow|slowing down)"
+)
+_BODY_CHANGE = (
+    r"(?:crashing|crash|crashes|spiking|spike|spikes|dropping|dipping|plummeting|tanking|surging|"
+    r"falling|misfiring|struggling|failing|playing up|running (?:slow|low|high|fast)|"
+    r"out of balance|out of whack)"
+)
 _ORGAN = (
     r"(?:heart|lungs?|liver|kidneys?|brain|spine|spinal cord|appendix|bowel|pancreas|gallbladder|"
     r"arteries|blood vessels|nerves|thyroid)"
@@ -483,7 +551,8 @@ _FRAMES = (
         _MODALS,
         rf"(?: not)?(?: (?:this|that|it|these|those))?(?: {_HEDGE})* (?P<verb>be|mean|signal|indicate|"
         r"suggest|point to|hint at|turn into|"
-        r"develop into|progress to|progress into|lead to|escalate into|become|end up as)\b",
+        r"develop into|progress to|progress into|lead to|escalate into|become|end up as|turn out to be|"
+        r"prove to be|be down to|be caused by|be due to|be a sign of|be an early sign of)\b",
         _speculated,
         CONDITION,
     ),
@@ -543,6 +612,20 @@ _FRAMES = (
         r"(?: (?:probably|likely|possibly|almost certainly|most likely|clearly|definitely|certainly|"
         r"perhaps|maybe))+\b",
         _asserted,
+        CONDITION,
+    ),
+    # alarm or diagnosis: a condition raised as a possibility ("raise the question of",
+    # "the possibility of", "the spectre of")
+    _frames(
+        "question possibility possibilities spectre specter prospect suspicion", r" of\b", _raised, CONDITION
+    ),
+    # diagnosis: what the person's body is said to be telling them ("your body is telling you
+    # that your thyroid is running slow"), read past the "that"
+    _frames(
+        "your",
+        r" (?:body|system|gut|brain|nervous system)(?:'s| is)? (?:telling|trying to tell|warning|signalling|"
+        r"signaling|showing|crying out|asking)(?: you)?(?: that| about| for)?\b",
+        _body_says,
         CONDITION,
     ),
     # diagnosis: something about the person points to it
@@ -609,13 +692,17 @@ _FRAMES = (
     _frames("stemming", r" from\b", _attributed, CONDITION),
     _frames(
         "your",
-        r" (?:blood sugar|blood glucose|sugar|blood pressure|bp|iron|ferritin|thyroid|hormones?|"
-        r"cholesterol|vitamin [a-z0-9]+|b12|heart rate|heart rhythm|oxygen|electrolytes|"
-        r"immune system|cortisol|blood count|kidneys?|liver)(?: levels?)? (?:is|are|was|were|may be|"
-        r"might be|could be|seems?|looks?|appears?|is probably|are probably|is likely|are likely)"
-        rf"(?: to be)?(?: {_HEDGE})* (?:too |quite |very |a bit |slightly |dangerously )?"
-        r"(?:low|high|off|elevated|raised|underactive|overactive|out of balance|imbalanced|abnormal|"
-        r"irregular|unstable|deficient|struggling|compromised|weak|failing)\b",
+        rf" {_BODY_PART}(?: levels?)?(?:'s|'re| (?:is|are|was|were|may be|might be|could be|must be|seems?|"
+        r"looks?|appears?|sounds?|is probably|are probably|is likely|are likely|is clearly|are clearly|"
+        r"has been|have been|is still|are still))"
+        rf"(?: to be)?(?: {_HEDGE})*(?: {_STATE_DEGREE})* {_BODY_STATE}\b",
+        _body_state,
+        0,
+    ),
+    # diagnosis: a symptom explained as a bodily state ("that slump is your blood sugar crashing")
+    _frames(
+        "is 's are",
+        rf"(?: {_HEDGE})* (?:just |simply )?your {_BODY_PART}(?: levels?)? {_BODY_CHANGE}\b",
         _body_state,
         0,
     ),

@@ -39,13 +39,17 @@ from worker.safety.reading import (
     QUANTITIES,
     REPORTED,
     REPORTED_USE,
+    TOWARD_THE_DRUG,
     Text,
     Token,
+    denied_any,
+    figurative,
+    offered,
     scan,
     taken,
     word_set,
 )
-from worker.safety.vocabulary import ADJECTIVE, CONDITION, MEDICINE, SERIOUS, Vocabulary
+from worker.safety.vocabulary import ADJECTIVE, CONDITION, MEDICINE, SERIOUS, SPECULATED, Vocabulary
 
 # -- a condition, and whose it is ---------------------------------------------------------------
 
@@ -70,7 +74,8 @@ _EXPLAINING = word_set(
     "explain explains explained explaining cause causes causing culprit explanation reason behind "
     "blame responsible root underlying underlies driving drives account accounts going source "
     "driver play involved present developing emerging setting guess bet suspect verdict "
-    "diagnosis"
+    "diagnosis possibility possibilities fear fears worry worrying concern concerning suspicion "
+    "suspected candidate contender likeliest prime"
 )
 _COPULAS = word_set("is are was were 's")
 _PRESENT_OR_MODAL = word_set("is are 's could might may must would will can")
@@ -87,7 +92,7 @@ _ATTRIBUTIVE = LOG_WORDS | word_set(
 )
 # Nouns that measure a feeling or count entries: "a wave of anxiety", "days with migraine".
 _AMOUNTS = word_set(
-    "feelings feeling sense wave waves moments moment bit lot touch spike spikes surge rush pang "
+    "feelings feeling sense wave waves moments moment bit lot spike spikes surge rush pang "
     "pangs level levels amount hours rise rises drop drops dip dips increase decrease fall peak "
     "peaks change changes"
 )
@@ -139,6 +144,50 @@ _CLAIMING_CLAUSE_STARTS = word_set(
     "most probably likely almost certainly definitely clearly surely without judging seemingly "
     "apparently presumably possibly perhaps maybe"
 )
+# The first words of a clause that make a bare condition before it an apposition that names
+# what the text just described: "...; bruxism, in other words".
+_NAMING_PHRASES = (
+    "in other words",
+    "in short",
+    "in effect",
+    "that is",
+    "i.e",
+    "for short",
+    "as it's called",
+    "as it is called",
+    "as it's known",
+    "as it is known",
+    "so to speak",
+    "to give it its name",
+    "to name it",
+    "essentially",
+    "basically",
+    "in a word",
+    "put simply",
+    "simply put",
+    "by the look of it",
+    "by the sound of it",
+    "by the looks of it",
+    "by the sound of things",
+    "from the sound of it",
+    "from what you describe",
+    "i suspect",
+    "i think",
+    "i'd say",
+    "i would say",
+    "i'd guess",
+    "i reckon",
+    "we think",
+)
+
+
+def _claiming_start(opening: str) -> bool:
+    """Whether ``opening`` (the first words of the next clause) makes a bare condition just
+    before it a verdict: "Vertigo, most likely.", "bruxism, in other words"."""
+    first = opening.split(" ", 1)[0]
+    return first in _CLAIMING_CLAUSE_STARTS or opening.startswith(_NAMING_PHRASES)
+
+
 # Condition words that claim only inside a frame ("could be fatal"), never on their own.
 _FRAMED_ONLY = frozenset({"terminal", "fatal"})
 
@@ -154,8 +203,8 @@ def _chains(tokens: list[Token], hits: list[tuple[int, int, int]]) -> list[tuple
     for start, end, flags in hits:
         if not flags & CONDITION or start < last_end:
             continue  # "covid" inside "long covid"
-        if tokens[start].lower in _FRAMED_ONLY and end == start + 1:
-            continue
+        if (tokens[start].lower in _FRAMED_ONLY and end == start + 1) or flags & SPECULATED:
+            continue  # "a growth", "fatal": claims only inside a frame
         if tokens[start].lower in {"stroke", "strokes"} and end < len(tokens) and tokens[end].lower == "of":
             continue  # "a stroke of luck"
         if chains and start == last_end + 1 and tokens[last_end].lower in {"and", "or", "nor"}:
@@ -225,14 +274,31 @@ def _explained(tokens: list[Token], end: int) -> bool:
     return bool(after) and after[0] in _FITTING and (len(after) < 2 or after[1] not in _FITTING_AROUND)
 
 
+_SPEAKER_AUXILIARIES = word_set(
+    "would wouldn't could couldn't might may will won't should shouldn't do don't did didn't "
+    "not really probably honestly just also still actually"
+)
+
+
+def _spoken(tokens: list[Token], index: int) -> bool:
+    """Whether the verb at ``index`` is the report's own ("I'd say", "I wouldn't call")."""
+    for back in range(index - 1, max(-1, index - 4), -1):
+        word = tokens[back].lower
+        if word in _SPEAKERS:
+            return True
+        if word not in _SPEAKER_AUXILIARIES:
+            return False
+    return False
+
+
 def _reported_condition(tokens: list[Token], start: int) -> bool:
     """Whether the condition at ``start`` is what a verb of reporting reports."""
     for index in range(start - 1, -1, -1):
         word = tokens[index].lower
         if word in _HAD and index and tokens[index - 1].lower in {"you", "you've"}:
             word = "logged"  # "you had a migraine on Tuesday"; "you most likely had" is a claim
-        if word in _REPORTING and index and tokens[index - 1].lower in _SPEAKERS:
-            return False  # "I'd say anxiety disorder": the report's own verdict
+        if word in _REPORTING and _spoken(tokens, index):
+            return False  # "I'd say anxiety disorder", "I wouldn't call these migraines": a verdict
         if word in _REPORTING:
             between = [t.lower for t in tokens[index + 1 : start]]
             for inner in between:
@@ -244,14 +310,25 @@ def _reported_condition(tokens: list[Token], start: int) -> bool:
     return False
 
 
+_REPORT_AUXILIARIES = word_set(
+    "keep kept have had has 've been often always sometimes also regularly usually first "
+    "repeatedly frequently already just still again"
+)
+
+
 def _reported_after(tokens: list[Token], end: int) -> bool:
     """Whether the condition is the object of a report after it: "the slipped disc you
     mention", "the insomnia you logged", "the ulcer your doctor is following"."""
-    after = [t.lower for t in tokens[end : end + 3]]
+    after = [t.lower for t in tokens[end : end + 5]]
     if after and after[0] in {"that", "which"}:
         after = after[1:]
-    if len(after) >= 2 and after[0] == "you" and after[1] in _REPORTING:
-        return True
+    if after and after[0] in {"you", "you've", "you'd"}:
+        # "the eye strain you keep noting", "the insomnia you've been logging"
+        for word in after[1:4]:
+            if word in _REPORTING:
+                return True
+            if word not in _REPORT_AUXILIARIES:
+                break
     return len(after) >= 2 and after[0] == "your" and CLINICIAN.fullmatch(after[1]) is not None
 
 
@@ -300,6 +377,17 @@ def _owned(view: Text, tokens: list[Token], start: int, end: int, around: tuple[
     word_before = tokens[lead - 1].lower if lead else ""
     if view.quoted(tokens[start].start):
         return True
+    if figurative(tokens, start) or denied_any(tokens, start, tokens[:start]):
+        return True  # "the deadline nearly gave you a heart attack", "nothing ... anything serious"
+    if _located(tokens, end):
+        # "the wear-and-tear arthritis in your right knee": placed in the person's body, a
+        # claim unless it is reported or someone else's
+        return (
+            _others(tokens, start)
+            or _reported_condition(tokens, start)
+            or _possessive(before)
+            or _attributed(view, tokens[start].start)
+        )
     for token in tokens[end : end + 3]:
         if token.lower in _INSTANCES and _said_to_be(tokens, lead):
             break  # "the pain is a classic gout flare": an instance claimed, not a log's word
@@ -336,11 +424,52 @@ def _owned(view: Text, tokens: list[Token], start: int, end: int, around: tuple[
         for i, t in enumerate(tokens[:start])
     ):
         # a label on its own: "A new entry: migraine", "For anxiety, the calmest days were ..."
-        return around[0] not in _CLAIMING_CLAUSE_ENDS and around[1] not in _CLAIMING_CLAUSE_STARTS
+        return around[0] not in _CLAIMING_CLAUSE_ENDS and not _claiming_start(around[1])
     return end < len(tokens) and _subject(tokens, start, end) and not _explained(tokens, end)
 
 
 _NAMING = word_set("symptom entry tag label word topic theme category")
+# A sentence's attribution to the person's own words: ", you wrote", "as you labelled it",
+# "going by your notes".
+_ATTRIBUTED = re.compile(
+    r"(?:,|\bas) you(?:'ve| have)? (?:wrote|written|noted|mentioned|said|logged|recorded|reported|put it|"
+    r"labelled|labeled|called|named|termed|tagged|described|describe|call|put)\b|"
+    r"\b(?:according to|going by|judging by) your (?:notes?|entries|entry|logs?|diary|check-ins)\b"
+)
+_BODY = word_set(
+    "knee knees ankle ankles wrist wrists elbow elbows hip hips shoulder shoulders neck back spine "
+    "foot feet toe toes hand hands finger fingers thumb thumbs heel heels jaw joints joint chest "
+    "heart lungs lung stomach gut bowel bowels belly abdomen tummy head brain temple temples sinuses "
+    "sinus throat ear ears eye eyes skin scalp leg legs arm arms thigh calf calves muscle muscles "
+    "tendon tendons nerve nerves liver kidney kidneys bladder thyroid pelvis groin rib ribs breast "
+    "breasts face mouth gums teeth tooth nose colon blood veins arteries system"
+)
+_LOCATING = word_set("in of on behind around under")
+# Verbs after a placed condition that make it the subject of a report: "migraine in your
+# left temple came up twice".
+_LOG_VERBS = word_set(
+    "came comes showed shows appeared appears eased eases rose rises fell falls dropped drops "
+    "returned returns stayed stays peaked peaks settled settles flared flares"
+)
+
+
+def _attributed(view: Text, position: int) -> bool:
+    """Whether the sentence, after ``position``, says the words are the person's own ("as
+    you labelled it")."""
+    _, end = view.sentence(position)
+    return _ATTRIBUTED.search(view.lower, position, end) is not None
+
+
+def _located(tokens: list[Token], end: int) -> bool:
+    """Whether a condition ending at ``end`` is placed in the person's body ("the arthritis
+    in your right knee"), and not as the subject of a report ("... came up twice")."""
+    after = [t.lower for t in tokens[end : end + 6]]
+    if len(after) < 3 or after[0] not in _LOCATING or after[1] != "your":
+        return False
+    for index in range(2, min(len(after), 5)):
+        if after[index] in _BODY:
+            return index + 1 >= len(after) or after[index + 1] not in _LOG_VERBS
+    return False
 
 
 def _named_as_logged(tokens: list[Token], start: int) -> bool:
@@ -394,12 +523,8 @@ _PAST = word_set("was were had did stayed ran helped went came")
 # Verbs after a medicine that say it was in the log: "ibuprofen came up twice".
 _LOGGED_VERBS = word_set("came appeared appears showed featured logged mentioned noted")
 # Steps that keep a record of a medicine, not take it: "noting when you take painkillers".
-_LOGGING = word_set("track tracking note noting log logging record recording list diary journal whether")
+_LOGGING = word_set("track tracking note noting log logging record recording list diary journal")
 # A sentence's attribution to the person's own words: ", you wrote", "going by your notes".
-_ATTRIBUTED = re.compile(
-    r"(?:,|\bas) you (?:wrote|noted|mentioned|said|logged|recorded|reported|put it)\b|"
-    r"\b(?:according to|going by|judging by) your (?:notes?|entries|entry|logs?|diary|check-ins)\b"
-)
 # Words in a sentence that steer a referral toward a drug or a change: "ask your doctor about
 # increasing", "your doctor could put you on".
 _STEERING = re.compile(
@@ -448,7 +573,12 @@ def _medicine_owned(view: Text, tokens: list[Token], first: int, last: int) -> b
         and (negated[0] > 0 or referred or "report" in view.lower[start:end])
     ):
         return True
-    return referred and not _steered(view, start, end)
+    if not referred or _steered(view, start, end):
+        return False
+    clinician = CLINICIAN.search(view.lower, start, medicine.start)
+    if clinician and TOWARD_THE_DRUG.search(view.lower, clinician.end(), medicine.start):
+        return False  # "worth asking the pharmacist for a stronger version of your tablets"
+    return not offered(view, medicine.start, before)
 
 
 def _advised_medicine(view: Text, tokens: list[Token], hits: list[tuple[int, int, int]]) -> Finding | None:
@@ -478,7 +608,7 @@ def by_default(view: Text, vocabulary: Vocabulary, wanted: int) -> Finding | Non
             mine.append((start - first, end - first, flags))
             index += 1
         if mine:
-            around = (words[first - 1] if first else "", words[last] if last < len(words) else "")
+            around = (words[first - 1] if first else "", " ".join(words[last : last + 3]))
             clauses.append((view.span(first, last), mine, around))
     for tokens, mine, around in clauses:
         finding = _claimed_condition(view, tokens, mine, around)

@@ -227,11 +227,61 @@ NOT_A_DIAGNOSIS_SUBJECT = word_set("most main top usual common frequent busiest 
 # A doctor, pharmacist or other clinician: a sentence that hands a medicine to one is a referral.
 CLINICIAN = re.compile(
     r"\b(?:doctors?|gps?|physicians?|pharmacists?|pharmacy|nurses?|clinicians?|specialists?|"
+    r"opticians?|optometrists?|ophthalmologists?|physios?|physiotherapists?|dietitians?|dieticians?|"
+    r"therapists?|counsellors?|counselors?|psychologists?|gynaecologists?|gynecologists?|"
+    r"dermatologists?|rheumatologists?|endocrinologists?|gastroenterologists?|urologists?|"
+    r"whoever prescribed|(?:person|people|one|team) who prescribed|"
     r"consultants?|prescribers?|care team|health ?care (?:provider|professional|team)s?|"
     r"health professionals?|medical professionals?|providers?|dentists?|midwife|midwives|"
     r"practitioners?|clinic|allergists?|neurologists?|cardiologists?|dermatologists?|"
     r"psychiatrists?|dr)\b"
 )
+# What a referral may ask a clinician for without steering to a drug: "ask your pharmacist for
+# advice", "ask your GP for a medication review".
+_ADVICE = (
+    r"(?: (?:a|an|the|some|your|their|his|her|proper|quick|short|full|second|fresh))*"
+    r" (?:advice|review|reviews|check|checks|check-up|checkup|opinion|look|chat|word|guidance|help|"
+    r"appointment|referral|test|tests|blood test|blood tests|scan|assessment|second opinion|"
+    r"medication review|medicines review|medicine review|their view|their thoughts|information)\b"
+)
+# Words in a referral that ask the clinician for a drug or a change rather than for advice:
+# "ask your GP for a course of antibiotics", "ask whether you can switch to the slow-release
+# version", "a stronger version of your tablets".
+TOWARD_THE_DRUG = re.compile(
+    r"(?<!who )(?<!that )(?<!whoever )\bprescrib(?:e|es|ing)\b|\b(?:give you|put you on|start you on|"
+    r"switch you to|get you on|move you to|move you onto|sell you|offer you|up your|upping|"
+    r"increase|increasing|raise|raising|lower|lowering|reduce|reducing|"
+    r"switch(?:ing)? (?:to|over|from|you)|chang(?:e|ing) (?:to|over)|swap(?:ping)? (?:to|for)|"
+    r"try(?:ing)? (?:a|an|some|out)|(?:start|starting|begin|beginning) (?:a|an|some|on|taking)|"
+    r"stronger|higher|bigger|extra|slow-release|modified-release|extended-release|long-acting|"
+    r"(?:a|the) (?:different|new|other) (?:version|brand|formulation|kind|type|one))\b"
+    rf"|\bfor\b(?!{_ADVICE})"
+)
+# A medicine the person is not said to take, offered as something that could help or suit
+# them: "ask your GP whether an antidepressant would help", "whether a preventive medicine
+# would suit you".
+_NEW_MEDICINE_LEADS = word_set("a an some another")
+_PROMISE = re.compile(
+    r"^\W*(?:\w+\W+){0,3}?(?:would|could|might|may|can|will|is|are)(?: \w+)?"
+    r" (?:help|suit|work|be (?:right|an option|worth|appropriate|suitable|a good|useful|helpful|the answer)|"
+    r"make (?:a|the) difference|take the edge off|ease|calm|settle|relieve|improve|sort|fix)\b"
+    r"|^\W*(?:\w+\W+){0,3}?(?:suits|helps|works for|is worth)\b"
+)
+
+
+def offered(view: Text, medicine_start: int, lead: list[str]) -> bool:
+    """Whether the medicine at ``medicine_start`` is one the person is not said to take,
+    offered as something that could help or suit them; ``lead`` holds the (lower-case) words
+    just before it."""
+    if not lead or not (
+        lead[-1] in _NEW_MEDICINE_LEADS or (len(lead) > 1 and lead[-2] in _NEW_MEDICINE_LEADS)
+    ):
+        return False
+    _, end = view.sentence(medicine_start)
+    rest = view.lower[medicine_start:end]
+    return bool(_PROMISE.search(rest.split(" ", 1)[1] if " " in rest else ""))
+
+
 # Verbs that report what the person did: "you took ibuprofen before bed".
 REPORTED = word_set(
     "noted logged mentioned recorded reported wrote said listed entered tracked took used had "
@@ -245,6 +295,35 @@ REPORTED_USE = word_set(
     "tagged labelled labeled wondered entered marked rated forgot forgotten ran needed"
 )
 NEGATORS = word_set("not don't dont doesn't didn't won't can't cannot never isn't aren't no")
+# Words that deny what follows them: "nothing in your logs points to anything serious".
+DENIALS = NEGATORS | word_set("nothing none neither nor without wouldn't shouldn't")
+# "Any" phrases that a denial makes empty: "nothing points to anything serious".
+_ANY = word_set("any anything")
+
+# A condition as a figure of speech: "the deadline nearly gave you a heart attack", "you
+# almost had a stroke when the bill came".
+_GIVING = word_set("give gives gave giving given")
+_OBJECTS = word_set("you me him her them us everyone everybody anyone somebody someone")
+_ALMOST = word_set("nearly almost practically virtually")
+_HAVING = _GIVING | word_set("had have has having got")
+
+
+def figurative(tokens: list[Token], start: int) -> bool:
+    """Whether the condition at ``tokens[start]`` is a figure of speech: the object of "gave
+    you" or of "nearly had"."""
+    before = [t.lower for t in tokens[max(0, start - 4) : start]]
+    for index, word in enumerate(before[:-1]):
+        if word in _GIVING and before[index + 1] in _OBJECTS:
+            return True
+        if word in _ALMOST and before[index + 1] in _HAVING:
+            return True
+    return False
+
+
+def denied_any(tokens: list[Token], start: int, before: list[Token]) -> bool:
+    """Whether the phrase at ``tokens[start]`` is an "any" phrase ("anything serious") after a
+    denial in ``before``, the words of its clause ahead of the frame."""
+    return tokens[start].lower in _ANY and any(t.lower in DENIALS for t in before)
 
 
 # -- a medicine as a thing to take -------------------------------------------------------------

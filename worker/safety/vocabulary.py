@@ -55,6 +55,7 @@ MEDICINE = 4
 ADJECTIVE = 8  # a word that claims a condition when said of the person ("diabetic")
 CAPITALS = 16  # an acronym ("AIDS", "GERD"): only counts when written in capitals
 NUTRIENT = 32  # what a person can be "low in" ("iron", "vitamin d")
+SPECULATED = 64  # serious only as what something "could be" ("a growth", "a lump"), never on its own
 
 LONGEST_PHRASE = 4
 """Words in the longest phrase looked up; longer dictionary forms are left out."""
@@ -210,6 +211,23 @@ _LAY_CONDITIONS = (
     "perimenopause",
     "menopause",
     "the menopause",
+    "acid reflux",
+    "silent reflux",
+    "reflux disease",
+    "winter blues",
+    "the winter blues",
+    "baby blues",
+    "seasonal depression",
+    "post-viral fatigue",
+    "post-viral syndrome",
+    "postviral fatigue",
+    "chronic fatigue",
+    "rhythm problem",
+    "heart rhythm problem",
+    "heart rhythm disorder",
+    "irregular heartbeat",
+    "reactive hypoglycaemia",
+    "reactive hypoglycemia",
     "raynaud's",
     "crohn's",
     "hashimoto's",
@@ -223,6 +241,24 @@ _LAY_CONDITIONS = (
     "tourette's",
     "asperger's",
 )
+
+# Foods a person can be said to be intolerant of or allergic to: "a gluten sensitivity",
+# "a dairy intolerance", "a nut allergy".
+_FOODS = (
+    "gluten",
+    "wheat",
+    "lactose",
+    "dairy",
+    "milk",
+    "egg",
+    "nut",
+    "peanut",
+    "soy",
+    "fructose",
+    "histamine",
+    "food",
+)
+_REACTIONS = ("sensitivity", "intolerance", "allergy")
 
 # Acronyms of conditions, counted only when written in capitals ("is POTS", not "pots").
 _LAY_ACRONYMS = ("pots", "pmdd", "bppv", "tmj", "tmd", "gad", "cptsd", "gord", "sad")
@@ -371,6 +407,10 @@ _LAY_SERIOUS = (
     "cancerous",
     "precancerous",
 )
+
+# Lay words for a tumour that name one only as a possibility ("could turn out to be a
+# growth"); elsewhere they are ordinary words ("a growth mindset", "the lump in your throat").
+_SPECULATED = ("a growth", "a lump", "a mass", "growths", "lumps")
 
 # Words said of the person that claim a condition ("you are probably hypothyroid").
 _LAY_ADJECTIVES = (
@@ -575,6 +615,13 @@ _LAY_MEDICINES = (
     "quercetin",
     "berberine",
     "activated charcoal",
+    "b-complex",
+    "b complex",
+    "vitamin b complex",
+    "vitamin b-complex",
+    "b vitamin",
+    "iron supplement",
+    "iron supplements",
 )
 
 # Words that name what a medicine is for; with a medicine's form after them they name the
@@ -598,6 +645,16 @@ _MEDICINE_PURPOSES = (
     "antihistamine",
     "travel sickness",
     "acid",
+    "caffeine",
+    "adhd",
+    "asthma",
+    "acne",
+    "nerve pain",
+    "period pain",
+    "anxiety",
+    "stomach",
+    "indigestion",
+    "heartburn",
 )
 _MEDICINE_FORMS = (
     "tablet",
@@ -617,6 +674,14 @@ _MEDICINE_FORMS = (
     "drops",
     "injection",
     "injections",
+    "inhaler",
+    "inhalers",
+    "supplement",
+    "supplements",
+    "remedy",
+    "remedies",
+    "jab",
+    "jabs",
 )
 
 # Nutrients a claim can say the person is low in ("you are probably low in iron").
@@ -848,6 +913,17 @@ def _text_forms(word: str) -> set[str]:
     return forms
 
 
+def _spellings(word: str) -> set[str]:
+    """``word`` and its British spellings (the ones :func:`american` maps back to it)."""
+    forms = {word}
+    for us, british in _BRITISH:
+        if us in word:
+            forms.add(word.replace(us, british))
+    if word.startswith("hem"):
+        forms.add("haem" + word[3:])
+    return forms
+
+
 def _tree_flags(trees: Iterable[str]) -> int:
     condition = serious = False
     for tree in trees:
@@ -1038,7 +1114,9 @@ def build_vocabulary() -> Vocabulary:
     )
     _add(terms, _with_plurals(f"{p} {a}" for p in _PARTS for a in _AILMENTS), CONDITION)
     _add(terms, _with_plurals(f"{o} {a}" for o in _ORGANS for a in _ORGAN_AILMENTS), CONDITION)
+    _add(terms, _with_plurals(f"{f} {r}" for f in _FOODS for r in _REACTIONS), CONDITION)
     _add(terms, _LAY_SERIOUS, CONDITION | SERIOUS)
+    _add(terms, _SPECULATED, CONDITION | SERIOUS | SPECULATED)
     _adjectives(terms)
     _add(terms, _LAY_ADJECTIVES, ADJECTIVE)
     _add(terms, _LAY_MEDICINES, MEDICINE)
@@ -1063,7 +1141,10 @@ def build_vocabulary() -> Vocabulary:
         for form in _text_forms(key):
             if len(form) > 2 or form == key:  # "toes" -> "to" is no form of a text's word
                 keys[form] = keys.get(form, 0) | flags
-    starts = frozenset(phrase.split(" ", 1)[0] for phrase in terms if " " in phrase)
+    # First words in both spellings: "coeliac disease" is looked up as "celiac disease".
+    starts = frozenset(
+        form for phrase in terms if " " in phrase for form in _spellings(phrase.split(" ", 1)[0])
+    )
     prefixes: set[str] = set()
     for phrase in terms:
         if " " in phrase:
