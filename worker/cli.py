@@ -203,6 +203,7 @@ def _monday(text: str) -> dt.date:
 def cmd_run(args: argparse.Namespace) -> int:
     from worker.handlers import default_registry, load_plugin  # noqa: PLC0415 - only the worker needs them
     from worker.log import configure  # noqa: PLC0415
+    from worker.runtime.health import HealthServer  # noqa: PLC0415
     from worker.runtime.schedule import run_schedule  # noqa: PLC0415
     from worker.runtime.worker import Worker, WorkerSettings  # noqa: PLC0415
     from worker.share.mail import mail_settings_from_env  # noqa: PLC0415
@@ -240,6 +241,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     target = _target(args)
     with connect(target):
         pass  # fail fast, in one line, when the database cannot be reached
+    health: HealthServer | None = None
+    if service.port is not None:
+        try:
+            health = HealthServer(target.conninfo, host=service.health_host, port=service.port)
+        except OSError as exc:
+            raise ProximaError(
+                f"cannot serve /health on {service.health_host}:{service.port}: {exc.strerror or exc}"
+            ) from None
 
     async def main() -> None:
         stop = asyncio.Event()
@@ -247,10 +256,18 @@ def cmd_run(args: argparse.Namespace) -> int:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
         worker = Worker(target.conninfo, registry, settings)
-        tasks = [asyncio.create_task(worker.run(stop))]
+        tasks = {"worker": asyncio.create_task(worker.run(stop))}
         if not args.no_schedule:
-            tasks.append(asyncio.create_task(run_schedule(target.conninfo, stop)))
-        await asyncio.gather(*tasks)
+            tasks["schedule"] = asyncio.create_task(run_schedule(target.conninfo, stop))
+        if health is not None:
+            for name, task in tasks.items():
+                health.watch(name, task)
+            health.start(loop)
+        try:
+            await asyncio.gather(*tasks.values())
+        finally:
+            if health is not None:
+                health.stop()
 
     asyncio.run(main())
     return 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from collections.abc import Mapping
@@ -242,18 +243,26 @@ class ServiceSettings:
     the database, Storage and, unless ``PROXIMA_AI_PROVIDER=local`` says otherwise,
     DeepSeek must be configured, so a forgotten variable stops the process instead of
     quietly writing to a container's disk). ``port`` (``PORT``) serves ``/health`` and
-    ``/metrics`` when set. ``log_level`` is ``PROXIMA_LOG_LEVEL`` (``--log-level`` wins).
+    ``/metrics`` when set, on ``health_host`` (``PROXIMA_HEALTH_HOST``, default all
+    interfaces). ``log_level`` is ``PROXIMA_LOG_LEVEL`` (``--log-level`` wins).
     """
 
     environment: str = "development"
     port: int | None = None
     log_level: str = "INFO"
+    health_host: str = "0.0.0.0"  # noqa: S104 - a container's health check comes from outside it
 
     def __post_init__(self) -> None:
         if self.environment not in _ENVIRONMENTS:
             raise ConfigError(f"PROXIMA_ENV must be development or production, not {self.environment!r}")
         if self.port is not None and not 0 < self.port < 65536:
             raise ConfigError(f"PORT must be a port number from 1 to 65535, not {self.port}")
+        try:
+            ipaddress.ip_address(self.health_host)
+        except ValueError:
+            raise ConfigError(
+                f"PROXIMA_HEALTH_HOST must be an IP address such as 0.0.0.0 or 127.0.0.1, not {self.health_host[:40]!r}"
+            ) from None
         if self.log_level not in _LOG_LEVELS:
             raise ConfigError(
                 f"PROXIMA_LOG_LEVEL must be one of {', '.join(_LOG_LEVELS)}, not {self.log_level!r}"
@@ -276,6 +285,7 @@ def service_settings_from_env(env: Mapping[str, str] | None = None) -> ServiceSe
         environment=(env.get("PROXIMA_ENV") or "").strip().lower() or "development",
         port=port,
         log_level=(env.get("PROXIMA_LOG_LEVEL") or "").strip().upper() or "INFO",
+        health_host=(env.get("PROXIMA_HEALTH_HOST") or "").strip() or "0.0.0.0",  # noqa: S104
     )
 
 

@@ -11,6 +11,7 @@ deterministic: a retry would fail the same way) whose message names no content.
 from __future__ import annotations
 
 import asyncio
+import time
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict
@@ -19,6 +20,7 @@ from worker.export.document import get_export, load_document, mark_export_ready
 from worker.export.pdf import render_report_pdf
 from worker.export.storage import Storage
 from worker.log import get_logger
+from worker.metrics import PDF_RENDER
 from worker.queue.context import JobContext
 from worker.queue.jobs import Job
 from worker.queue.registry import Handler
@@ -41,7 +43,9 @@ def make_export_handler(storage: Storage) -> Handler:
                 return  # done by an earlier attempt that finished the export but not the job
             document = await load_document(conn, request)
         # Rendering is CPU-bound: keep the event loop (heartbeats, other jobs) responsive.
+        started = time.perf_counter()
         pdf = await asyncio.to_thread(render_report_pdf, document)
+        PDF_RENDER.observe(time.perf_counter() - started)
         await storage.upload(request.storage_path, pdf)
         async with context.complete() as conn:
             await mark_export_ready(conn, request, size=len(pdf))

@@ -14,6 +14,7 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict
 
 from worker.log import get_logger
+from worker.metrics import EMAILS_SENT
 from worker.queue.context import JobContext
 from worker.queue.jobs import Job
 from worker.queue.registry import Handler
@@ -45,7 +46,12 @@ def make_share_notification_handler(mailer: Mailer, *, sender: str) -> Handler:
                 log.info("share e-mail not sent", job_id=job.id, share_id=str(share.id), reason=skip)
                 return
             link = await mint_email_link(conn, share, await share_base_url(conn))
-        await mailer.send(compose_share_email(share, link, sender=sender))
+        try:
+            await mailer.send(compose_share_email(share, link, sender=sender))
+        except Exception:
+            EMAILS_SENT.labels("failed").inc()
+            raise
+        EMAILS_SENT.labels("sent").inc()
         async with context.complete() as conn:
             await mark_share_notified(conn, share)
         log.info("share e-mail sent", job_id=job.id, share_id=str(share.id))

@@ -19,3 +19,18 @@ select g.week_of,
 
 -- name: latest_generated_week
 select max(week_of) from public.analysis_generations;
+
+-- name: queue_gauges
+-- The live part of the queue for /metrics: unfinished and failed jobs only (the partial
+-- indexes of those statuses), never the history of succeeded jobs.
+select kind,
+       status,
+       count(*)::bigint as jobs,
+       extract(epoch from now() - min(run_at) filter (where status = 'queued' and run_at <= now()))::float8
+         as oldest_queued_seconds
+  from public.jobs
+ where status in ('queued', 'running', 'failed')
+ group by kind, status;
+
+-- name: health_ping
+select 1;

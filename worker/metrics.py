@@ -1,0 +1,137 @@
+"""The worker's Prometheus metrics, on one registry served at ``GET /metrics``.
+
+Counters are per process (Prometheus sums them over workers); the queue gauges are read
+from Postgres when scraped, so every worker reports the same queue. Labels are job
+kinds, statuses and token kinds only: never a user id, a text or an address.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import psycopg
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from worker.db.queries import load_queries
+
+REGISTRY = CollectorRegistry(auto_describe=True)
+
+JOBS_CLAIMED = Counter("proxima_jobs_claimed", "Jobs claimed by this worker", ["kind"], registry=REGISTRY)
+JOBS_SUCCEEDED = Counter("proxima_jobs_succeeded", "Jobs finished successfully", ["kind"], registry=REGISTRY)
+JOBS_FAILED = Counter(
+    "proxima_jobs_failed", "Jobs failed for good (kept with their error)", ["kind"], registry=REGISTRY
+)
+JOBS_RETRIED = Counter(
+    "proxima_jobs_retried", "Attempts that failed and were queued again", ["kind"], registry=REGISTRY
+)
+JOBS_IN_FLIGHT = Gauge("proxima_jobs_in_flight", "Jobs this worker is running now", registry=REGISTRY)
+JOB_DURATION = Histogram(
+    "proxima_job_duration_seconds",
+    "Time from claim to the end of an attempt",
+    ["kind", "outcome"],
+    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600),
+    registry=REGISTRY,
+)
+MODEL_REQUESTS = Counter(
+    "proxima_model_requests",
+    "Chat-completion requests by outcome (ok, an HTTP status, timeout, transport, invalid)",
+    ["status"],
+    registry=REGISTRY,
+)
+MODEL_TOKENS = Counter(
+    "proxima_model_tokens",
+    "Tokens reported by the model API: prompt (cached included), cached, completion",
+    ["kind"],
+    registry=REGISTRY,
+)
+MODEL_LATENCY = Histogram(
+    "proxima_model_request_seconds",
+    "Time of one chat-completion request",
+    buckets=(0.5, 1, 2.5, 5, 10, 20, 30, 60, 120, 300),
+    registry=REGISTRY,
+)
+PDF_RENDER = Histogram(
+    "proxima_pdf_render_seconds",
+    "Time to render one PDF export",
+    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+    registry=REGISTRY,
+)
+EMAILS_SENT = Counter(
+    "proxima_emails", "Share e-mails by outcome (sent, failed)", ["outcome"], registry=REGISTRY
+)
+
+OUTCOMES = ("succeeded", "retried", "failed", "released", "lost")
+
+
+def job_claimed(kind: str) -> None:
+    JOBS_CLAIMED.labels(kind).inc()
+    JOBS_IN_FLIGHT.inc()
+
+
+def job_ended(kind: str, outcome: str, seconds: float) -> None:
+    """One attempt ended: ``succeeded``, ``retried``, ``failed``, ``released`` (handed back
+    at shutdown) or ``lost`` (its lease was taken away)."""
+    JOBS_IN_FLIGHT.dec()
+    JOB_DURATION.labels(kind, outcome).observe(max(seconds, 0.0))
+    if outcome == "succeeded":
+        JOBS_SUCCEEDED.labels(kind).inc()
+    elif outcome == "retried":
+        JOBS_RETRIED.labels(kind).inc()
+    elif outcome == "failed":
+        JOBS_FAILED.labels(kind).inc()
+
+
+def model_request(status: str, seconds: float | None = None) -> None:
+    MODEL_REQUESTS.labels(status).inc()
+    if seconds is not None:
+        MODEL_LATENCY.observe(seconds)
+
+
+def model_tokens(prompt: int, cached: int, completion: int) -> None:
+    MODEL_TOKENS.labels("prompt").inc(max(prompt, 0))
+    MODEL_TOKENS.labels("cached").inc(max(cached, 0))
+    MODEL_TOKENS.labels("completion").inc(max(completion, 0))
+
+
+class QueueCollector(Collector):
+    """Queue depth by kind and status and the oldest queued job's age, read at scrape."""
+
+    def __init__(self, conninfo: str, timeout_seconds: float = 5.0) -> None:
+        self._conninfo = conninfo
+        self._timeout_ms = int(timeout_seconds * 1000)
+
+    def describe(self) -> Iterator[Any]:
+        return iter(())  # unchecked: families are built at collect time
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        depth = GaugeMetricFamily(
+            "proxima_queue_jobs", "Jobs in the queue by kind and status", labels=["kind", "status"]
+        )
+        oldest = GaugeMetricFamily(
+            "proxima_queue_oldest_queued_seconds", "Age of the oldest due queued job", labels=["kind"]
+        )
+        up = GaugeMetricFamily("proxima_queue_scrape_ok", "1 when the queue could be read")
+        try:
+            with psycopg.connect(
+                self._conninfo,
+                connect_timeout=max(1, self._timeout_ms // 1000),
+                options=f"-c statement_timeout={self._timeout_ms}",
+                application_name="proxima-metrics",
+                autocommit=True,
+            ) as conn:
+                rows = conn.execute(load_queries("worker.ops", "queries.sql")["queue_gauges"]).fetchall()
+        except psycopg.Error:
+            up.add_metric([], 0)
+            yield up
+            return
+        for kind, status, jobs, oldest_seconds in rows:
+            depth.add_metric([kind, status], float(jobs))
+            if oldest_seconds is not None:
+                oldest.add_metric([kind], float(oldest_seconds))
+        up.add_metric([], 1)
+        yield depth
+        yield oldest
+        yield up
