@@ -55,6 +55,18 @@ def enqueue_sync(conn: Connection[Any], specs: Sequence[JobSpec]) -> list[int]:
     return [int(row[0]) for row in cur.fetchall()]
 
 
+def claim_statement(
+    *, owner: str, limit: int, lease_seconds: float, kinds: Sequence[str] | None = None
+) -> tuple[sql.Composed, dict[str, Any]]:
+    """The claim statement and its parameters: all kinds, or only ``kinds`` (deduplicated)."""
+    params: dict[str, Any] = {"owner": owner, "lease_seconds": lease_seconds, "kinds": None}
+    name = "claim_jobs"
+    if kinds:
+        params["kinds"] = sorted(set(kinds))
+        name = "claim_jobs_of_kinds"
+    return query(name).format(limit=sql.Literal(int(limit))), params
+
+
 async def claim_jobs(
     conn: AsyncConnection[Any],
     *,
@@ -63,16 +75,14 @@ async def claim_jobs(
     lease_seconds: float,
     kinds: Sequence[str] | None = None,
 ) -> list[Job]:
-    """Claim up to ``limit`` due jobs (most urgent first) under a lease for ``owner``."""
+    """Claim up to ``limit`` due jobs (most urgent first) under a lease for ``owner``.
+
+    With ``kinds``, only jobs of those kinds, each kind read from its own index range
+    (``claim_jobs_of_kinds``), so queued jobs of other kinds cost nothing.
+    """
+    statement, params = claim_statement(owner=owner, limit=limit, lease_seconds=lease_seconds, kinds=kinds)
     async with conn.cursor(row_factory=dict_row) as cur:
-        await cur.execute(
-            query("claim_jobs").format(limit=sql.Literal(int(limit))),
-            {
-                "owner": owner,
-                "lease_seconds": lease_seconds,
-                "kinds": list(kinds) if kinds else None,
-            },
-        )
+        await cur.execute(statement, params)
         rows = await cur.fetchall()
     jobs = [Job.from_row(row) for row in rows]
     jobs.sort(key=lambda j: (-j.priority, j.run_at, j.id))

@@ -18,9 +18,12 @@ on conflict (dedupe_key) where dedupe_key is not null and status in ('queued', '
 returning id;
 
 -- name: claim_jobs
--- Up to {limit} due jobs, most urgent first, skipping rows other workers hold. The limit
--- is written into the statement (manager.claim_jobs formats it): as a bind parameter it
--- kept PostgreSQL from ever settling on a plan, so every claim was planned anew.
+-- Up to {limit} due jobs, most urgent first, skipping rows other workers hold
+-- (jobs_next_idx). The limit is written into the statement (manager.claim_jobs formats
+-- it): as a bind parameter it kept PostgreSQL from ever settling on a plan, so every
+-- claim was planned anew. The worker passes kinds null here; a worker limited to some
+-- kinds uses claim_jobs_of_kinds, since a kinds filter on this walk reads every queued
+-- job of other kinds ahead of the first one it wants.
 with next as (
   select id
     from public.jobs
@@ -30,6 +33,40 @@ with next as (
    order by priority desc, run_at, id
    limit {limit}
      for update skip locked
+)
+update public.jobs j
+   set status = 'running',
+       attempts = j.attempts + 1,
+       lease_owner = %(owner)s,
+       lease_expires_at = now() + make_interval(secs => %(lease_seconds)s),
+       updated_at = now()
+  from next
+ where j.id = next.id
+returning j.id, j.kind, j.user_id, j.payload, j.priority, j.attempts, j.max_attempts,
+          j.run_at, j.created_at, j.lease_expires_at;
+
+-- name: claim_jobs_of_kinds
+-- The same for a worker limited to some kinds. Each asked kind walks its own range of
+-- jobs_next_by_kind_idx (kind, priority desc, run_at, id), locking up to {limit} of its
+-- own jobs, and the heads are merged in claim order, so jobs of other kinds are never
+-- read, however many wait. Rows a kind locked beyond the merged {limit} stay locked only
+-- until the claim's transaction ends (the worker claims in autocommit). Kinds must be
+-- distinct (manager.claim_jobs makes them so).
+with next as (
+  select c.id
+    from unnest(%(kinds)s::text[]) as k (kind)
+   cross join lateral (
+     select q.id, q.priority, q.run_at
+       from public.jobs q
+      where q.status = 'queued'
+        and q.kind = k.kind
+        and q.run_at <= now()
+      order by q.priority desc, q.run_at, q.id
+      limit {limit}
+        for update skip locked
+   ) c
+   order by c.priority desc, c.run_at, c.id
+   limit {limit}
 )
 update public.jobs j
    set status = 'running',

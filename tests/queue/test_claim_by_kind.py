@@ -1,0 +1,145 @@
+"""A worker limited to some kinds claims from its kinds' own index ranges.
+
+Behind a backlog of other kinds, the kind-filtered claim reads only its own jobs (the plan
+walks ``jobs_next_by_kind_idx``, nothing is filtered away), whether PostgreSQL plans it
+for the given kinds or generically, and it claims as the unfiltered claim does: most
+urgent first across the asked kinds, due jobs only, skipping rows other workers hold.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from typing import Any
+
+import psycopg
+import pytest
+from psycopg_pool import AsyncConnectionPool
+
+from worker.queue import manager
+from worker.queue.jobs import Job, JobSpec
+
+BACKLOG = 20_000
+
+
+def _fill_backlog(conn: psycopg.Connection[Any]) -> None:
+    """20,000 queued jobs of another kind, as urgent as and older than the ones asked for."""
+    conn.execute(
+        "insert into jobs (kind, priority, run_at) "
+        "select 'weekly_analysis', 0, now() - interval '1 hour' from generate_series(1, %s)",
+        (BACKLOG,),
+    )
+
+
+def _generic_sql(conn: psycopg.Connection[Any], limit: int) -> str:
+    """The kind-filtered claim as a server-side prepared statement's text ($1 kinds, $2 owner, $3 lease)."""
+    statement, _ = manager.claim_statement(owner="w", limit=limit, lease_seconds=60, kinds=["x"])
+    text = statement.as_string(conn)
+    for name, number in (("kinds", 1), ("owner", 2), ("lease_seconds", 3)):
+        text = text.replace(f"%({name})s", f"${number}")
+    return text
+
+
+@pytest.mark.parametrize("plan_cache_mode", ["force_custom_plan", "force_generic_plan"])
+def test_the_kind_filtered_claim_reads_only_its_kinds_rows_behind_a_backlog(
+    db_url: str, plan_cache_mode: str
+) -> None:
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        _fill_backlog(conn)
+        manager.enqueue_sync(conn, [JobSpec("export_pdf") for _ in range(20)])
+        conn.execute("vacuum analyze jobs")
+        conn.execute(f"set plan_cache_mode = {plan_cache_mode}")
+        conn.execute(f"prepare claim (text[], text, float8) as {_generic_sql(conn, 10)}".encode())  # type: ignore[call-overload]
+        with conn.transaction(force_rollback=True):  # explain analyze runs the claim: undo it
+            plan = conn.execute(
+                "explain (analyze, buffers, costs off) execute claim ('{export_pdf}', 'w', 60)"
+            ).fetchall()
+    text = "\n".join(row[0] for row in plan)
+    assert "Index Scan using jobs_next_by_kind_idx" in text
+    assert "jobs_next_idx" not in text
+    assert "Seq Scan" not in text
+    assert "Rows Removed by Filter" not in text, "no row of another kind is read and thrown away"
+    scanned = [line for line in text.splitlines() if "Index Scan using jobs_next_by_kind_idx" in line]
+    assert all("rows=10 " in line for line in scanned), text
+
+
+def test_the_unfiltered_claim_keeps_the_next_job_index(db_url: str) -> None:
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        _fill_backlog(conn)
+        manager.enqueue_sync(conn, [JobSpec("export_pdf") for _ in range(20)])
+        conn.execute("vacuum analyze jobs")
+        statement, params = manager.claim_statement(owner="w", limit=10, lease_seconds=60)
+        with conn.transaction(force_rollback=True):
+            plan = conn.execute(
+                b"explain (analyze, costs off) " + statement.as_bytes(conn), params
+            ).fetchall()
+    text = "\n".join(row[0] for row in plan)
+    assert "Index Scan using jobs_next_idx" in text
+    assert "jobs_next_by_kind_idx" not in text
+
+
+async def _claim(
+    pool: AsyncConnectionPool[Any], kinds: list[str] | None, limit: int, owner: str = "w"
+) -> list[Job]:
+    async with pool.connection() as conn:
+        return await manager.claim_jobs(conn, owner=owner, limit=limit, lease_seconds=60, kinds=kinds)
+
+
+def test_claiming_several_kinds_takes_the_most_urgent_of_those_kinds_only(db_url: str) -> None:
+    now = dt.datetime.now(dt.UTC)
+    specs = [
+        JobSpec("kind_a", priority=0, run_at=now - dt.timedelta(minutes=5)),  # 0
+        JobSpec("kind_b", priority=5, run_at=now - dt.timedelta(minutes=1)),  # 1
+        JobSpec("kind_c", priority=50, run_at=now - dt.timedelta(minutes=9)),  # 2: never asked for
+        JobSpec("kind_a", priority=5, run_at=now - dt.timedelta(minutes=2)),  # 3
+        JobSpec("kind_b", priority=0, run_at=now - dt.timedelta(minutes=7)),  # 4
+        JobSpec("kind_a", priority=-3, run_at=now - dt.timedelta(minutes=9)),  # 5
+        JobSpec("kind_b", priority=90, run_at=now + dt.timedelta(hours=1)),  # 6: not due yet
+        JobSpec("kind_a", priority=5, run_at=now - dt.timedelta(minutes=2)),  # 7: ties 3, later id
+    ]
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        ids = manager.enqueue_sync(conn, specs)
+
+    async def scenario() -> tuple[list[int], list[int], list[int]]:
+        async with AsyncConnectionPool(db_url, kwargs={"autocommit": True}, min_size=1, max_size=2) as pool:
+            first = await _claim(pool, ["kind_b", "kind_a", "kind_a"], 3)
+            rest = await _claim(pool, ["kind_a", "kind_b"], 10)
+            again = await _claim(pool, ["kind_a", "kind_b"], 10)
+            return [j.id for j in first], [j.id for j in rest], [j.id for j in again]
+
+    first, rest, again = asyncio.run(scenario())
+    # Priority 5 (run_at ties broken by id), then priority 0 oldest first, then -3.
+    assert first == [ids[3], ids[7], ids[1]]
+    assert rest == [ids[4], ids[0], ids[5]]
+    assert again == []
+    with psycopg.connect(db_url) as conn:
+        queued = {row[0] for row in conn.execute("select id from jobs where status = 'queued'")}
+    assert queued == {ids[2], ids[6]}
+
+
+def test_the_kind_filtered_claim_skips_rows_another_worker_holds_without_waiting(db_url: str) -> None:
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        ids = manager.enqueue_sync(conn, [JobSpec("export_pdf", priority=10 - i) for i in range(6)])
+
+    async def scenario() -> tuple[list[int], list[int]]:
+        async with (
+            AsyncConnectionPool(db_url, kwargs={"autocommit": True}, min_size=1, max_size=2) as pool,
+            await psycopg.AsyncConnection.connect(db_url) as holder,
+        ):
+            # Another worker in the middle of its claim: it holds the two most urgent rows.
+            statement, params = manager.claim_statement(
+                owner="other", limit=2, lease_seconds=60, kinds=["export_pdf"]
+            )
+            cur = await holder.execute(statement, params)
+            held = sorted(int(row[0]) for row in await cur.fetchall())
+            async with pool.connection() as conn:
+                await conn.execute("set lock_timeout = '1s'")  # a claim that waited would fail
+                mine = await manager.claim_jobs(
+                    conn, owner="me", limit=10, lease_seconds=60, kinds=["export_pdf"]
+                )
+            await holder.rollback()
+            return held, [j.id for j in mine]
+
+    held, mine = asyncio.run(scenario())
+    assert held == sorted(ids[:2])
+    assert mine == ids[2:]
