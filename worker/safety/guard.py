@@ -46,6 +46,7 @@ from worker.safety.ownership import by_default, not_the_persons
 from worker.safety.reading import (
     CLAUSE_STARTS,
     CLINICIAN,
+    DENIALS,
     LOG_WORDS,
     NEGATORS,
     NOT_A_DIAGNOSIS_SUBJECT,
@@ -429,6 +430,16 @@ def _body_says(view: Text, match: re.Match[str], vocabulary: Vocabulary) -> Find
     return None
 
 
+def _requested(view: Text, match: re.Match[str], vocabulary: Vocabulary) -> Finding | None:
+    """A clinician asked for an unnamed medicine: a request for a drug, unless negated."""
+    start, end = view.sentence(match.start())
+    if not CLINICIAN.search(view.lower, start, end):
+        return None
+    if any(t.lower in DENIALS for t in view.before(match, 4)):
+        return None
+    return Finding("medication", "medication_suggestion")
+
+
 def _organ_at_risk(view: Text, match: re.Match[str], vocabulary: Vocabulary) -> Finding | None:
     return Finding("alarm", "serious_speculation")
 
@@ -520,7 +531,8 @@ _BODY_PART = (
     r"cholesterol|vitamin [a-z0-9]+|b12|heart rate|heart rhythm|heart|ticker|oxygen|electrolytes|"
     r"immune system|cortisol|blood count|kidneys?|liver|adrenals?|adrenal glands?|pancreas|metabolism|"
     r"gut flora|gut bacteria|microbiome|testosterone|oestrogen|estrogen|serotonin|dopamine|insulin|"
-    r"blood|lungs?|arteries|circulation|nervous system|neurotransmitters|brain chemistry)"
+    r"blood|lungs?|arteries|circulation|nervous system|neurotransmitters|brain chemistry|gallbladder|"
+    r"appendix|prostate|ovaries|womb|uterus|bladder|bowels?|spleen|gall bladder)"
 )
 _STATE_DEGREE = r"(?:too|quite|very|a bit|a little|slightly|dangerously|rather|pretty|seriously|a touch)"
 _BODY_STATE = (
@@ -529,12 +541,15 @@ _BODY_STATE = (
     r"out of whack|out of kilter|depleted|running (?:slow|low|high|fast)|playing up|not (?:working|"
     r"functioning) properly|under strain|overworked|worn out|inflamed|damaged|clogged|blocked|"
     r"crashing|spiking|dysregulated|on the blink|not right|too fast|too slow|haywire|shot|"
+    r"all over the place|on the (?:high|low) side|creeping up|through the roof|sky-high|in overdrive|"
+    r"acting up|misbehaving|overdoing it|working overtime|underperforming|not coping|"
     r"burnt out|burned out|slow|slowing down)"
 )
 _BODY_CHANGE = (
     r"(?:crashing|crash|crashes|spiking|spike|spikes|dropping|dipping|plummeting|tanking|surging|"
     r"falling|misfiring|struggling|failing|playing up|running (?:slow|low|high|fast)|"
-    r"out of balance|out of whack)"
+    r"out of balance|out of whack|acting up|misbehaving|overdoing it|working overtime|in overdrive|"
+    r"going haywire|underperforming|not coping|complaining|protesting|flaring)"
 )
 _ORGAN = (
     r"(?:heart|lungs?|liver|kidneys?|brain|spine|spinal cord|appendix|bowel|pancreas|gallbladder|"
@@ -604,9 +619,9 @@ _FRAMES = (
         CONDITION | ADJECTIVE | NUTRIENT,
     ),
     _frames("you're", rf"(?: {_HEDGE}| {_DEGREE})*\b", _described, CONDITION | ADJECTIVE | NUTRIENT),
-    _frames("this that it these those which", rf"(?: is| are)(?: {_HEDGE})*\b", _asserted, CONDITION),
-    _frames("it's that's", rf"(?: {_HEDGE})*\b", _asserted, CONDITION),
-    _frames("this that it these those which", rf" (?:was|were)(?: {_HEDGE})+\b", _asserted, CONDITION),
+    _frames("this that it these those which they", rf"(?: is| are)(?: {_HEDGE})*\b", _asserted, CONDITION),
+    _frames("it's that's they're", rf"(?: {_HEDGE})*\b", _asserted, CONDITION),
+    _frames("this that it these those which they", rf" (?:was|were)(?: {_HEDGE})+\b", _asserted, CONDITION),
     _frames(
         "is are was were",
         r"(?: (?:probably|likely|possibly|almost certainly|most likely|clearly|definitely|certainly|"
@@ -749,6 +764,16 @@ _FRAMES = (
         _instructed,
         MEDICINE,
     ),
+    # medication: a clinician asked to prescribe something unnamed ("ask the GP to put you on
+    # something for the low mood", "see if your doctor will prescribe something")
+    _frames(
+        "prescribe prescribes prescribing",
+        r" (?:you )?(?:something|anything|a course of something|some(?:thing)? stronger)\b",
+        _requested,
+        0,
+    ),
+    _frames("put start get", r" you (?:on|onto) (?:something|anything)\b", _requested, 0),
+    _frames("give", r" you (?:something|anything) (?:for|to)\b", _requested, 0),
     # medication: a suggestion
     _frames("how what", r" about\b", _proposed, MEDICINE),
     _frames("have", r" you (?:thought about|considered|tried)\b", _proposed, MEDICINE),

@@ -75,7 +75,7 @@ _EXPLAINING = word_set(
     "blame responsible root underlying underlies driving drives account accounts going source "
     "driver play involved present developing emerging setting guess bet suspect verdict "
     "diagnosis possibility possibilities fear fears worry worrying concern concerning suspicion "
-    "suspected candidate contender likeliest prime"
+    "suspected candidate contender likeliest prime why table cards ruled contention frame"
 )
 _COPULAS = word_set("is are was were 's")
 _PRESENT_OR_MODAL = word_set("is are 's could might may must would will can")
@@ -339,8 +339,9 @@ def _others(tokens: list[Token], start: int) -> bool:
     for token in reversed(tokens[:start]):
         if token.lower in _SECOND_PERSON:
             return False
-        if token.lower in _OTHERS:
-            return True
+        word = token.lower[:-2] if token.lower.endswith(("'s", "s'")) else token.lower
+        if word in _OTHERS or token.lower in _OTHERS:
+            return True  # "your sister", "your friend's recent diagnosis"
     return False
 
 
@@ -388,6 +389,9 @@ def _owned(view: Text, tokens: list[Token], start: int, end: int, around: tuple[
             or _possessive(before)
             or _attributed(view, tokens[start].start)
         )
+    if _opinion(view, tokens) and not (end < len(tokens) and tokens[end].lower in _CLAUSE_VERBS):
+        # "your low moods say depression to me", "my guess is gout": the report's verdict
+        return _others(tokens, start) or _attributed(view, tokens[start].start)
     for token in tokens[end : end + 3]:
         if token.lower in _INSTANCES and _said_to_be(tokens, lead):
             break  # "the pain is a classic gout flare": an instance claimed, not a log's word
@@ -451,6 +455,23 @@ _LOG_VERBS = word_set(
     "came comes showed shows appeared appears eased eases rose rises fell falls dropped drops "
     "returned returns stayed stays peaked peaks settled settles flared flares"
 )
+
+
+# The report giving its own opinion: "to me", "my guess", "I suspect", "if you ask me".
+_OPINION = re.compile(
+    r"\bto me\b|\bin my (?:view|opinion|book|experience)\b|\bmy (?:guess|bet|money|hunch|read|sense|"
+    r"feeling|view|opinion|instinct|gut feeling)\b|\bif you ask me\b|\bi(?:'d| would)? "
+    r"(?:think|suspect|reckon|guess|believe|bet|say|call|wager)\b|\bi'm (?:sure|fairly sure|pretty sure|"
+    r"guessing|betting|thinking)\b"
+)
+
+
+def _opinion(view: Text, tokens: list[Token]) -> bool:
+    """Whether the clause of ``tokens`` gives the report's own opinion."""
+    if not tokens:
+        return False
+    start, end = view.clause(tokens[0].start)
+    return _OPINION.search(view.lower, start, end) is not None
 
 
 def _attributed(view: Text, position: int) -> bool:
@@ -547,6 +568,14 @@ def _steered(view: Text, start: int, end: int) -> bool:
     return False
 
 
+# The person's record as the subject of a report: "your notes mention", "Tuesday's entry says".
+_RECORD_SAYS = re.compile(
+    r"\b(?:your|the|\w+'s)(?: \w+)? (?:notes?|entries|entry|logs?|diary|journal|check-ins?|records?) "
+    r"(?:mention|mentions|mentioned|say|says|said|show|shows|showed|record|records|recorded|list|lists|"
+    r"listed|note|notes|noted|include|includes|included)\b"
+)
+
+
 def _medicine_owned(view: Text, tokens: list[Token], first: int, last: int) -> bool:
     """Whether the medicine ``tokens[first:last]``, named outside any frame, is the person's
     own use, a referral or a statement of what is not advised."""
@@ -559,6 +588,8 @@ def _medicine_owned(view: Text, tokens: list[Token], first: int, last: int) -> b
     if any(word in REPORTED or word in REPORTED_USE or word in _LOGGING for word in before):
         return True  # "you noted taking ibuprofen", "noting when you take painkillers"
     start, end = view.sentence(medicine.start)
+    if _RECORD_SAYS.search(view.lower, view.clause(medicine.start)[0], medicine.start):
+        return True  # "your notes mention taking ibuprofen on Wednesday"
     if _ATTRIBUTED.search(view.lower, medicine.start, end):
         return True  # "your vitamin d tablet is part of your morning routine, you wrote"
     referred = bool(CLINICIAN.search(view.lower, start, end))

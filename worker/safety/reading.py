@@ -230,7 +230,7 @@ CLINICIAN = re.compile(
     r"opticians?|optometrists?|ophthalmologists?|physios?|physiotherapists?|dietitians?|dieticians?|"
     r"therapists?|counsellors?|counselors?|psychologists?|gynaecologists?|gynecologists?|"
     r"dermatologists?|rheumatologists?|endocrinologists?|gastroenterologists?|urologists?|"
-    r"whoever prescribed|(?:person|people|one|team) who prescribed|"
+    r"whoever prescribed|(?:person|people|one|team) who prescribed|chemists?|"
     r"consultants?|prescribers?|care team|health ?care (?:provider|professional|team)s?|"
     r"health professionals?|medical professionals?|providers?|dentists?|midwife|midwives|"
     r"practitioners?|clinic|allergists?|neurologists?|cardiologists?|dermatologists?|"
@@ -254,7 +254,8 @@ TOWARD_THE_DRUG = re.compile(
     r"switch(?:ing)? (?:to|over|from|you)|chang(?:e|ing) (?:to|over)|swap(?:ping)? (?:to|for)|"
     r"try(?:ing)? (?:a|an|some|out)|(?:start|starting|begin|beginning) (?:a|an|some|on|taking)|"
     r"stronger|higher|bigger|extra|slow-release|modified-release|extended-release|long-acting|"
-    r"(?:a|the) (?:different|new|other) (?:version|brand|formulation|kind|type|one))\b"
+    r"(?:a|the) (?:different|new|other) (?:version|brand|formulation|kind|type|one)|"
+    r"about (?:getting|trying|starting|adding|going on|taking|using))\b"
     rf"|\bfor\b(?!{_ADVICE})"
 )
 # A medicine the person is not said to take, offered as something that could help or suit
@@ -338,6 +339,7 @@ _NOT_TAKEN = word_set(
     "reviews history records entries names questions leaflet label labels use tea teas from out "
     "side machine machines"
 )
+_SHOPS = word_set("chemist chemists pharmacy pharmacist shop shops supermarket counter store doctor gp")
 _DEVICES = word_set("phone phones screen screens laptop laptops device devices computer computers tv ipad")
 
 
@@ -347,6 +349,8 @@ def taken(tokens: list[Token], start: int, end: int) -> bool:
     following = tokens[end].lower if end < len(tokens) else ""
     if tokens[start].lower in _DOSE_WORDS and following == "of":
         return False  # "a dose of fresh air"; a dose of a medicine names the medicine too
+    if following == "from" and end + 2 < len(tokens) and tokens[end + 2].lower in _SHOPS:
+        return True  # "a nasal spray from the chemist": where to get it
     if following in _NOT_TAKEN or following in LOG_WORDS:
         return False  # "your medication list", "your medicine notes"
     if tokens[start].lower == "tablets" and any(
