@@ -289,11 +289,34 @@ def cmd_enqueue_weekly(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
+    from worker.ops import progress  # noqa: PLC0415
     from worker.queue import manager  # noqa: PLC0415
 
-    with connect(_target(args)) as conn:
+    target = _target(args)
+    if args.watch:
+        with connect(target, autocommit=True) as conn:
+            week = args.week.isoformat() if args.week else progress.latest_run(conn)
+            if week is None:
+                print("no weekly run has been enqueued yet")
+                return 0
+            run_week: str = week
+
+            def read() -> progress.RunProgress:
+                return progress.read_progress(conn, run_week)
+
+            progress.watch(
+                read,
+                out=sys.stdout,
+                terminal=sys.stdout.isatty(),
+                interval=args.interval,
+                timeout=args.timeout,
+            )
+        return 0
+    with connect(target) as conn:
         depth = manager.queue_depth(conn)
         failures = manager.recent_failures(conn, limit=args.failures)
+        week = args.week.isoformat() if args.week else progress.latest_run(conn)
+        run = progress.read_progress(conn, week) if week else None
     if not depth:
         print("the queue is empty")
     else:
@@ -301,6 +324,8 @@ def cmd_status(args: argparse.Namespace) -> int:
         for row in depth:
             age = f"{row.oldest_due_seconds:,.0f} s" if row.oldest_due_seconds is not None else ""
             print(f"{row.kind:<24} {row.status:<10} {row.jobs:>8}  {age}")
+    if run is not None and run.total:
+        print(f"\nweekly run: {progress.summary(run)}")
     if failures:
         print("\nrecent failures:")
         for failure in failures:
@@ -309,6 +334,13 @@ def cmd_status(args: argparse.Namespace) -> int:
                 f"at {failure.updated_at:%Y-%m-%d %H:%M:%S}: {failure.last_error}"
             )
     return 0
+
+
+def _interval(text: str) -> float:
+    value = _positive_float(text)
+    if value > 3600:
+        raise argparse.ArgumentTypeError(f"at most 3600 seconds, got {text}")
+    return value
 
 
 def _weeks(text: str) -> int:
@@ -396,6 +428,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     p_status = sub.add_parser("status", help="queue depth by kind and status, recent failures")
     p_status.add_argument("--failures", type=_positive_int, default=10, help="how many failures to list")
+    p_status.add_argument(
+        "--watch",
+        action="store_true",
+        help="follow the weekly run until it finishes: done, rate, ETA, causes",
+    )
+    p_status.add_argument("--week", type=_monday, help="the Monday of the run (default: the latest run)")
+    p_status.add_argument(
+        "--interval", type=_interval, default=2.0, help="seconds between readings with --watch (default 2)"
+    )
+    p_status.add_argument("--timeout", type=_interval, help="stop watching after this many seconds")
     p_status.add_argument("--database-url", help=url_help)
     p_status.set_defaults(func=cmd_status)
 

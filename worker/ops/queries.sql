@@ -34,3 +34,36 @@ select kind,
 
 -- name: health_ping
 select 1;
+
+-- name: latest_weekly_run
+-- The week of the newest scheduled weekly run (jobs_weekly_run_idx, read backwards).
+select payload ->> 'week_of'
+  from public.jobs
+ where kind = 'weekly_analysis' and dedupe_key is not null
+ order by payload ->> 'week_of' desc
+ limit 1;
+
+-- name: weekly_run_progress
+-- Jobs of the run by status, and how many finished in the last %(window)s seconds.
+select status,
+       count(*)::bigint as jobs,
+       count(*) filter (where finished_at > now() - make_interval(secs => %(window)s))::bigint as recent
+  from public.jobs
+ where kind = 'weekly_analysis' and dedupe_key is not null
+   and payload ->> 'week_of' = %(week)s
+ group by status;
+
+-- name: weekly_run_failures
+-- The run's errors by cause: jobs failed for good, and queued jobs waiting to retry after
+-- a failed attempt. The stored error never holds health text (worker/errors.py);
+-- numbers are folded so that one cause is one line.
+select left(regexp_replace(coalesce(last_error, 'no error recorded'), '[0-9]+', 'N', 'g'), 100) as cause,
+       count(*) filter (where status = 'failed')::bigint as failed,
+       count(*) filter (where status <> 'failed')::bigint as retrying
+  from public.jobs
+ where kind = 'weekly_analysis' and dedupe_key is not null
+   and payload ->> 'week_of' = %(week)s
+   and (status = 'failed' or (status in ('queued', 'running') and last_error is not null))
+ group by 1
+ order by 2 desc, 3 desc, 1
+ limit %(limit)s;
