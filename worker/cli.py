@@ -31,6 +31,7 @@ from worker.db import devdb
 from worker.db.connect import connect
 from worker.db.migrate import MigrationReport, discover, migrate
 from worker.errors import ConfigError, ProximaError
+from worker.ops.steps import step
 
 DEFAULT_EVAL_SET = Path(__file__).resolve().parents[1] / "tests" / "safety" / "eval_set.jsonl"
 
@@ -121,15 +122,18 @@ def cmd_export(args: argparse.Namespace) -> int:
     target = _target(args)
     with connect(target):
         pass
-    export_id = request_export(
-        target.conninfo,
-        args.user,
-        args.stories,
-        include_analysis=not args.no_analysis,
-        include_notes=not args.no_notes,
-    )
-    result = run_export(target.conninfo, export_id, ai, storage)
-    saved = save_to(result, Path(args.out))
+    with step("requesting the export"):
+        export_id = request_export(
+            target.conninfo,
+            args.user,
+            args.stories,
+            include_analysis=not args.no_analysis,
+            include_notes=not args.no_notes,
+        )
+    with step("rendering and storing the PDF"):
+        result = run_export(target.conninfo, export_id, ai, storage)
+    with step("saving the file"):
+        saved = save_to(result, Path(args.out))
     print(f"export {result.export_id}: {result.size:,} bytes stored at {result.storage_path}")
     print(f"saved to {saved}")
     if not result.url.startswith("file:"):
@@ -280,7 +284,8 @@ def cmd_enqueue_weekly(args: argparse.Namespace) -> int:
     with connect(target):
         pass
     notices: list[str] = []
-    added = enqueue_weekly(target.conninfo, args.week, notices)
+    with step("enqueuing the weekly analysis"):
+        added = enqueue_weekly(target.conninfo, args.week, notices)
     week = args.week.isoformat() if args.week else "each person's due week"
     print(f"enqueued {added} weekly analysis jobs for {week}")
     for notice in notices:
@@ -365,7 +370,7 @@ def cmd_costs(args: argparse.Namespace) -> int:
 def cmd_retry_failed(args: argparse.Namespace) -> int:
     from worker.queue import manager  # noqa: PLC0415
 
-    with connect(_target(args), autocommit=True) as conn:
+    with connect(_target(args), autocommit=True) as conn, step("putting failed jobs back in the queue"):
         ids = manager.retry_failed_jobs(conn, kind=args.kind, ids=args.id)
     print(f"put {len(ids)} failed jobs back in the queue")
     return 0
