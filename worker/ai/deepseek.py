@@ -20,7 +20,8 @@ Guarantees of :class:`DeepSeekProvider`:
 * A refused key (401), no balance (402), an unknown model and a rejected request
   (400/422) raise :class:`AIPermanentError` at once, saying what to fix; nothing is retried.
 * At most ``settings.max_concurrency`` requests are in flight per provider, over one pool of
-  keep-alive connections: build one provider per process and share it between jobs.
+  keep-alive connections (:mod:`worker.ai.http11`: one write per request, no per-request
+  client, no scan of the pool): build one provider per process and share it between jobs.
 * No log line and no exception message holds the API key, health text or the answer.
 """
 
@@ -29,20 +30,18 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import email.utils
-import itertools
 import json
-import math
 import random
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-import httpx
 from pydantic import BaseModel, ValidationError
 
 from worker.ai import prompts
 from worker.ai.base import AIPermanentError, AIRetryableError, Generated
+from worker.ai.http11 import ConnectionPool, Response, TransportError
 from worker.ai.prompts import Message, Task
 from worker.config import AISettings
 from worker.errors import ConfigError
@@ -55,7 +54,6 @@ log = get_logger(__name__)
 
 # Worth asking again: the same set the job queue retries (408/409/425/429), plus every 5xx.
 _RETRY_STATUSES = frozenset({408, 409, 425, 429})
-_CONNECTIONS_PER_CLIENT = 16
 # DeepSeek says "Model Not Exist"; OpenAI-style servers say "The model `x` does not exist".
 _MODEL_NOT_FOUND = re.compile(
     r"\bmodel\b.{0,120}?\b(?:not\s+exists?|not\s+found|does\s+not\s+exist)", re.I | re.S
@@ -82,8 +80,7 @@ class DeepSeekProvider:
     and off for reasoning models, which may not support it (the prompt asks for JSON either
     way). ``backoff_base`` and ``backoff_cap`` (seconds) shape the wait between attempts:
     attempt n waits between half and all of ``min(cap, base * 2**(n-1))``, or ``Retry-After``
-    if the server asks for longer. ``client`` lets a caller supply (and then close) its own
-    ``httpx.AsyncClient``.
+    if the server asks for longer.
     """
 
     name = "deepseek"
@@ -92,7 +89,6 @@ class DeepSeekProvider:
         self,
         settings: AISettings,
         *,
-        client: httpx.AsyncClient | None = None,
         json_mode: bool | None = None,
         backoff_base: float = 0.5,
         backoff_cap: float = 8.0,
@@ -106,38 +102,24 @@ class DeepSeekProvider:
         self.model = settings.model
         self._settings = settings
         self._url = settings.base_url.rstrip("/") + "/chat/completions"
-        self._headers = {
-            "Authorization": f"Bearer {settings.api_key}",
-            "Content-Type": "application/json",
-            "Accept": "application/json",
-        }
+        self._pool = ConnectionPool(
+            settings.base_url, max_idle=settings.max_concurrency, keepalive_expiry=60.0
+        )
+        self._head = self._pool.request_head(
+            "/chat/completions",
+            {
+                "Authorization": f"Bearer {settings.api_key}",
+                "Content-Type": "application/json",
+                "Accept": "application/json",
+                "User-Agent": "proxima-worker",
+            },
+        )
         self._json_mode = (not is_reasoner(self.model)) if json_mode is None else json_mode
         # R1's max_tokens covers its reasoning as well as the answer.
         self._max_tokens = max_tokens or (32768 if is_reasoner(self.model) else 8192)
         self._backoff_base = backoff_base
         self._backoff_cap = backoff_cap
         self._rng = rng or random.Random()
-        self._owns_client = client is None
-        if client is not None:
-            self._clients = [client]
-        else:
-            # httpcore's pool scans every connection on every request and response, so one
-            # pool of hundreds of connections spends the CPU on bookkeeping; several small
-            # pools (still one set of clients per process) keep that scan short.
-            shards = max(1, math.ceil(settings.max_concurrency / _CONNECTIONS_PER_CLIENT))
-            per_client = math.ceil(settings.max_concurrency / shards)
-            self._clients = [
-                httpx.AsyncClient(
-                    timeout=httpx.Timeout(settings.timeout_seconds),
-                    limits=httpx.Limits(
-                        max_connections=per_client,
-                        max_keepalive_connections=per_client,
-                        keepalive_expiry=60.0,
-                    ),
-                )
-                for _ in range(shards)
-            ]
-        self._next_client = itertools.cycle(self._clients)
         self._slots = asyncio.Semaphore(settings.max_concurrency)
 
     def __repr__(self) -> str:  # never the key
@@ -162,9 +144,7 @@ class DeepSeekProvider:
         )
 
     async def aclose(self) -> None:
-        if self._owns_client:
-            for client in self._clients:
-                await client.aclose()
+        await self._pool.aclose()
 
     # -- one call: an answer, and at most one repair ---------------------------------------------
 
@@ -254,18 +234,18 @@ class DeepSeekProvider:
             body["temperature"] = 0.7  # varied wording, stable structure; R1 ignores temperature
         if self._json_mode:
             body["response_format"] = {"type": "json_object"}
+        payload = json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
         async with self._slots:
             try:
                 # The whole exchange is bounded: under load DeepSeek keeps the connection alive
                 # with blank lines, which would reset a read timeout forever.
                 async with asyncio.timeout(self._settings.timeout_seconds):
-                    client = next(self._next_client)
-                    response = await client.post(self._url, json=body, headers=self._headers)
-            except (TimeoutError, httpx.TimeoutException):
+                    response = await self._pool.post(self._head, payload)
+            except TimeoutError:
                 raise _TransientError(f"no answer within {self._settings.timeout_seconds:g} s") from None
-            except httpx.TransportError as exc:
-                raise _TransientError(f"the connection failed ({type(exc).__name__})") from None
-        status = response.status_code
+            except TransportError as exc:
+                raise _TransientError(f"the connection failed ({exc.kind})") from None
+        status = response.status
         if status == 200:
             return self._completion(response.text)
         if status >= 500 or status in _RETRY_STATUSES:
@@ -464,7 +444,7 @@ def _usage(raw: Any) -> Usage:
     )
 
 
-def _retry_after(response: httpx.Response) -> float | None:
+def _retry_after(response: Response) -> float | None:
     """``Retry-After`` in seconds (a number or an HTTP date), if the server sent one."""
     value = response.headers.get("retry-after", "").strip()
     if not value:

@@ -1,0 +1,340 @@
+"""The worker's CPU per person-week outside the model call, by phase.
+
+    .venv/bin/python bench/worker_cpu.py                      # 500 people, one at a time
+    .venv/bin/python bench/worker_cpu.py --people 300 --cprofile 25
+    .venv/bin/python bench/worker_cpu.py --concurrent 200     # the real Worker, 200 jobs at once
+
+A private PostgreSQL cluster with ``--people`` synthetic people (the people of
+``bench/weekly_run.py``: five weeks of activity and a story of their own, so two model round
+trips a person-week), and the fake DeepSeek server of ``tests/support/fake_deepseek.py`` in a
+separate process answering after 1 ms (``--latency``): its CPU is not this process's.
+
+Sequential mode (the default) runs the real ``run_weekly_analysis`` with the ``deepseek``
+provider for each person in turn, on one connection; the store runs in a transaction that
+is rolled back (so every pass sees the same data). Every phase's functions are wrapped and
+their CPU time (``time.process_time``, so the machine's other load barely moves it) is
+summed per phase, each phase without the time of the phases nested in it; "other" is the
+rest of ``run_weekly_analysis`` (awaits, the event loop, httpx request building above the
+wrapped calls). ``--warmup`` people run first and are not counted.
+
+``--concurrent N`` instead runs the real ``Worker`` with N job slots and N request slots
+over every person (enqueued with ``enqueue_weekly_analysis``) and reports this process's
+CPU per person-week: everything, claims, heartbeats, completions and the event loop with
+N jobs in flight included. ``--cprofile K`` prints the K functions with the most own time.
+
+Output is Markdown on stdout, progress on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import cProfile
+import datetime as dt
+import functools
+import io
+import os
+import pstats
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any, cast
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import psycopg
+import weekly_run
+from psycopg import AsyncConnection
+
+from worker import pipeline
+from worker import report as report_module
+from worker.ai import deepseek, prompts
+from worker.ai.deepseek import DeepSeekProvider
+from worker.analysis import analytics, store
+from worker.config import AISettings
+from worker.db.migrate import migrate_connection
+from worker.handlers import default_registry
+from worker.log import configure as configure_logging
+from worker.queue.context import JobContext
+from worker.runtime.worker import Worker, WorkerSettings
+from worker.safety import load_vocabulary
+
+PHASE_ORDER = (
+    "gather: statements + row decoding",
+    "analytics (without patterns)",
+    "patterns",
+    "input hash",
+    "last report (statement)",
+    "prompt building",
+    "HTTP request and response (httpx)",
+    "response JSON",
+    "answer JSON extraction",
+    "answer validation (pydantic, without the guard)",
+    "medical-claim guard",
+    "store: rows (CPU)",
+    "store: statement",
+    "other (pipeline glue, awaits, event loop)",
+)
+
+
+class Phases:
+    """CPU time per phase; a phase's own time excludes the phases nested in it."""
+
+    def __init__(self) -> None:
+        self.totals: dict[str, float] = defaultdict(float)
+        self._stack: list[list[Any]] = []
+        self.enabled = False
+
+    def _enter(self, phase: str) -> None:
+        self._stack.append([phase, time.process_time(), 0.0])
+
+    def _leave(self) -> None:
+        phase, started, children = self._stack.pop()
+        elapsed = time.process_time() - started
+        if self.enabled:
+            self.totals[phase] += elapsed - children
+        if self._stack:
+            self._stack[-1][2] += elapsed
+
+    @contextlib.contextmanager
+    def phase(self, name: str) -> Iterator[None]:
+        self._enter(name)
+        try:
+            yield
+        finally:
+            self._leave()
+
+    def wrap(self, owner: Any, attribute: str, phase: str) -> None:
+        original = getattr(owner, attribute)
+        if asyncio.iscoroutinefunction(original):
+
+            @functools.wraps(original)
+            async def wrapped_async(*args: Any, **kwargs: Any) -> Any:
+                self._enter(phase)
+                try:
+                    return await original(*args, **kwargs)
+                finally:
+                    self._leave()
+
+            setattr(owner, attribute, wrapped_async)
+        else:
+
+            @functools.wraps(original)
+            def wrapped(*args: Any, **kwargs: Any) -> Any:
+                self._enter(phase)
+                try:
+                    return original(*args, **kwargs)
+                finally:
+                    self._leave()
+
+            setattr(owner, attribute, wrapped)
+
+
+def instrument(phases: Phases) -> None:
+    phases.wrap(pipeline, "gather_week", "gather: statements + row decoding")
+    phases.wrap(analytics, "analyse", "analytics (without patterns)")
+    phases.wrap(analytics, "find_patterns", "patterns")
+    phases.wrap(analytics.PatternInput, "from_raw_week", "patterns")
+    phases.wrap(analytics, "input_hash", "input hash")
+    phases.wrap(store, "last_report", "last report (statement)")
+    for name in ("story_messages", "analysis_messages", "moves_messages"):
+        phases.wrap(prompts, name, "prompt building")
+    phases.wrap(DeepSeekProvider, "_request", "HTTP request and response (httpx)")
+    phases.wrap(DeepSeekProvider, "_completion", "response JSON")
+    phases.wrap(deepseek, "parse_answer", "answer validation (pydantic, without the guard)")
+    phases.wrap(deepseek, "cap_confidence", "answer validation (pydantic, without the guard)")
+    phases.wrap(deepseek, "extract_json_object", "answer JSON extraction")
+    phases.wrap(report_module, "check_text", "medical-claim guard")
+    phases.wrap(store, "store_report", "store: statement")
+    phases.wrap(store, "report_rows", "store: rows (CPU)")
+
+
+class _RolledBackContext:
+    """A JobContext stand-in on one connection whose ``complete`` rolls the effects back."""
+
+    def __init__(self, conn: AsyncConnection[Any]) -> None:
+        self.conn = conn
+        self.completed = False
+
+    @contextlib.asynccontextmanager
+    async def connection(self) -> AsyncIterator[AsyncConnection[Any]]:
+        yield self.conn
+
+    @contextlib.asynccontextmanager
+    async def complete(self) -> AsyncIterator[AsyncConnection[Any]]:
+        async with self.conn.transaction(force_rollback=True):
+            yield self.conn
+
+
+def _settings(url: str, concurrency: int) -> AISettings:
+    return AISettings(
+        provider="deepseek",
+        api_key=weekly_run.BENCH_API_KEY,
+        base_url=url,
+        model=weekly_run.MODEL,
+        max_concurrency=concurrency,
+    )
+
+
+async def sequential(
+    url: str, fake_url: str, user_ids: list[Any], warmup: int, profiler: cProfile.Profile | None
+) -> tuple[Phases, int, float]:
+    phases = Phases()
+    instrument(phases)
+    provider = DeepSeekProvider(_settings(fake_url, 16))
+    counted = 0
+    total = 0.0
+    try:
+        async with await AsyncConnection.connect(url, autocommit=True) as conn:
+            weeks = []
+            for user_id in user_ids:
+                cur = await conn.execute("select public.user_week_of(%s)", [user_id])
+                row = await cur.fetchone()
+                assert row is not None
+                weeks.append((user_id, row[0]))
+            context = cast(JobContext, _RolledBackContext(conn))
+            for index, (user_id, week_of) in enumerate(weeks):
+                measuring = index >= warmup
+                phases.enabled = measuring
+                if measuring and profiler is not None:
+                    profiler.enable()
+                started = time.process_time()
+                with phases.phase("other (pipeline glue, awaits, event loop)"):
+                    outcome = await pipeline.run_weekly_analysis(
+                        context, provider, user_id, pipeline.WeeklyPayload(week_of=week_of)
+                    )
+                if measuring:
+                    total += time.process_time() - started
+                    counted += 1
+                    if profiler is not None:
+                        profiler.disable()
+                if outcome.status != "stored":
+                    raise RuntimeError(f"person-week {index}: {outcome.status}")
+    finally:
+        await provider.aclose()
+    return phases, counted, total
+
+
+async def concurrent(
+    url: str, fake_url: str, people: int, concurrency: int, profiler: cProfile.Profile | None
+) -> tuple[float, float]:
+    """The real Worker over every person: (CPU seconds of this process, wall seconds)."""
+    stop = asyncio.Event()
+    worker = Worker(
+        url,
+        default_registry(_settings(fake_url, concurrency)),
+        WorkerSettings(concurrency=concurrency, poll_seconds=0.5),
+    )
+    task = asyncio.create_task(worker.run(stop))
+    async with await AsyncConnection.connect(url, autocommit=True) as conn:
+        while True:
+            cur = await conn.execute(
+                "select count(*) from pg_stat_activity where query ilike 'listen proxima%%'"
+            )
+            row = await cur.fetchone()
+            if row and row[0]:
+                break
+            if task.done():
+                task.result()
+            await asyncio.sleep(0.1)
+        cpu0, wall0 = time.process_time(), time.monotonic()
+        if profiler is not None:
+            profiler.enable()
+        await conn.execute("select public.enqueue_weekly_analysis()")
+        while True:
+            cur = await conn.execute(
+                "select count(*) filter (where status in ('succeeded', 'failed')),"
+                " count(*) filter (where status = 'failed') from public.jobs where kind = 'weekly_analysis'"
+            )
+            row = await cur.fetchone()
+            assert row is not None
+            if row[0] >= people:
+                break
+            if task.done():
+                task.result()
+            await asyncio.sleep(0.2)
+        if profiler is not None:
+            profiler.disable()
+        cpu, wall = time.process_time() - cpu0, time.monotonic() - wall0
+        if row[1]:
+            raise RuntimeError(f"{row[1]} jobs failed")
+    stop.set()
+    await task
+    return cpu, wall
+
+
+def _profile_text(profiler: cProfile.Profile, top: int, per: int) -> str:
+    out = io.StringIO()
+    stats = pstats.Stats(profiler, stream=out)
+    stats.sort_stats("tottime").print_stats(top)
+    return f"cProfile, own time over {per} person-weeks, top {top}:\n\n```\n{out.getvalue().strip()}\n```"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--people", type=int, default=500, help="people loaded and run (500)")
+    parser.add_argument("--warmup", type=int, default=50, help="people run first, not counted (50)")
+    parser.add_argument("--concurrent", type=int, default=0, help="run the real Worker with this many slots")
+    parser.add_argument("--latency", type=float, default=0.001, help="the fake server's latency (0.001 s)")
+    parser.add_argument("--cprofile", type=int, default=0, help="print the top K functions by own time")
+    args = parser.parse_args(argv)
+    configure_logging("WARNING")
+    load_vocabulary()
+    cluster = weekly_run.BenchCluster.ephemeral()
+    log_dir = Path(tempfile.mkdtemp(prefix="worker-cpu-"))
+    fake_log = open(log_dir / "fake.log", "wb")  # noqa: SIM115 - closed in the finally
+    fake: weekly_run.FakeServerProcess | None = None
+    try:
+        cluster.start()
+        url = cluster.url()
+        with psycopg.connect(url, autocommit=True) as conn:
+            migrate_connection(conn)
+        now = dt.datetime.now(dt.UTC)
+        seed = weekly_run.seed_people(url, args.people, 1, now, keep_tz_check=False)
+        concurrency = max(1, args.concurrent)
+        fake = weekly_run.FakeServerProcess(
+            args.latency, max(16, concurrency), args.people * 3 + 100, fake_log
+        )
+        profiler = cProfile.Profile() if args.cprofile else None
+        load = " ".join(Path("/proc/loadavg").read_text().split()[:3])
+        print(
+            f"`bench/worker_cpu.py {' '.join(sys.argv[1:])}`, {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, "
+            f"load average before {load}, {os.cpu_count()} cores\n"
+        )
+        if args.concurrent:
+            cpu, wall = asyncio.run(concurrent(url, fake.url, args.people, args.concurrent, profiler))
+            print("| Mode | Person-weeks | Wall | Worker CPU per person-week |\n|---|---|---|---|")
+            print(
+                f"| real Worker, {args.concurrent} in flight, latency {args.latency:g} s | {args.people:,} "
+                f"| {wall:.1f} s | {cpu * 1000 / args.people:.2f} ms |"
+            )
+            per = args.people
+        else:
+            ids = seed.user_ids
+            phases, counted, total = asyncio.run(sequential(url, fake.url, ids, args.warmup, profiler))
+            print(f"Sequential, {counted} person-weeks after {args.warmup} warm-up ones:\n")
+            print("| Phase | CPU ms per person-week | Share |\n|---|---|---|")
+            for name in PHASE_ORDER:
+                value = phases.totals.get(name, 0.0)
+                print(f"| {name} | {value * 1000 / counted:.3f} | {value / total:.1%} |")
+            print(f"| **total** | **{total * 1000 / counted:.3f}** | |")
+            per = counted
+        if profiler is not None:
+            print()
+            print(_profile_text(profiler, args.cprofile, per))
+        return 0
+    finally:
+        if fake is not None:
+            fake.close()
+        fake_log.close()
+        cluster.stop()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
