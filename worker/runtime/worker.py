@@ -109,7 +109,9 @@ class Worker:
         self._pool = AsyncConnectionPool(
             self.conninfo,
             min_size=2,
-            max_size=settings.concurrency + 4,
+            # A job holds a connection only to gather and to store, never across a model
+            # call: a small fixed pool serves any number of jobs in flight.
+            max_size=min(settings.concurrency + 4, 16),
             kwargs={"autocommit": True},
             open=False,
             name="worker",

@@ -69,7 +69,6 @@ from worker.safety.vocabulary import (
     MEDICINE,
     NUTRIENT,
     SERIOUS,
-    SPECULATED,
     Vocabulary,
     load_vocabulary,
 )
@@ -102,24 +101,19 @@ def _condition(
     vocabulary: Vocabulary,
     *,
     clause: bool = False,
-    speculative: bool = False,
     before: list[Token] | None = None,
 ) -> int:
     """The flags of the first condition the complement names as such, or 0.
 
     ``clause`` says the frame may take a clause ("looks like migraine is easing"): a bare
     condition followed by a verb is then that clause's subject, not a claim.
-    ``speculative`` says the frame raises a possibility ("could turn out to be"), the one
-    place where a word such as "a growth" names a tumour. ``before`` holds the clause's words
-    ahead of the frame: after a denial there, an "any" phrase claims nothing ("nothing in your
+    ``before`` holds the clause's words ahead of the frame: after a denial there, an "any" phrase claims nothing ("nothing in your
     logs points to anything serious").
     """
     tokens = _complement(tokens)
     for start, end, flags in hits(tokens, vocabulary, CONDITION):
         following = tokens[end].lower if end < len(tokens) else ""
         preceding = tokens[start - 1].lower if start else ""
-        if flags & SPECULATED and not speculative:
-            continue
         if following in LOG_WORDS or preceding in QUANTITIES:
             continue
         if preceding == "your":
@@ -378,7 +372,6 @@ def _speculated(view: Text, match: re.Match[str], vocabulary: Vocabulary) -> Fin
         view.after(match, _DIAGNOSIS_WINDOW),
         vocabulary,
         clause=True,
-        speculative=True,
         before=view.before(match, 12),
     )
     if flags & SERIOUS:
@@ -413,9 +406,7 @@ def _body_state(view: Text, match: re.Match[str], vocabulary: Vocabulary) -> Fin
 
 
 def _raised(view: Text, match: re.Match[str], vocabulary: Vocabulary) -> Finding | None:
-    flags = _condition(
-        view.after(match, _DIAGNOSIS_WINDOW), vocabulary, speculative=True, before=view.before(match, 12)
-    )
+    flags = _condition(view.after(match, _DIAGNOSIS_WINDOW), vocabulary, before=view.before(match, 12))
     if not flags:
         return None
     return Finding(
@@ -428,6 +419,29 @@ def _body_says(view: Text, match: re.Match[str], vocabulary: Vocabulary) -> Find
     if _condition(view.after(match, _DIAGNOSIS_WINDOW), vocabulary):
         return Finding("diagnosis", "suggested_condition")
     return None
+
+
+_EXPLAINED_AS = word_set("is are it's that's what's this's probably likely just simply clearly")
+
+
+def _body_explains(view: Text, match: re.Match[str], vocabulary: Vocabulary) -> Finding | None:
+    """A symptom explained as a bodily state: "that slump is your blood sugar crashing"."""
+    before = view.before(match, 1)
+    if before and before[0].lower in _EXPLAINED_AS:
+        return Finding("diagnosis", "body_state_claim")
+    return None
+
+
+def _organ_blamed(view: Text, match: re.Match[str], vocabulary: Vocabulary) -> Finding | None:
+    """An organ or a bodily measure named as the cause, unless it is a log of it ("it's your
+    blood pressure readings that ...")."""
+    after = view.after(match, 2)
+    if after and (after[0].lower in LOG_WORDS or after[0].lower in _MEASURES):
+        return None
+    return Finding("diagnosis", "body_state_claim")
+
+
+_MEASURES = word_set("readings reading levels level data numbers figures results test tests monitor")
 
 
 def _requested(view: Text, match: re.Match[str], vocabulary: Vocabulary) -> Finding | None:
@@ -468,6 +482,8 @@ def _proposed(view: Text, match: re.Match[str], vocabulary: Vocabulary) -> Findi
     medicine = find_medicine(tokens, vocabulary)
     if medicine is None or _referred(view, medicine) or _noticed(tokens, medicine):
         return None
+    if _reported(view, medicine):
+        return None  # "you finished the course of antibiotics on Monday"
     if _any_negated(view, match, tokens, medicine):
         return None  # "this report doesn't recommend any medicines"
     return Finding("medication", "medication_suggestion")
@@ -540,7 +556,7 @@ _BODY_STATE = (
     r"irregular|unstable|deficient|struggling|compromised|weak|weakened|failing|dodgy|faulty|sluggish|"
     r"out of whack|out of kilter|depleted|running (?:slow|low|high|fast)|playing up|not (?:working|"
     r"functioning) properly|under strain|overworked|worn out|inflamed|damaged|clogged|blocked|"
-    r"crashing|spiking|dysregulated|on the blink|not right|too fast|too slow|haywire|shot|"
+    r"crashing|spiking|dysregulated|on the blink|not right|too fast|too slow|haywire|shot|poor|bad|"
     r"all over the place|on the (?:high|low) side|creeping up|through the roof|sky-high|in overdrive|"
     r"acting up|misbehaving|overdoing it|working overtime|underperforming|not coping|"
     r"burnt out|burned out|slow|slowing down)"
@@ -599,6 +615,26 @@ _FRAMES = (
         r"at risk (?:of|for)|in the (?:early )?stages? of|prone to|heading for|heading towards|"
         r"dealing with|coping with|battling|struggling with)\b"
         rf"|(?: {_HEDGE})* (?:seem|appear) to (?:have|be developing|be suffering from)\b",
+        _asserted,
+        CONDITION,
+    ),
+    _frames(
+        "you",
+        rf"(?: {_HEDGE})*(?: {_MODAL}(?: {_HEDGE})* have)? (?:caught|picked up|contracted|come down with|came down with)\b"
+        rf"|(?:'re| are)(?: {_HEDGE})* (?:coming down with|fighting off|fighting|getting over|recovering from)\b"
+        rf"|(?: {_HEDGE})* {_MODAL}(?: {_HEDGE})* be (?:coming down with|fighting off|fighting)\b",
+        _asserted,
+        CONDITION,
+    ),
+    _frames(
+        "you've",
+        rf"(?: {_HEDGE})* (?:caught|picked up|contracted|come down with)\b",
+        _asserted,
+        CONDITION,
+    ),
+    _frames(
+        "you're",
+        rf"(?: {_HEDGE})* (?:coming down with|fighting off|getting over|recovering from)\b",
         _asserted,
         CONDITION,
     ),
@@ -710,17 +746,23 @@ _FRAMES = (
         rf" {_BODY_PART}(?: levels?)?(?:'s|'re| (?:is|are|was|were|may be|might be|could be|must be|seems?|"
         r"looks?|appears?|sounds?|is probably|are probably|is likely|are likely|is clearly|are clearly|"
         r"has been|have been|is still|are still))"
-        rf"(?: to be)?(?: {_HEDGE})*(?: {_STATE_DEGREE})* {_BODY_STATE}\b",
+        rf"(?: to be)?(?: {_HEDGE})*(?: {_STATE_DEGREE})* {_BODY_STATE}\b"
+        rf"|(?: {_BODY_PART})(?: levels?)? (?:isn't|aren't|is not|are not|wasn't|weren't)(?: {_HEDGE})* "
+        r"(?:great|good|brilliant|ideal|right|working properly|what it should be|up to scratch|up to much|"
+        r"coping|keeping up)\b",
         _body_state,
+        0,
+    ),
+    # diagnosis: an organ named as the cause ("the problem is most likely your thyroid",
+    # "it's your gallbladder")
+    _frames(
+        "problem problems culprit cause issue source trouble reason explanation it's that's",
+        rf"(?: (?:is|are|could be|might be|may be|must be|'s))?(?: {_HEDGE})* your {_BODY_PART}\b",
+        _organ_blamed,
         0,
     ),
     # diagnosis: a symptom explained as a bodily state ("that slump is your blood sugar crashing")
-    _frames(
-        "is 's are",
-        rf"(?: {_HEDGE})* (?:just |simply )?your {_BODY_PART}(?: levels?)? {_BODY_CHANGE}\b",
-        _body_state,
-        0,
-    ),
+    _frames("your", rf" {_BODY_PART}(?: levels?)? {_BODY_CHANGE}\b", _body_explains, 0),
     # medication: an instruction
     *(
         _frames(first, _rests(first), _imperative, MEDICINE)
@@ -773,7 +815,13 @@ _FRAMES = (
         0,
     ),
     _frames("put start get", r" you (?:on|onto) (?:something|anything)\b", _requested, 0),
-    _frames("give", r" you (?:something|anything) (?:for|to)\b", _requested, 0),
+    _frames(
+        "give",
+        r" you (?:something|anything)(?: (?:stronger|else|different|more))? (?:for|to)\b"
+        r"| you (?:something|anything) stronger\b",
+        _requested,
+        0,
+    ),
     # medication: a suggestion
     _frames("how what", r" about\b", _proposed, MEDICINE),
     _frames("have", r" you (?:thought about|considered|tried)\b", _proposed, MEDICINE),

@@ -49,7 +49,7 @@ from worker.safety.reading import (
     taken,
     word_set,
 )
-from worker.safety.vocabulary import ADJECTIVE, CONDITION, MEDICINE, SERIOUS, SPECULATED, Vocabulary
+from worker.safety.vocabulary import ADJECTIVE, CONDITION, FRAMED, MEDICINE, SERIOUS, Vocabulary
 
 # -- a condition, and whose it is ---------------------------------------------------------------
 
@@ -203,7 +203,7 @@ def _chains(tokens: list[Token], hits: list[tuple[int, int, int]]) -> list[tuple
     for start, end, flags in hits:
         if not flags & CONDITION or start < last_end:
             continue  # "covid" inside "long covid"
-        if (tokens[start].lower in _FRAMED_ONLY and end == start + 1) or flags & SPECULATED:
+        if (tokens[start].lower in _FRAMED_ONLY and end == start + 1) or flags & FRAMED:
             continue  # "a growth", "fatal": claims only inside a frame
         if tokens[start].lower in {"stroke", "strokes"} and end < len(tokens) and tokens[end].lower == "of":
             continue  # "a stroke of luck"
@@ -563,8 +563,8 @@ def _steered(view: Text, start: int, end: int) -> bool:
     """Whether the sentence between ``start`` and ``end`` steers toward a drug or a change."""
     for found in _STEERING.finditer(view.lower, start, end):
         before = view.tokens(max(start, found.start() - 40), found.start())[-3:]
-        if not any(t.lower in NEGATORS for t in before):
-            return True
+        if not any(t.lower in NEGATORS or t.lower in {"any", "no"} for t in before):
+            return True  # but "any change to your medication is a decision for your prescriber"
     return False
 
 

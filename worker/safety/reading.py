@@ -255,7 +255,8 @@ TOWARD_THE_DRUG = re.compile(
     r"try(?:ing)? (?:a|an|some|out)|(?:start|starting|begin|beginning) (?:a|an|some|on|taking)|"
     r"stronger|higher|bigger|extra|slow-release|modified-release|extended-release|long-acting|"
     r"(?:a|the) (?:different|new|other) (?:version|brand|formulation|kind|type|one)|"
-    r"about (?:getting|trying|starting|adding|going on|taking|using))\b"
+    r"about (?:getting|trying|starting|adding|going on|taking|using)|agree to|a course of|a trial of|"
+    r"a (?:repeat )?prescription (?:for|of))\b"
     rf"|\bfor\b(?!{_ADVICE})"
 )
 # A medicine the person is not said to take, offered as something that could help or suit
@@ -286,7 +287,7 @@ def offered(view: Text, medicine_start: int, lead: list[str]) -> bool:
 # Verbs that report what the person did: "you took ibuprofen before bed".
 REPORTED = word_set(
     "noted logged mentioned recorded reported wrote said listed entered tracked took used had "
-    "tried started stopped marked added skipped missed found felt"
+    "tried started stopped marked added skipped missed found felt finished completed"
 )
 # What a clause says the person did or wrote about a medicine: "you ran out of", "your notes
 # say you didn't need"; past and third-person forms only, since "use", "ask" or "note" open

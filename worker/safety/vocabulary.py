@@ -55,7 +55,7 @@ MEDICINE = 4
 ADJECTIVE = 8  # a word that claims a condition when said of the person ("diabetic")
 CAPITALS = 16  # an acronym ("AIDS", "GERD"): only counts when written in capitals
 NUTRIENT = 32  # what a person can be "low in" ("iron", "vitamin d")
-SPECULATED = 64  # serious only as what something "could be" ("a growth", "a lump"), never on its own
+FRAMED = 64  # a claim only inside a frame ("could be a growth", "you caught a virus"), never on its own
 
 LONGEST_PHRASE = 4
 """Words in the longest phrase looked up; longer dictionary forms are left out."""
@@ -237,6 +237,10 @@ _LAY_CONDITIONS = (
     "strep throat",
     "glue ear",
     "bleed in the brain",
+    "bleed around the brain",
+    "bleeding around the brain",
+    "overactive bladder",
+    "bipolar",
     "bleeding on the brain",
     "bleeding in the brain",
     "silent reflux",
@@ -435,9 +439,12 @@ _LAY_SERIOUS = (
     "precancerous",
 )
 
-# Lay words for a tumour that name one only as a possibility ("could turn out to be a
-# growth"); elsewhere they are ordinary words ("a growth mindset", "the lump in your throat").
-_SPECULATED = ("a growth", "a lump", "a mass", "growths", "lumps")
+# Lay words for a tumour that name one only inside a frame ("could turn out to be a growth");
+# elsewhere they are ordinary words ("a growth mindset", "the lump in your throat").
+_FRAMED = ("a growth", "a lump", "a mass", "growths", "lumps")
+# Lay words for an infection that likewise claim only inside a frame ("you probably caught a
+# virus"), not elsewhere ("a virus going round the office").
+_FRAMED_INFECTIONS = ("a virus", "virus", "viruses", "a viral infection", "a bacterial infection")
 
 # Words said of the person that claim a condition ("you are probably hypothyroid").
 _LAY_ADJECTIVES = (
@@ -1093,7 +1100,12 @@ def _conditions(terms: dict[str, int]) -> None:
     entries: Mapping[str, Mapping[str, Any]] = data["disease_canonical_to_data"]
     flags_of = {key: _tree_flags(entry.get("mesh_tree") or ()) for key, entry in entries.items()}
     variants: Mapping[str, list[str]] = data["disease_variant_to_canonical"]
-    for variant, canonicals in variants.items():
+    for written, canonicals in variants.items():
+        variant = written
+        if written.count(",") == 1:
+            # MeSH's inverted names ("bladder, overactive") read as a text writes them
+            head, _, modifier = written.partition(",")
+            variant = f"{modifier.strip()} {head.strip()}"
         if not _usable(variant):
             continue
         flags = 0
@@ -1148,7 +1160,8 @@ def build_vocabulary() -> Vocabulary:
     _add(terms, _with_plurals(f"{o} {a}" for o in _ORGANS for a in _ORGAN_AILMENTS), CONDITION)
     _add(terms, _with_plurals(f"{f} {r}" for f in _FOODS for r in _REACTIONS), CONDITION)
     _add(terms, _LAY_SERIOUS, CONDITION | SERIOUS)
-    _add(terms, _SPECULATED, CONDITION | SERIOUS | SPECULATED)
+    _add(terms, _FRAMED, CONDITION | SERIOUS | FRAMED)
+    _add(terms, _FRAMED_INFECTIONS, CONDITION | FRAMED)
     _adjectives(terms)
     _add(terms, _LAY_ADJECTIVES, ADJECTIVE)
     _add(terms, _LAY_MEDICINES, MEDICINE)
