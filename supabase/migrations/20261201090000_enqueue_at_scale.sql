@@ -1,0 +1,311 @@
+-- The hourly weekly enqueue at scale: the same person-weeks as before, found through
+-- indexes, with the per-zone work done once per zone and an hour with nobody new due
+-- costing the rows written since the last run, not the whole population.
+--
+-- What stays exactly as it was (20261130100000_whole_local_weeks.sql): who is active
+-- (a row in any of the app's seven activity sources in the 28 days before as_of; the
+-- app's text ids matched to signed-up people in any letter case), each person's zone
+-- (their profile's, else UTC), the week due for them (the current local week once their
+-- local time has passed Monday 06:00, the week before until then, or an explicit
+-- week_of for the people for whom it has begun, with the notice for the others), once
+-- per person-week (a job in any status keeps the person-week, a person-week whose only
+-- job failed for good is enqueued once more), one INSERT statement (one NOTIFY), the
+-- advisory lock that makes concurrent runs take turns, and the grants.
+--
+-- How the work is found:
+--   * the zones are the distinct profile zones (an index skip scan, one probe per zone)
+--     plus UTC; each zone's local time, week and "begun" are computed once per zone;
+--   * a zone is read in full (every person of the zone, each checked for activity by
+--     index probes on (user, time), stopping at the first row found) when the run is
+--     for an explicit week, or when the zone has no mark from an earlier hourly run for
+--     the same due week at an earlier or equal as_of: the first run, the hour the zone's
+--     Monday 06:00 passes, a replay of an earlier moment;
+--   * every other zone was covered by that earlier run, so only people with something
+--     new since it can lack their job: a row in an activity source written since the
+--     mark (by its own time, less an hour for transactions still open at the mark), a
+--     profile written since (a zone saved by save_time_zone bumps updated_at), or a
+--     weekly job that failed since. Those few are checked exactly as above.
+-- Each hourly run moves every zone's mark (zone, week, as_of, ran_at) forward in the
+-- same statement as the jobs, so marks and jobs commit or roll back together.
+-- Not seen between marks, until the zone's next week: a row written with a time older
+-- than the mark by more than that hour (an import of history) by someone otherwise
+-- idle, a profile removed (its person falls back to UTC), or a job row deleted by hand.
+-- `enqueue_weekly_analysis(week_of)` with an explicit week always reads every zone in
+-- full, so a one-off call catches those too.
+
+-- Indexes on the app's tables (names of our own, nothing else of the tables changes).
+-- The text-keyed tables are matched as the old query matched them, in any letter case,
+-- so their per-person indexes are on lower(user_id).
+create index if not exists proxima_symptom_tracking_lower_user_date
+  on public.symptom_tracking (lower(user_id), occurrence_date);
+create index if not exists proxima_symptom_tracking_created
+  on public.symptom_tracking (created_at);
+create index if not exists proxima_quick_scans_lower_user_created
+  on public.quick_scans (lower(user_id), created_at);
+create index if not exists proxima_deep_dive_sessions_lower_user_created
+  on public.deep_dive_sessions (lower(user_id), created_at);
+create index if not exists proxima_health_stories_user_created
+  on public.health_stories (user_id, created_at);
+-- The zones in use and each zone's people; profiles written since a mark.
+create index if not exists proxima_profiles_timezone_user
+  on public.profiles (timezone, user_id);
+create index if not exists proxima_profiles_updated
+  on public.profiles (updated_at);
+
+-- Every job of a person-week, finished or not (the unique index covers only unfinished
+-- ones): the once-per-person-week check is one index probe.
+create index if not exists jobs_dedupe_key_idx
+  on public.jobs (dedupe_key) include (status)
+  where dedupe_key is not null;
+
+-- Where the hourly runs got to, per zone: every person of `zone` active at `as_of` had
+-- a job for `week_of` when the run that wrote the row committed (`ran_at`, its
+-- transaction time). Written only by enqueue_weekly_analysis; outside every schema the
+-- API exposes (proxima_private, 20261130120000_doctor_shares.sql).
+create table if not exists proxima_private.weekly_enqueue_marks (
+  zone text primary key,
+  week_of date not null,
+  as_of timestamptz not null,
+  ran_at timestamptz not null
+);
+
+comment on table proxima_private.weekly_enqueue_marks is
+  'Per time zone, the week and moment up to which the hourly weekly enqueue has covered every active person; written by enqueue_weekly_analysis only.';
+
+alter table proxima_private.weekly_enqueue_marks enable row level security;
+revoke all on proxima_private.weekly_enqueue_marks from public, anon, authenticated, service_role;
+grant select on proxima_private.weekly_enqueue_marks to service_role;
+
+create or replace function public.enqueue_weekly_analysis(week_of date default null, as_of timestamptz default now())
+returns integer
+language plpgsql
+volatile
+security definer
+set search_path = ''
+-- Each statement below is planned with this call's values (the zones read in full, the
+-- time since which covered zones are read), never with a generic plan that would have
+-- to be ready for every zone being read in full.
+set plan_cache_mode = 'force_custom_plan'
+as $$
+declare
+  since timestamptz := enqueue_weekly_analysis.as_of - interval '28 days';
+  since_day date := ((enqueue_weekly_analysis.as_of - interval '28 days') at time zone 'UTC')::date;
+  hourly boolean := enqueue_weekly_analysis.week_of is null;
+  -- Rows written by transactions that were still open when a mark was taken carry a
+  -- time up to this much before it.
+  open_margin constant interval := interval '1 hour';
+  zone_list text[];
+  week_list date[];
+  begun_list boolean[];
+  full_zones text[];
+  utc_in_full boolean;
+  written_since timestamptz;
+  inserted integer;
+  not_begun integer;
+begin
+  if enqueue_weekly_analysis.week_of is not null
+     and extract(isodow from enqueue_weekly_analysis.week_of) <> 1 then
+    raise exception 'week_of must be a Monday; % is a %',
+      to_char(enqueue_weekly_analysis.week_of, 'YYYY-MM-DD'),
+      to_char(enqueue_weekly_analysis.week_of, 'FMDay')
+      using errcode = '22023';
+  end if;
+
+  -- Concurrent calls take turns, so each one's insert sees the jobs (and marks) of the
+  -- one before it even if those have already finished.
+  perform pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('public.enqueue_weekly_analysis'));
+
+  -- The zones: each one's week, whether it has begun, and whether an earlier hourly run
+  -- covered it for that week (then only what was written since that run is read).
+  with recursive profile_zones(zone) as (
+    -- Distinct zones by skipping through the (timezone, user_id) index.
+    (select p.timezone from public.profiles p order by p.timezone limit 1)
+    union all
+    select (select p.timezone from public.profiles p
+            where p.timezone > pz.zone order by p.timezone limit 1)
+    from profile_zones pz
+    where pz.zone is not null
+  ),
+  zone_names(zone) as (
+    select pz.zone from profile_zones pz where pz.zone is not null
+    union
+    select 'UTC'
+  ),
+  zone_clock as (
+    select zn.zone, (enqueue_weekly_analysis.as_of at time zone zn.zone) as local_at
+    from zone_names zn
+  ),
+  zone_weeks as (
+    select zc.zone,
+           coalesce(
+             enqueue_weekly_analysis.week_of,
+             case
+               when zc.local_at >= pg_catalog.date_trunc('week', zc.local_at) + interval '6 hours'
+               then pg_catalog.date_trunc('week', zc.local_at)::date
+               else pg_catalog.date_trunc('week', zc.local_at)::date - 7
+             end
+           ) as week,
+           (enqueue_weekly_analysis.week_of is null or zc.local_at >= enqueue_weekly_analysis.week_of) as begun
+    from zone_clock zc
+  ),
+  zones as (
+    select zw.zone, zw.week, zw.begun,
+           coalesce(hourly and m.week_of = zw.week and m.as_of <= enqueue_weekly_analysis.as_of, false)
+             as covered,
+           least(m.as_of, m.ran_at) - open_margin as mark_since
+    from zone_weeks zw
+    left join proxima_private.weekly_enqueue_marks m on m.zone = zw.zone
+  )
+  select array_agg(z.zone order by z.zone),
+         array_agg(z.week order by z.zone),
+         array_agg(z.begun order by z.zone),
+         coalesce(array_agg(z.zone order by z.zone) filter (where not z.covered), '{}'),
+         coalesce(bool_or(z.zone = 'UTC' and not z.covered), false),
+         min(z.mark_since) filter (where z.covered)
+    into zone_list, week_list, begun_list, full_zones, utc_in_full, written_since
+  from zones z;
+
+  -- One statement, so the jobs' NOTIFY trigger wakes the workers once for the batch,
+  -- and the marks move with the jobs.
+  with zones(zone, week, begun) as (
+    select z.zone, z.week, z.begun
+    from rows from (pg_catalog.unnest(zone_list), pg_catalog.unnest(week_list), pg_catalog.unnest(begun_list))
+      as z(zone, week, begun)
+  ),
+  -- Zones read in full: each of their people (no profile: UTC).
+  full_people(user_id, zone) as (
+    select p.user_id, p.timezone
+    from public.profiles p
+    where p.timezone = any (full_zones)
+    union all
+    select u.id, 'UTC'
+    from auth.users u
+    where utc_in_full
+      and not exists (select 1 from public.profiles p where p.user_id = u.id)
+  ),
+  -- Covered zones: whoever wrote something since the mark (null when no zone is
+  -- covered: nothing is read). Text ids become uuids only when they have a uuid's shape
+  -- and belong to a signed-up person.
+  written(user_key) as (
+    select s.user_id::text from public.health_stories s where s.created_at >= written_since
+    union
+    select n.user_id::text from public.story_notes n where n.created_at >= written_since
+    union
+    select q.user_id from public.quick_scans q where q.created_at >= written_since
+    union
+    select t.user_id from public.symptom_tracking t where t.created_at >= written_since
+    union
+    select d.user_id from public.deep_dive_sessions d where d.created_at >= written_since
+    union
+    select c.user_id::text from public.conversations c where c.created_at >= written_since
+    union
+    select c.user_id::text
+    from public.messages m
+    join public.conversations c on c.id = m.conversation_id
+    where m.created_at >= written_since
+    union
+    select p.user_id::text from public.profiles p where p.updated_at >= written_since
+    union
+    select j.user_id::text
+    from public.jobs j
+    where j.kind = 'weekly_analysis' and j.status = 'failed' and j.updated_at >= written_since
+  ),
+  changed_people(user_id, zone) as (
+    select distinct u.id, coalesce(p.timezone, 'UTC')
+    from written w
+    join auth.users u
+      on u.id = case
+                  when w.user_key ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
+                  then w.user_key::uuid
+                end
+    left join public.profiles p on p.user_id = u.id
+    where coalesce(p.timezone, 'UTC') <> all (full_zones)
+  ),
+  people(user_id, zone) as (
+    select fp.user_id, fp.zone from full_people fp
+    union all
+    select cp.user_id, cp.zone from changed_people cp
+  ),
+  -- Active: a row in any source in the 28 days before as_of, each an index range probe
+  -- on (user, time) that stops at the first row. The text-keyed tables by lower(user_id),
+  -- which equals the uuid's text exactly when the old shape-and-cast match held.
+  active(user_id) as (
+    select pe.user_id, pe.zone
+    from people pe
+    where exists (select 1 from public.symptom_tracking t
+                  where pg_catalog.lower(t.user_id) = pe.user_id::text and t.occurrence_date >= since_day)
+       or exists (select 1 from public.quick_scans q
+                  where pg_catalog.lower(q.user_id) = pe.user_id::text and q.created_at >= since)
+       or exists (select 1 from public.health_stories s
+                  where s.user_id = pe.user_id and s.created_at >= since)
+       or exists (select 1 from public.story_notes n
+                  where n.user_id = pe.user_id and n.created_at >= since)
+       or exists (select 1 from public.deep_dive_sessions d
+                  where pg_catalog.lower(d.user_id) = pe.user_id::text and d.created_at >= since)
+       or exists (select 1 from public.conversations c
+                  where c.user_id = pe.user_id and c.created_at >= since)
+       or exists (select 1 from public.conversations c
+                  join public.messages m on m.conversation_id = c.id
+                  where c.user_id = pe.user_id and m.created_at >= since)
+  ),
+  wanted as (
+    select a.user_id, z.week, z.begun
+    from active a
+    join zones z on z.zone = a.zone
+  ),
+  keyed as (
+    -- to_char, not ::text, so the key does not depend on the session's DateStyle.
+    select w.user_id, w.week,
+           'weekly_analysis:' || w.user_id || ':' || to_char(w.week, 'YYYY-MM-DD') as dedupe_key
+    from wanted w
+    where w.begun
+  ),
+  added as (
+    insert into public.jobs (kind, user_id, payload, priority, dedupe_key)
+    select 'weekly_analysis',
+           k.user_id,
+           jsonb_build_object('week_of', to_char(k.week, 'YYYY-MM-DD'), 'force', false, 'trigger', 'weekly'),
+           0,
+           k.dedupe_key
+    from keyed k
+    cross join lateral (
+      select count(*) as jobs, count(*) filter (where j.status = 'failed') as failed
+      from public.jobs j
+      where j.dedupe_key = k.dedupe_key
+    ) earlier
+    where earlier.jobs = 0 or (earlier.jobs = 1 and earlier.failed = 1)
+    on conflict (dedupe_key) where dedupe_key is not null and status in ('queued', 'running')
+    do nothing
+    returning 1
+  ),
+  -- Hourly runs only: every zone is now covered for its week at as_of. (A data-modifying
+  -- WITH runs to completion whether or not anything reads it.)
+  marked as (
+    insert into proxima_private.weekly_enqueue_marks as m (zone, week_of, as_of, ran_at)
+    select z.zone, z.week, enqueue_weekly_analysis.as_of, now()
+    from zones z
+    where hourly
+    on conflict (zone) do update
+      set week_of = excluded.week_of, as_of = excluded.as_of, ran_at = excluded.ran_at
+  )
+  select (select count(*) from added), (select count(*) from wanted w where not w.begun)
+    into inserted, not_begun;
+
+  if not_begun > 0 then
+    raise notice 'the week of % has not begun yet for % people: no jobs for them',
+      to_char(enqueue_weekly_analysis.week_of, 'YYYY-MM-DD'), not_begun;
+  end if;
+
+  -- A batch of thousands of jobs makes the queue's statistics stale at once; fresh ones
+  -- keep every claim an index scan instead of a scan and sort of the whole batch.
+  if inserted >= 1000 then
+    analyze public.jobs;
+  end if;
+  return inserted;
+end
+$$;
+
+revoke execute on function public.enqueue_weekly_analysis(date, timestamptz) from public, anon, authenticated;
+grant execute on function public.enqueue_weekly_analysis(date, timestamptz) to service_role;
+
+analyze public.profiles;

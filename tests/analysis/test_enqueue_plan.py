@@ -1,0 +1,323 @@
+"""The hourly enqueue at scale (20261201090000_enqueue_at_scale.sql): its plan and its marks.
+
+The plan of the one INSERT statement inside ``enqueue_weekly_analysis`` comes from
+auto_explain, sent to the client as a notice. Taken with sequential scans disabled, a
+table with no usable index still shows up as a ``Seq Scan`` (the planner has no other
+way in), so "no Seq Scan" holds however few rows the test database has; one test also
+takes the plan as the planner chooses it, over a few thousand people with statistics.
+
+The marks: a zone covered by an earlier hourly run for the same week is read only for
+people with something written since; these tests show that what the first run would
+have found is still found (new activity, a new zone, a failure) and that the marks
+commit and roll back with the jobs.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import psycopg
+import pytest
+
+APP_TABLES = {
+    "symptom_tracking",
+    "quick_scans",
+    "deep_dive_sessions",
+    "conversations",
+    "messages",
+    "health_stories",
+    "story_notes",
+}
+OURS = {"profiles", "jobs", "weekly_enqueue_marks", "users"}
+# Per-person activity probes, on (user, time), that the full read of a zone uses.
+PROBE_INDEXES = {
+    "proxima_symptom_tracking_lower_user_date",
+    "proxima_quick_scans_lower_user_created",
+    "proxima_deep_dive_sessions_lower_user_created",
+    "proxima_health_stories_user_created",
+    "proxima_story_notes_user_created",
+    "proxima_conversations_user_created",
+}
+# What was written since a mark, by time.
+WRITTEN_SINCE_INDEXES = {
+    "proxima_symptom_tracking_created",
+    "proxima_quick_scans_created",
+    "proxima_deep_dive_sessions_created",
+    "proxima_health_stories_created",
+    "proxima_story_notes_created",
+    "proxima_conversations_created",
+    "proxima_messages_created",
+    "proxima_profiles_updated",
+}
+
+SUNDAY_1930 = dt.datetime(2026, 11, 29, 19, 30, tzinfo=dt.UTC)  # Monday 04:30 in Tokyo
+SUNDAY_2130 = dt.datetime(2026, 11, 29, 21, 30, tzinfo=dt.UTC)  # Monday 06:30 in Tokyo
+
+
+def nodes(plan: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    yield plan
+    for child in plan.get("Plans", []):
+        yield from nodes(child)
+
+
+def person(
+    conn: psycopg.Connection[Any], zone: str | None, active_at: dt.datetime | None, *, upper: bool = False
+) -> uuid.UUID:
+    """A signed-up person (a profile in ``zone`` when given) with one quick scan at ``active_at``."""
+    user_id = uuid.uuid4()
+    conn.execute("insert into auth.users (id) values (%s)", (user_id,))
+    if zone is not None:
+        conn.execute("insert into public.profiles (user_id, timezone) values (%s, %s)", (user_id, zone))
+    if active_at is not None:
+        key = str(user_id).upper() if upper else str(user_id)
+        conn.execute(
+            "insert into public.quick_scans (user_id, body_part, created_at) values (%s, 'knee', %s)",
+            (key, active_at),
+        )
+    return user_id
+
+
+def enqueue(conn: psycopg.Connection[Any], as_of: dt.datetime, week_of: dt.date | None = None) -> int:
+    row = conn.execute("select public.enqueue_weekly_analysis(%s::date, %s)", (week_of, as_of)).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def weeks_of(conn: psycopg.Connection[Any], user_id: uuid.UUID) -> list[str]:
+    return [
+        r[0]
+        for r in conn.execute(
+            "select payload ->> 'week_of' from public.jobs where user_id = %s order by id", (user_id,)
+        ).fetchall()
+    ]
+
+
+def enqueue_plan(
+    conn: psycopg.Connection[Any], as_of: dt.datetime, *, seqscan: bool = False, analyze: bool = False
+) -> dict[str, Any]:
+    """The plan of the enqueue's INSERT statement; the call itself is rolled back."""
+    notices: list[str] = []
+    conn.add_notice_handler(lambda diag: notices.append(diag.message_primary or ""))
+    settings = {
+        "auto_explain.log_min_duration": "0",
+        "auto_explain.log_nested_statements": "on",
+        "auto_explain.log_format": "json",
+        "auto_explain.log_level": "notice",
+        "auto_explain.log_analyze": "on" if analyze else "off",
+        "enable_seqscan": "on" if seqscan else "off",
+    }
+    with pytest.raises(psycopg.errors.QueryCanceled), conn.transaction():
+        conn.execute("load 'auto_explain'")
+        for setting, value in settings.items():
+            conn.execute("select set_config(%s, %s, true)", (setting, value))
+        enqueue(conn, as_of)
+        raise psycopg.errors.QueryCanceled("roll back")  # leave the database as it was
+    plans = []
+    for notice in notices:
+        if notice.startswith("duration:"):
+            body = json.loads(notice.split("plan:", 1)[1])
+            if "insert into public.jobs" in body["Query Text"]:
+                plans.append(body["Plan"])
+    assert len(plans) == 1, notices
+    plan: dict[str, Any] = plans[0]
+    return plan
+
+
+def scans(plan: dict[str, Any]) -> dict[str, set[str]]:
+    """Node types used on each table of interest."""
+    found: dict[str, set[str]] = {}
+    for node in nodes(plan):
+        relation = node.get("Relation Name")
+        if relation in APP_TABLES or relation in OURS:
+            found.setdefault(relation, set()).add(node["Node Type"])
+    return found
+
+
+def index_names(plan: dict[str, Any]) -> set[str]:
+    return {str(node["Index Name"]) for node in nodes(plan) if "Index Name" in node}
+
+
+def seq_scans(plan: dict[str, Any]) -> dict[str, set[str]]:
+    return {table: types for table, types in scans(plan).items() if "Seq Scan" in types}
+
+
+# -- plans -----------------------------------------------------------------------------------------
+
+
+def test_a_first_run_reads_every_zone_through_per_person_index_probes(conn: psycopg.Connection[Any]) -> None:
+    person(conn, "Asia/Tokyo", SUNDAY_1930 - dt.timedelta(days=2))
+    person(conn, None, SUNDAY_1930 - dt.timedelta(days=2))
+    plan = enqueue_plan(conn, SUNDAY_1930)
+    assert set(scans(plan)) >= APP_TABLES | {"profiles", "jobs"}
+    assert seq_scans(plan) == {}
+    used = index_names(plan)
+    # Which sources are probed per person and which are hashed once is the planner's
+    # choice by its estimates; the text-keyed sources' probes exist only through lower().
+    assert len(PROBE_INDEXES & used) >= 4, used
+    assert {
+        "proxima_symptom_tracking_lower_user_date",
+        "proxima_quick_scans_lower_user_created",
+        "proxima_profiles_timezone_user",
+        "jobs_dedupe_key_idx",
+    } <= used
+
+
+def test_an_hour_with_nobody_due_reads_only_what_was_written_since_the_last_run(
+    conn: psycopg.Connection[Any],
+) -> None:
+    person(conn, "Asia/Tokyo", SUNDAY_1930 - dt.timedelta(days=2))
+    assert enqueue(conn, SUNDAY_1930) == 1
+    plan = enqueue_plan(conn, SUNDAY_1930 + dt.timedelta(hours=1))
+    assert seq_scans(plan) == {}
+    used = index_names(plan)
+    assert used >= WRITTEN_SINCE_INDEXES, WRITTEN_SINCE_INDEXES - used
+    assert "jobs_failed_idx" in used
+
+
+def test_with_statistics_the_planner_itself_chooses_indexes_and_no_sort_spills(
+    conn: psycopg.Connection[Any],
+) -> None:
+    """A few thousand people over four zones, analysed: the plan as chosen, run for real."""
+    start = SUNDAY_1930 - dt.timedelta(days=27)
+    conn.execute(
+        """
+        with people as (
+          select gen_random_uuid() as id, g,
+                 (array['Asia/Tokyo', 'Europe/Berlin', 'America/New_York', 'UTC'])[1 + g %% 4] as zone
+          from generate_series(1, 4000) g
+        ), users as (
+          insert into auth.users (id) select id from people returning id
+        ), profiles as (
+          insert into public.profiles (user_id, timezone, created_at, updated_at)
+          select id, zone, %(start)s - interval '60 days', %(start)s - interval '60 days' from people
+          returning user_id
+        )
+        -- Three scans in the 28 days, twenty in the year before.
+        insert into public.quick_scans (user_id, body_part, created_at)
+        select p.id::text, 'knee',
+               case when n <= 3 then %(start)s + (p.g %% 400) * interval '1 hour' + n * interval '1 day'
+                    else %(start)s - n * interval '15 days' + (p.g %% 300) * interval '1 hour' end
+        from people p, generate_series(1, 23) n
+        """,
+        {"start": start},
+    )
+    # The same days as symptoms: one a day, in any letter case as the app may write them.
+    conn.execute(
+        "insert into public.symptom_tracking (user_id, symptom_name, body_part, occurrence_date, created_at)"
+        " select distinct on (q.user_id, q.created_at::date)"
+        "        upper(q.user_id), 'headache', 'head', q.created_at::date, q.created_at"
+        " from public.quick_scans q order by q.user_id, q.created_at::date"
+    )
+    conn.execute("vacuum analyze")
+    # The tables with rows (an empty table's Seq Scan costs nothing and is what it gets).
+    filled = {"symptom_tracking", "quick_scans", "profiles", "jobs"}
+    first = enqueue_plan(conn, SUNDAY_1930, seqscan=True, analyze=True)
+    assert not {"symptom_tracking", "quick_scans"} & set(seq_scans(first)), scans(first)
+    assert enqueue(conn, SUNDAY_1930) == 4000
+    conn.execute("vacuum analyze public.jobs")
+    hourly = enqueue_plan(conn, SUNDAY_2130 - dt.timedelta(hours=1), seqscan=True, analyze=True)
+    assert not set(seq_scans(hourly)) & filled, scans(hourly)
+    for plan in (first, hourly):
+        spills = [n for n in nodes(plan) if n.get("Sort Space Type") == "Disk"]
+        assert spills == []
+
+
+# -- the marks -------------------------------------------------------------------------------------
+
+
+def test_someone_active_after_the_last_run_is_enqueued_in_a_covered_zone(
+    conn: psycopg.Connection[Any],
+) -> None:
+    person(conn, "Europe/Berlin", SUNDAY_1930 - dt.timedelta(days=1))
+    assert enqueue(conn, SUNDAY_1930) == 1
+    later = person(conn, None, None)
+    # A quick scan written between the runs, in any letter case, by someone with no profile.
+    conn.execute(
+        "insert into public.quick_scans (user_id, body_part, created_at) values (%s, 'knee', %s)",
+        (str(later).upper(), SUNDAY_1930 + dt.timedelta(minutes=20)),
+    )
+    assert enqueue(conn, SUNDAY_1930 + dt.timedelta(hours=1)) == 1
+    assert weeks_of(conn, later) == ["2026-11-23"]
+    assert enqueue(conn, SUNDAY_1930 + dt.timedelta(hours=2)) == 0
+
+
+def test_a_message_in_an_old_chat_after_the_last_run_is_activity(conn: psycopg.Connection[Any]) -> None:
+    person(conn, "UTC", SUNDAY_1930 - dt.timedelta(days=1))
+    assert enqueue(conn, SUNDAY_1930) == 1
+    chatter = person(conn, "UTC", None)
+    [(chat,)] = conn.execute(
+        "insert into public.conversations (user_id, title, created_at) values (%s, 'old', %s) returning id",
+        (chatter, SUNDAY_1930 - dt.timedelta(days=90)),
+    ).fetchall()
+    conn.execute(
+        "insert into public.messages (conversation_id, role, content, created_at) values (%s, 'user', 'hi', %s)",
+        (chat, SUNDAY_1930 + dt.timedelta(minutes=5)),
+    )
+    assert enqueue(conn, SUNDAY_1930 + dt.timedelta(hours=1)) == 1
+    assert weeks_of(conn, chatter) == ["2026-11-23"]
+
+
+def test_a_zone_saved_between_runs_gives_the_new_zones_week(conn: psycopg.Connection[Any]) -> None:
+    """Tokyo's Monday 06:00 has passed at 21:30 UTC, New York's has not."""
+    traveller = person(conn, "America/New_York", SUNDAY_2130 - dt.timedelta(days=1))
+    person(conn, "Asia/Tokyo", SUNDAY_2130 - dt.timedelta(days=1))
+    assert enqueue(conn, SUNDAY_2130) == 2
+    assert weeks_of(conn, traveller) == ["2026-11-23"]
+    with conn.transaction():
+        conn.execute("set local role authenticated")
+        conn.execute(
+            "select set_config('request.jwt.claims', %s, true)",
+            (json.dumps({"sub": str(traveller), "role": "authenticated"}),),
+        )
+        conn.execute("select public.save_time_zone('Asia/Tokyo')")
+    assert enqueue(conn, SUNDAY_2130 + dt.timedelta(minutes=30)) == 1
+    assert weeks_of(conn, traveller) == ["2026-11-23", "2026-11-30"]
+
+
+def test_the_marks_move_with_each_hourly_run_and_roll_back_with_its_jobs(
+    conn: psycopg.Connection[Any],
+) -> None:
+    person(conn, "Asia/Tokyo", SUNDAY_1930 - dt.timedelta(days=1))
+    with pytest.raises(psycopg.errors.QueryCanceled), conn.transaction():
+        assert enqueue(conn, SUNDAY_1930) == 1
+        raise psycopg.errors.QueryCanceled("roll back")
+    assert conn.execute("select count(*) from proxima_private.weekly_enqueue_marks").fetchone() == (0,)
+    assert conn.execute("select count(*) from public.jobs").fetchone() == (0,)
+
+    assert enqueue(conn, SUNDAY_1930) == 1
+    marks = dict(conn.execute("select zone, week_of from proxima_private.weekly_enqueue_marks").fetchall())
+    assert marks == {"Asia/Tokyo": dt.date(2026, 11, 23), "UTC": dt.date(2026, 11, 23)}
+    assert enqueue(conn, SUNDAY_2130) == 1, "Tokyo's Monday 06:00 has passed: its zone is read in full"
+    [(week, as_of)] = conn.execute(
+        "select week_of, as_of from proxima_private.weekly_enqueue_marks where zone = 'Asia/Tokyo'"
+    ).fetchall()
+    assert (week, as_of) == (dt.date(2026, 11, 30), SUNDAY_2130)
+
+
+def test_a_replay_of_an_earlier_moment_reads_in_full(conn: psycopg.Connection[Any]) -> None:
+    """A mark says nothing about a moment before it: the 28 days before it reach further back."""
+    assert enqueue(conn, SUNDAY_1930 + dt.timedelta(hours=1)) == 0
+    early = person(conn, "UTC", SUNDAY_1930 - dt.timedelta(days=28, minutes=30))
+    assert enqueue(conn, SUNDAY_1930 - dt.timedelta(hours=1)) == 1
+    assert weeks_of(conn, early) == ["2026-11-23"]
+
+
+def test_an_explicit_week_reads_every_zone_in_full_whatever_the_marks(conn: psycopg.Connection[Any]) -> None:
+    """An import of old rows is not 'written since' the mark; a call for the week finds it."""
+    person(conn, "UTC", SUNDAY_1930 - dt.timedelta(days=1))
+    assert enqueue(conn, SUNDAY_1930) == 1
+    imported = person(conn, None, SUNDAY_1930 - dt.timedelta(days=3))
+    assert enqueue(conn, SUNDAY_1930 + dt.timedelta(hours=1)) == 0
+    assert enqueue(conn, SUNDAY_1930 + dt.timedelta(hours=1), dt.date(2026, 11, 23)) == 1
+    assert weeks_of(conn, imported) == ["2026-11-23"]
+
+
+def test_the_marks_are_not_readable_by_the_api_roles(conn: psycopg.Connection[Any]) -> None:
+    for role in ("anon", "authenticated"):
+        with pytest.raises(psycopg.errors.InsufficientPrivilege), conn.transaction():
+            conn.execute(f"set local role {role}")
+            conn.execute("select * from proxima_private.weekly_enqueue_marks")
