@@ -385,7 +385,7 @@ def _error_body(message: str, kind: str) -> str:
 class _Server(http.server.ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False
-    request_queue_size = 256  # a benchmark opens many connections at once; 5 would drop SYNs
+    request_queue_size = 1024  # a benchmark opens many connections at once; 5 would drop SYNs
     fake: FakeDeepSeek
 
 
