@@ -53,6 +53,7 @@ from worker.safety.reading import (
     QUANTITIES,
     REPORTED,
     REPORTED_USE,
+    REPORTING_TAIL,
     TOWARD_THE_DRUG,
     Text,
     Token,
@@ -61,6 +62,7 @@ from worker.safety.reading import (
     find_medicine,
     hits,
     offered,
+    reports_use,
     word_set,
 )
 from worker.safety.vocabulary import (
@@ -163,9 +165,10 @@ def _referred(view: Text, medicine: Token) -> bool:
 
 
 def _reported(view: Text, medicine: Token) -> bool:
-    """Whether the clause reports that the person took ``medicine`` ("you took ... before bed")."""
+    """Whether the clause reports that the person took ``medicine`` ("you took ... before bed",
+    "on the days you remembered your vitamin d")."""
     start, _ = view.clause(medicine.start)
-    return any(t.lower in REPORTED for t in view.tokens(start, medicine.start))
+    return reports_use([t.lower for t in view.tokens(start, medicine.start)])
 
 
 # -- the frames --------------------------------------------------------------------------------
@@ -177,7 +180,7 @@ def _reported(view: Text, medicine: Token) -> bool:
 _HEDGE = (
     r"(?:probably|likely|possibly|perhaps|maybe|clearly|definitely|certainly|almost certainly|"
     r"most likely|very likely|quite likely|already|now|also|still|actually|really|just|well|"
-    r"even|potentially|simply)"
+    r"even|potentially|simply|in all probability|in all likelihood|without doubt|no doubt|by now)"
 )
 _DEGREE = (
     r"(?:a bit|a little|slightly|mildly|somewhat|quite|very|borderline|clinically|becoming|"
@@ -284,7 +287,22 @@ _PARTICIPLES = word_set(
     "grown become eaten drunk put set run met got tried"
 )
 _ONLY_IF_SERIOUS = frozenset(
-    {"turn into", "develop into", "progress to", "progress into", "lead to", "escalate into", "become"}
+    {
+        "turn into",
+        "develop into",
+        "progress to",
+        "progress into",
+        "lead to",
+        "escalate into",
+        "become",
+        "end in",
+        "end up in",
+        "end up with",
+        "result in",
+        "bring on",
+        "trigger",
+        "cause",
+    }
 )
 _HEDGES = word_set("could might may can sometimes occasionally possibly potentially rarely")
 _IMPERATIVE_CONTEXT = re.compile(
@@ -430,6 +448,36 @@ def _body_explains(view: Text, match: re.Match[str], vocabulary: Vocabulary) -> 
     if before and before[0].lower in _EXPLAINED_AS:
         return Finding("diagnosis", "body_state_claim")
     return None
+
+
+_BODY_PARTS = word_set(
+    "muscle muscles nerve nerves tendon tendons ligament ligaments disc disk meniscus cartilage rib ribs "
+    "back neck shoulder shoulders knee knees ankle ankles wrist wrists elbow elbows hip hips hamstring "
+    "hamstrings calf calves groin achilles cuff toe toes finger fingers thumb heel jaw joint joints "
+    "spine quad quads glute glutes coccyx tailbone collarbone kneecap foot feet hand arm leg"
+)
+# Verbs that name an injury only with a word of likelihood: "you probably twisted your ankle";
+# "you twisted your ankle on Tuesday, you wrote" is a report.
+_LOOSE_INJURIES = word_set(
+    "twisted injured damaged bruised jarred tweaked wrenched pulled broke broken cracked"
+)
+
+
+def _injured(view: Text, match: re.Match[str], vocabulary: Vocabulary) -> Finding | None:
+    """An injury to a part of the body said of the person, unless the text reports it."""
+    if match.group("part") not in _BODY_PARTS:
+        return None
+    words = match.group().split()
+    hedged = any(word in _HEDGES or word in _HEDGE_WORDS for word in words)
+    if match.group("injury") in _LOOSE_INJURIES and not hedged:
+        return None
+    _, end = view.sentence(match.start())
+    if REPORTING_TAIL.search(view.lower, match.end(), end):
+        return None  # "you strained your calf on the hill, you wrote"
+    return Finding("diagnosis", "asserted_condition")
+
+
+_HEDGE_WORDS = word_set("probably likely possibly perhaps maybe clearly definitely certainly most very quite")
 
 
 def _organ_blamed(view: Text, match: re.Match[str], vocabulary: Vocabulary) -> Finding | None:
@@ -583,7 +631,8 @@ _FRAMES = (
         rf"(?: not)?(?: (?:this|that|it|these|those))?(?: {_HEDGE})* (?P<verb>be|mean|signal|indicate|"
         r"suggest|point to|hint at|turn into|"
         r"develop into|progress to|progress into|lead to|escalate into|become|end up as|turn out to be|"
-        r"prove to be|be down to|be caused by|be due to|be a sign of|be an early sign of)\b",
+        r"prove to be|be down to|be caused by|be due to|be a sign of|be an early sign of|end in|end up in|"
+        r"end up with|result in|bring on|trigger|cause)\b",
         _speculated,
         CONDITION,
     ),
@@ -625,6 +674,16 @@ _FRAMES = (
         rf"|(?: {_HEDGE})* {_MODAL}(?: {_HEDGE})* be (?:coming down with|fighting off|fighting)\b",
         _asserted,
         CONDITION,
+    ),
+    # diagnosis: an injury said to have been done ("you likely strained your rotator cuff")
+    _frames(
+        "you you've you'd",
+        rf"(?: {_HEDGE})*(?: {_MODAL}(?: {_HEDGE})* have)? (?P<injury>strained|sprained|tore|torn|pulled|"
+        r"pinched|trapped|slipped|herniated|fractured|broke|broken|cracked|dislocated|ruptured|twisted|"
+        r"injured|damaged|bruised|jarred|tweaked|wrenched)"
+        r" (?:your|a|an|the)(?: [a-z'-]+)? (?P<part>[a-z'-]+)\b",
+        _injured,
+        0,
     ),
     _frames(
         "you've",

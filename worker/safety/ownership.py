@@ -37,7 +37,6 @@ from worker.safety.reading import (
     NEGATORS,
     NOT_A_DIAGNOSIS_SUBJECT,
     QUANTITIES,
-    REPORTED,
     REPORTED_USE,
     TOWARD_THE_DRUG,
     Text,
@@ -45,6 +44,7 @@ from worker.safety.reading import (
     denied_any,
     figurative,
     offered,
+    reports_use,
     scan,
     taken,
     word_set,
@@ -516,7 +516,8 @@ def _predicated(tokens: list[Token], start: int) -> bool:
 
 _DEGREES = word_set(
     "probably likely clearly definitely certainly just slightly a bit little mildly badly quite "
-    "very really actually now already also"
+    "very really actually now already also in all probability likelihood no doubt without fact "
+    "frankly honestly surely"
 )
 
 
@@ -585,7 +586,7 @@ def _medicine_owned(view: Text, tokens: list[Token], first: int, last: int) -> b
         return True  # "ibuprofen came up in your notes twice"
     if last < len(tokens) and tokens[last].lower in _PAST and first and tokens[first - 1].lower == "your":
         return True  # "your inhaler was with you on every run"
-    if any(word in REPORTED or word in REPORTED_USE or word in _LOGGING for word in before):
+    if reports_use(before) or any(word in REPORTED_USE or word in _LOGGING for word in before):
         return True  # "you noted taking ibuprofen", "noting when you take painkillers"
     start, end = view.sentence(medicine.start)
     if _RECORD_SAYS.search(view.lower, view.clause(medicine.start)[0], medicine.start):

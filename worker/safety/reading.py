@@ -42,6 +42,16 @@ class Token(NamedTuple):
 _QUOTES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u201c": '"', "\u201d": '"', "\u00a0": " "})
 # A comma or a full stop between digits ("4,000", "2.5") is part of a number, not a cut.
 _BOUNDARY = re.compile(r'[!?;:()\[\]{}"\n\u2014\u2013]|[.,](?!\d)|\s-\s')
+# A hedge set off by commas ("You are, in all probability, lactose intolerant") is read as
+# part of its clause, so that the claim around it is read whole.
+_PARENTHETICAL = re.compile(
+    r",\s*(?:in all (?:probability|likelihood)|most likely|very likely|quite likely|probably|almost certainly|"
+    r"i suspect|i think|i'd say|i reckon|i'd guess|i'm guessing|by the look of it|by the looks of it|"
+    r"by the sound of it|by the sound of things|it seems|it appears|frankly|honestly|clearly|in my view|"
+    r"in my opinion|if you ask me|without doubt|no doubt|in fact|it would seem|from the look of it|"
+    r"judging by your logs|judging by your notes|going by your logs|going by your notes|perhaps|maybe|"
+    r"possibly|sadly|unfortunately|i'm afraid|i fear)\s*,"
+)
 _SENTENCE_END = re.compile(r"[!?\n]|\.(?!\d)")
 # A quotation: a mark that opens a word and the same mark that closes one, within a line.
 _QUOTED = re.compile(r"(?<![a-z0-9])(['\"])(?=[a-z0-9]).*?(?<=[a-z0-9.!?,])\1(?![a-z0-9])")
@@ -66,9 +76,19 @@ class Text:
     def clauses(self) -> list[tuple[int, int]]:
         """Where each clause starts and ends, in order."""
         if self._cuts is None:
-            self._cuts = [m.start() for m in _BOUNDARY.finditer(self.lower)]
+            self._cuts = self._find_cuts()
         starts = [0, *(cut + 1 for cut in self._cuts)]
         return list(zip(starts, [*self._cuts, len(self.lower)], strict=True))
+
+    def _find_cuts(self) -> list[int]:
+        cuts = [m.start() for m in _BOUNDARY.finditer(self.lower)]
+        if ", " in self.lower and "," in self.lower[self.lower.index(", ") + 2 :]:
+            kept: set[int] = set()
+            for found in _PARENTHETICAL.finditer(self.lower):
+                kept.update((found.start(), found.end() - 1))
+            if kept:
+                cuts = [cut for cut in cuts if cut not in kept]
+        return cuts
 
     def sentence(self, position: int) -> tuple[int, int]:
         """Where the sentence around ``position`` starts and ends."""
@@ -86,7 +106,7 @@ class Text:
     def clause(self, position: int) -> tuple[int, int]:
         """Where the clause around ``position`` starts and ends."""
         if self._cuts is None:
-            self._cuts = [m.start() for m in _BOUNDARY.finditer(self.lower)]
+            self._cuts = self._find_cuts()
         index = bisect.bisect_right(self._cuts, position)
         start = self._cuts[index - 1] + 1 if index else 0
         end = self._cuts[index] if index < len(self._cuts) else len(self.lower)
@@ -256,7 +276,8 @@ TOWARD_THE_DRUG = re.compile(
     r"stronger|higher|bigger|extra|slow-release|modified-release|extended-release|long-acting|"
     r"(?:a|the) (?:different|new|other) (?:version|brand|formulation|kind|type|one)|"
     r"about (?:getting|trying|starting|adding|going on|taking|using)|agree to|a course of|a trial of|"
-    r"a (?:repeat )?prescription (?:for|of))\b"
+    r"a (?:repeat )?prescription (?:for|of)|(?:should|could|might|need to|ought to|can) (?:be|go|get|come) "
+    r"(?:on|off|onto)|whether to (?:start|stop|take|try|come off|go on|increase|reduce|switch))\b"
     rf"|\bfor\b(?!{_ADVICE})"
 )
 # A medicine the person is not said to take, offered as something that could help or suit
@@ -296,6 +317,29 @@ REPORTED_USE = word_set(
     "mentions mentioned says said shows showed wrote asked joked described recorded reported "
     "tagged labelled labeled wondered entered marked rated forgot forgotten ran needed"
 )
+# A sentence's closing attribution to the person's own words: ", you wrote", "as you noted".
+REPORTING_TAIL = re.compile(
+    r"(?:,|\bas) you(?:'ve| have)? (?:wrote|written|noted|mentioned|said|logged|recorded|reported|put it|"
+    r"labelled|labeled|called|named|termed|tagged|described|told)\b|\b(?:you|your notes) (?:wrote|said|say|"
+    r"mentioned|mention|noted)\b|\baccording to your\b|\bin your (?:words|notes|entry)\b"
+)
+
+
+def reports_use(before: list[str]) -> bool:
+    """Whether the words before a medicine report what the person did with it: a verb of
+    :data:`REPORTED`, or "you" and a past tense ("you remembered", "you also picked up")."""
+    for index, word in enumerate(before):
+        if word in REPORTED:
+            return True
+        if word == "you":
+            for verb in before[index + 1 : index + 3]:
+                if verb in REPORTED or (len(verb) > 4 and verb.endswith("ed") and verb not in _NOT_PAST):
+                    return True
+    return False
+
+
+_NOT_PAST = word_set("need feed seed bleed breed speed proceed exceed succeed indeed")
+
 NEGATORS = word_set("not don't dont doesn't didn't won't can't cannot never isn't aren't no")
 # Words that deny what follows them: "nothing in your logs points to anything serious".
 DENIALS = NEGATORS | word_set("nothing none neither nor without wouldn't shouldn't")
