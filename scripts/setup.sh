@@ -60,7 +60,9 @@ if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
 fi
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
-  .venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+  # compat: a plain path in a .pth file, not an import hook, so every start of Python is
+  # about 100 ms faster (and a SIGTERM right after start finds the handler sooner).
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[dev]' --config-settings editable_mode=compat
   touch "$stamp"
 fi
 

@@ -1,3 +1,20 @@
-from worker.cli import main
+"""``python -m worker``: the command line (worker/cli.py).
 
-raise SystemExit(main())
+SIGTERM is a request to stop, whenever it comes: before the worker's own handlers are in
+place (while Python imports, settings are read, the database is reached) it ends the
+process at once with exit code 0, as a stop during the run does after handing jobs back.
+"""
+
+import signal
+import sys
+
+
+def _stop_now(signum: int, frame: object) -> None:
+    raise SystemExit(0)
+
+
+signal.signal(signal.SIGTERM, _stop_now)
+
+from worker.cli import main  # noqa: E402 - after the handler, so a stop during imports is clean
+
+sys.exit(main())

@@ -1,0 +1,49 @@
+"""SIGTERM at any moment of a worker's life, start-up included, ends it with exit code 0.
+
+From the program's first line (worker/__main__.py installs the handler before any import
+of ours); the interpreter's own start, tens of milliseconds before that, is the one
+window no program can cover. The earliest delay here falls while settings are read, the
+vocabularies load and the database is reached.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.parametrize("delay", [0.3, 0.6, 1.0, 2.0, 4.0])
+def test_sigterm_after_a_delay_exits_0_with_structured_lines_only(db_url: str, delay: float) -> None:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("PROXIMA_", "DEEPSEEK_", "SUPABASE_", "PORT"))
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "worker", "run", "--no-schedule", "--poll", "0.2"],
+        cwd=ROOT,
+        env=env | {"DATABASE_URL": db_url},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(delay)
+    process.send_signal(signal.SIGTERM)
+    try:
+        _, stderr = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert process.returncode == 0, (delay, stderr[-2000:])
+    for line in stderr.splitlines():
+        assert isinstance(json.loads(line), dict), line
