@@ -258,3 +258,22 @@ def test_an_unknown_server_choice_is_a_clear_error(monkeypatch: pytest.MonkeyPat
     monkeypatch.setenv("PROXIMA_PG", "docker")
     with pytest.raises(devdb.DevDbError, match="PROXIMA_PG must be auto, system or embedded"):
         devdb.find_server()
+
+
+def test_a_restart_keeps_the_port_the_password_and_the_data(
+    monkeypatch: pytest.MonkeyPatch, devdb_dir: Path
+) -> None:
+    monkeypatch.setenv("PROXIMA_DEVDB_DIR", str(devdb_dir))
+    with devdb.temporary_server() as server:
+        url = server.url()
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute("create table kept (x int)")
+            conn.execute("insert into kept values (7)")
+        held = psycopg.connect(url, autocommit=True)
+        server.restart(down_seconds=0.5)
+        with pytest.raises(psycopg.OperationalError):
+            held.execute("select 1")  # the old session did not survive
+        held.close()
+        assert server.url() == url
+        with psycopg.connect(url) as conn:
+            assert conn.execute("select x from kept").fetchone() == (7,)

@@ -464,6 +464,17 @@ class LocalCluster:
         if remove if remove is not None else self.attached:
             shutil.rmtree(self.root, ignore_errors=True)
 
+    def restart(self, *, down_seconds: float = 0.0) -> None:
+        """Fast shutdown, ``down_seconds`` of outage, and a start on the same port and data:
+        what a database restart looks like to the clients (tests of outages)."""
+        port = self.port
+        if port is None:
+            raise DevDbError("the cluster is not running")
+        self.stop(remove=False)
+        time.sleep(max(down_seconds, 0.0))
+        self.port = port
+        self._spawn()
+
     def __enter__(self) -> LocalCluster:
         self.start()
         return self
