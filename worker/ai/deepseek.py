@@ -64,6 +64,7 @@ _CONTEXT_TOO_LONG = re.compile(
 )
 _THINK_BLOCK = re.compile(r"<think>.*?</think>", re.S | re.I)
 _QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
+_LENIENT = json.JSONDecoder(strict=False)
 _MAX_CANDIDATES = 32  # JSON objects tried per answer: bounds the work on a hostile answer
 _SERVER_MESSAGE_LIMIT = 200
 
@@ -349,18 +350,24 @@ def extract_json_object(text: str) -> dict[str, Any]:
     for _ in range(_MAX_CANDIDATES):
         if start == -1:
             break
-        end = _object_end(text, start)
-        if end is None:
-            error = error or "the JSON object is not closed (cut off?)"
-            break
+        # The usual case first, in C: a valid object ends exactly where its braces balance.
         try:
-            # strict=False: models sometimes put raw newlines inside strings.
-            value = json.loads(text[start:end], strict=False)
-        except json.JSONDecodeError as exc:
-            error = error or f"the answer is not valid JSON: {exc.msg} at character {exc.pos}"
-        else:
-            if isinstance(value, dict) and end - start > best_size:
-                best, best_size = value, end - start
+            value, end = _LENIENT.raw_decode(text, start)
+        except json.JSONDecodeError:
+            found = _object_end(text, start)
+            if found is None:
+                error = error or "the JSON object is not closed (cut off?)"
+                break
+            end = found
+            try:
+                # strict=False: models sometimes put raw newlines inside strings.
+                value = json.loads(text[start:end], strict=False)
+            except json.JSONDecodeError as exc:
+                error = error or f"the answer is not valid JSON: {exc.msg} at character {exc.pos}"
+                start = text.find("{", end)
+                continue
+        if isinstance(value, dict) and end - start > best_size:
+            best, best_size = value, end - start
         start = text.find("{", end)
     if best is None:
         reason = error or "the answer holds no JSON object"

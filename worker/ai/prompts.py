@@ -15,6 +15,7 @@ Guarantees, relied on by the DeepSeek provider and its cost:
 from __future__ import annotations
 
 import json
+import weakref
 from collections.abc import Mapping, Sequence
 from enum import StrEnum
 from typing import Any, Literal, TypedDict
@@ -250,12 +251,23 @@ def _bounded(value: Any, limits: Mapping[str, int], key: str | None = None) -> A
     return value
 
 
+# The rendering of facts still alive, by id: a person-week's requests (story, analysis,
+# moves) share one facts object, rendered once. An entry goes when its facts do.
+_RENDERED: dict[tuple[int, bool], str] = {}
+
+
 def render_facts(facts: WeekFacts, *, compact: bool = False) -> str:
     """The facts as compact JSON with sorted keys, fenced as untrusted data: equal facts
     give equal bytes; no name, no control characters, every text field bounded (much
     shorter when ``compact``)."""
-    limits = COMPACT_LIMITS if compact else FIELD_LIMITS
-    return WEEK_OPEN + _compact(_bounded(facts.model_dump(mode="json"), limits)) + WEEK_CLOSE
+    key = (id(facts), compact)
+    text = _RENDERED.get(key)
+    if text is None:
+        limits = COMPACT_LIMITS if compact else FIELD_LIMITS
+        text = WEEK_OPEN + _compact(_bounded(facts.model_dump(mode="json"), limits)) + WEEK_CLOSE
+        _RENDERED[key] = text
+        weakref.finalize(facts, _RENDERED.pop, key, None)
+    return text
 
 
 def render_first_answer(analysis: AnalysisAnswer) -> str:

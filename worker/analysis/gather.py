@@ -16,7 +16,6 @@ from typing import Any
 from uuid import UUID
 
 from psycopg import AsyncConnection, sql
-from psycopg.rows import dict_row
 
 from worker.analysis.window import DEFAULT_TIMEZONE, WeekError, local_midnight, week_window
 from worker.db.queries import load_queries
@@ -80,10 +79,11 @@ async def gather_week(
     time zone this worker does not know (never a silent fallback to UTC).
     """
     now = now or dt.datetime.now(dt.UTC)
-    async with conn.cursor(row_factory=dict_row) as cur:
+    # Tuple rows (thousands of rows a run: no dict per row), columns as the queries list them.
+    async with conn.cursor() as cur:
         await cur.execute(query("gather_profile"), {"user_id": user_id})
-        profile = await cur.fetchone()
-        timezone = str(profile["timezone"]) if profile and profile["timezone"] else DEFAULT_TIMEZONE
+        profile = await cur.fetchone()  # name, timezone
+        timezone = str(profile[1]) if profile and profile[1] else DEFAULT_TIMEZONE
         try:
             window = week_window(week_of, timezone, now, whole_week=whole_week)
         except UnknownTimeZone as exc:
@@ -105,20 +105,22 @@ async def gather_week(
         rows = await cur.fetchall()
     # The app's free text is the person's (or another model's): no control or direction
     # characters past this point, and names and labels of a sensible length.
+    # Columns as gather_activity selects them: source, day, name, body_part, severity,
+    # detail, summary, ref, extra.
     events = [
         Event(
-            source=row["source"],
-            day=row["day"],
-            name=clean_text(row["name"], NAME_LIMIT),
-            body_part=clean_text(row["body_part"], NAME_LIMIT),
-            severity=row["severity"],
-            detail=clean_text(row["detail"], NAME_LIMIT),
-            summary=clean_text(row["summary"]),
-            ref=row["ref"],
-            extra=row["extra"],
+            source=source,
+            day=day,
+            name=clean_text(name, NAME_LIMIT),
+            body_part=clean_text(body_part, NAME_LIMIT),
+            severity=severity,
+            detail=clean_text(detail, NAME_LIMIT),
+            summary=clean_text(summary),
+            ref=ref,
+            extra=extra,
         )
-        for row in rows
+        for source, day, name, body_part, severity, detail, summary, ref, extra in rows
     ]
     events.sort(key=lambda e: (e.day, e.source))
-    name = str(profile["name"]) if profile and profile["name"] else None
+    name = str(profile[0]) if profile and profile[0] else None
     return RawWeek(user_id=user_id, display_name=name, window=window, events=events)
