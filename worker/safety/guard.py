@@ -750,6 +750,13 @@ _FRAMES = (
     ),
     _frames("hint hints hinted hinting", r" at\b", _suggested, CONDITION),
     _frames(
+        "have has had having",
+        r"(?: all)?(?: the| a)? (?:look|looks|feel|hallmarks|makings|marks|features|characteristics|"
+        r"signature|appearance|ring) of\b",
+        _suggested,
+        CONDITION,
+    ),
+    _frames(
         "look looks looked looking sound sounds sounded sounding seem seems seemed seeming feel feels",
         r" like\b",
         _suggested,
@@ -808,7 +815,7 @@ _FRAMES = (
         rf"(?: to be)?(?: {_HEDGE})*(?: {_STATE_DEGREE})* {_BODY_STATE}\b"
         rf"|(?: {_BODY_PART})(?: levels?)? (?:isn't|aren't|is not|are not|wasn't|weren't)(?: {_HEDGE})* "
         r"(?:great|good|brilliant|ideal|right|working properly|what it should be|up to scratch|up to much|"
-        r"coping|keeping up)\b",
+        r"coping|keeping up|[a-z]+ing (?:properly|well|enough|as (?:it|they) should|normally|right))\b",
         _body_state,
         0,
     ),
@@ -874,6 +881,13 @@ _FRAMES = (
         0,
     ),
     _frames("put start get", r" you (?:on|onto) (?:something|anything)\b", _requested, 0),
+    _frames(
+        "something anything",
+        r"(?: stronger| else)? (?:for (?:the|your|my)|to help (?:with|you)|to take the edge off|to calm|to settle|"
+        r"to ease|to get you through)\b",
+        _requested,
+        0,
+    ),
     _frames(
         "give",
         r" you (?:something|anything)(?: (?:stronger|else|different|more))? (?:for|to)\b"

@@ -78,6 +78,11 @@ _EXPLAINING = word_set(
     "suspected candidate contender likeliest prime why table cards ruled contention frame"
 )
 _COPULAS = word_set("is are was were 's")
+# Words after "is likely" that make it a prediction ("migraine is likely on Tuesday").
+_PREDICTING = word_set(
+    "to on if when next this again after before around tomorrow tonight during later by at over once "
+    "until through whenever following"
+)
 _PRESENT_OR_MODAL = word_set("is are 's could might may must would will can")
 _PROBLEMS = word_set("problem issue trouble answer")
 _LIKENING = word_set("like resembles resemble matches match")
@@ -136,7 +141,8 @@ _HEADING_PREPOSITIONS = word_set("for with about regarding on")
 # The last word of a clause that makes a bare condition after it a verdict ("Likely cause:
 # low iron"), not a label.
 _CLAIMING_CLAUSE_ENDS = word_set(
-    "diagnosis verdict cause culprit explanation likely probably possibly maybe perhaps"
+    "diagnosis verdict cause culprit explanation likely probably possibly maybe perhaps chronic "
+    "serious worse specific technical medical proper official clinical"
 )
 # The first word of a clause that makes a bare condition before it a verdict ("Vertigo, most
 # likely."), not a label.
@@ -264,7 +270,8 @@ def _explained(tokens: list[Token], end: int) -> bool:
     if any(word in _EXPLAINING for word in after):
         return True
     if after and after[0] in _COPULAS and len(after) > 1 and after[1] in {"likely", "probably"}:
-        return len(after) < 3 or after[2] != "to"  # "is likely to return" is a prediction
+        # "is likely to return", "is likely on Tuesday if ...": a prediction
+        return len(after) < 3 or after[2] not in _PREDICTING
     if after and after[0] in _PRESENT_OR_MODAL and not _PROBLEMS.isdisjoint(after[1:]):
         return True  # "an ulcer could be the problem"; "migraine was the problem on Tuesday" reports
     for index, word in enumerate(after[:-1]):
@@ -543,6 +550,7 @@ def _claimed_condition(
 # Past tenses after "your <medicine>" that report what happened: "your inhaler was with you".
 _PAST = word_set("was were had did stayed ran helped went came")
 # Verbs after a medicine that say it was in the log: "ibuprofen came up twice".
+_MODAL_WORDS = word_set("could might may should must can would will need ought")
 _LOGGED_VERBS = word_set("came appeared appears showed featured logged mentioned noted")
 # Steps that keep a record of a medicine, not take it: "noting when you take painkillers".
 _LOGGING = word_set("track tracking note noting log logging record recording list diary journal")
@@ -584,6 +592,8 @@ def _medicine_owned(view: Text, tokens: list[Token], first: int, last: int) -> b
     before = [t.lower for t in tokens[:first]]
     if any(t.lower in _LOGGED_VERBS for t in tokens[last : last + 3]):
         return True  # "ibuprofen came up in your notes twice"
+    if last + 1 < len(tokens) and tokens[last].lower == "you" and tokens[last + 1].lower not in _MODAL_WORDS:
+        return True  # "the EpiPen you carry", "the ibuprofen you took": the person's own
     if last < len(tokens) and tokens[last].lower in _PAST and first and tokens[first - 1].lower == "your":
         return True  # "your inhaler was with you on every run"
     if reports_use(before) or any(word in REPORTED_USE or word in _LOGGING for word in before):

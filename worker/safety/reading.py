@@ -274,7 +274,7 @@ TOWARD_THE_DRUG = re.compile(
     r"switch(?:ing)? (?:to|over|from|you)|chang(?:e|ing) (?:to|over)|swap(?:ping)? (?:to|for)|"
     r"try(?:ing)? (?:a|an|some|out)|(?:start|starting|begin|beginning) (?:a|an|some|on|taking)|"
     r"stronger|higher|bigger|extra|slow-release|modified-release|extended-release|long-acting|"
-    r"(?:a|the) (?:different|new|other) (?:version|brand|formulation|kind|type|one)|"
+    r"(?:a|the) (?:different|new|other) (?:version|brand|formulation|kind|type|one)|add(?:ing)? (?:a|an|another|some)|a second|"
     r"about (?:getting|trying|starting|adding|going on|taking|using)|agree to|a course of|a trial of|"
     r"a (?:repeat )?prescription (?:for|of)|(?:should|could|might|need to|ought to|can) (?:be|go|get|come) "
     r"(?:on|off|onto)|whether to (?:start|stop|take|try|come off|go on|increase|reduce|switch))\b"

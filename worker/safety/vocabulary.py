@@ -241,6 +241,24 @@ _LAY_CONDITIONS = (
     "bleeding around the brain",
     "overactive bladder",
     "abnormal heart rhythm",
+    "ectopic beat",
+    "ectopic beats",
+    "ectopic rhythm",
+    "ectopic heartbeat",
+    "ectopic heartbeats",
+    "ectopics",
+    "heart murmur",
+    "blocked sinus",
+    "blocked sinuses",
+    "blocked ear",
+    "blocked ears",
+    "blocked tear duct",
+    "blocked artery",
+    "blocked arteries",
+    "sensitivity to",
+    "intolerance to",
+    "allergy to",
+    "allergic reaction",
     "irregular heart rhythm",
     "heart rhythm disorder",
     "rhythm disorder",
@@ -293,7 +311,7 @@ _FOODS = (
     "histamine",
     "food",
 )
-_REACTIONS = ("sensitivity", "intolerance", "allergy")
+_REACTIONS = ("sensitivity", "intolerance", "allergy", "problem", "issue", "reaction")
 
 # Acronyms of conditions, counted only when written in capitals ("is POTS", not "pots").
 _LAY_ACRONYMS = ("pots", "pmdd", "bppv", "tmj", "tmd", "gad", "cptsd", "gord", "sad")
