@@ -21,6 +21,15 @@ It speaks the endpoints supabase-py's storage client (storage3) uses for exports
   a missing object is a 404 "Object not found".
 * ``GET /storage/v1/object/sign/<bucket>/<path>?token=...``: the object, if the token was
   issued for it and has not expired (no key needed: that is what a signed URL is for).
+* ``POST /storage/v1/object/list/<bucket>`` with ``{"prefix", "limit", "offset", "sortBy":
+  {"column", "order"}, "search"?}``: what lies directly in the folder ``prefix`` (a prefix
+  without a trailing ``/`` is taken as a folder, as Supabase does), sorted by name: each
+  object as ``{"name": <name in the folder>, "id", "updated_at", "created_at",
+  "last_accessed_at", "metadata": {"size", "mimetype", ...}}``, each sub-folder as
+  ``{"name", "id": null, ..., "metadata": null}``; then ``offset`` and ``limit`` (1 to 1000).
+* ``DELETE /storage/v1/object/<bucket>`` with ``{"prefixes": [<path>, ...]}`` (1 to 1000
+  full paths): removes those that exist and answers the list of removed objects
+  (``{"bucket_id", "name": <path>, "id", ...}``); paths that exist nowhere are left out.
 
 Before any of that, every request but a signed download must carry ``apikey: <key>`` and
 ``Authorization: Bearer <key>`` (else a 403 "Unauthorized"), and name a known bucket (else
@@ -120,6 +129,7 @@ class FakeStorage:
         self._stopping = threading.Event()
         self._objects: dict[tuple[str, str], StoredObject] = {}
         self._tokens: dict[str, tuple[str, str, float]] = {}
+        self._stored_at: dict[tuple[str, str], str] = {}
         self._recorded: list[RecordedRequest] = []
         self._failures: list[tuple[int, float | None]] = []
         self._server: _Server | None = None
@@ -200,6 +210,7 @@ class FakeStorage:
             self._failures.clear()
             self._objects.clear()
             self._tokens.clear()
+            self._stored_at.clear()
 
     # -- serving (handler threads) ---------------------------------------------------------------
 
@@ -209,6 +220,7 @@ class FakeStorage:
         earlier = self._objects.get((bucket, path))
         version = earlier.version + 1 if earlier else 1
         self._objects[(bucket, path)] = StoredObject(data, content_type, cache_control, version)
+        self._stored_at[(bucket, path)] = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())
 
     def _record(self, request: RecordedRequest) -> tuple[int, float | None] | None:
         """Record ``request``; the failure to answer it with, if one is pending."""
@@ -276,6 +288,56 @@ class FakeStorage:
         quoted = urllib.parse.quote(f"{bucket}/{path}")
         return {"signedURL": f"/object/sign/{quoted}?token={token}"}
 
+    def _list(self, bucket: str, headers: Mapping[str, str], body: Any) -> list[dict[str, Any]]:
+        self._check_key(headers)
+        self._check_bucket(bucket)
+        if not isinstance(body, dict) or not isinstance(body.get("prefix"), str):
+            raise _RefusalError(400, "InvalidRequest", "body must have required property 'prefix'")
+        limit, offset = body.get("limit", 100), body.get("offset", 0)
+        if not _whole(limit) or not 1 <= limit <= 1000 or not _whole(offset) or offset < 0:
+            raise _RefusalError(400, "InvalidRequest", "body/limit and body/offset must be whole numbers")
+        sort = body["sortBy"] if isinstance(body.get("sortBy"), dict) else {}
+        search = body["search"] if isinstance(body.get("search"), str) else ""
+        prefix: str = body["prefix"]
+        folder = prefix if not prefix or prefix.endswith("/") else prefix + "/"
+        entries: dict[str, dict[str, Any]] = {}
+        with self._lock:
+            for (stored_bucket, path), stored in self._objects.items():
+                if stored_bucket != bucket or not path.startswith(folder):
+                    continue
+                name, slash, _ = path[len(folder) :].partition("/")
+                if not name.lower().startswith(search.lower()):
+                    continue
+                if slash:
+                    entries.setdefault(name, _folder_entry(name))
+                else:
+                    entries[name] = _object_entry(bucket, path, stored, self._stored_at[(bucket, path)]) | {
+                        "name": name
+                    }
+        ordered = sorted(
+            entries.values(), key=lambda entry: entry["name"], reverse=sort.get("order") == "desc"
+        )
+        return ordered[offset : offset + limit]
+
+    def _remove(self, bucket: str, headers: Mapping[str, str], body: Any) -> list[dict[str, Any]]:
+        self._check_key(headers)
+        self._check_bucket(bucket)
+        prefixes = body.get("prefixes") if isinstance(body, dict) else None
+        if (
+            not isinstance(prefixes, list)
+            or not 1 <= len(prefixes) <= 1000
+            or not all(isinstance(path, str) for path in prefixes)
+        ):
+            raise _RefusalError(400, "InvalidRequest", "body/prefixes must be a list of 1 to 1000 paths")
+        removed: list[dict[str, Any]] = []
+        with self._lock:
+            for path in dict.fromkeys(prefixes):
+                stored = self._objects.pop((bucket, path), None)
+                if stored is not None:
+                    stored_at = self._stored_at.pop((bucket, path))
+                    removed.append(_object_entry(bucket, path, stored, stored_at) | {"bucket_id": bucket})
+        return removed
+
     def _download(self, bucket: str, path: str, token: str) -> StoredObject:
         with self._lock:
             grant = self._tokens.get(token)
@@ -287,6 +349,41 @@ class FakeStorage:
         if stored is None:
             raise _RefusalError(404, "not_found", "Object not found")
         return stored
+
+
+def _whole(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _object_entry(bucket: str, path: str, stored: StoredObject, stored_at: str) -> dict[str, Any]:
+    """An object as Storage describes it (``name`` is the full path; a listing shortens it)."""
+    return {
+        "name": path,
+        "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{bucket}/{path}#{stored.version}")),
+        "updated_at": stored_at,
+        "created_at": stored_at,
+        "last_accessed_at": stored_at,
+        "metadata": {
+            "eTag": f'"{stored.version}"',
+            "size": len(stored.data),
+            "mimetype": stored.content_type,
+            "cacheControl": f"max-age={stored.cache_control or 3600}",
+            "lastModified": stored_at,
+            "contentLength": len(stored.data),
+            "httpStatusCode": 200,
+        },
+    }
+
+
+def _folder_entry(name: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "id": None,
+        "updated_at": None,
+        "created_at": None,
+        "last_accessed_at": None,
+        "metadata": None,
+    }
 
 
 def _parse_multipart(content_type: str, body: bytes) -> tuple[dict[str, str], _FilePart | None]:
@@ -421,6 +518,12 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 stored = fake._download(bucket, key, query.get("token", ""))
                 self._send(200, stored.data, stored.content_type)
                 return
+        elif rest[0] == "list" and len(rest) == 2 and self.command == "POST":
+            self._send_json(200, fake._list(rest[1], headers, body))
+            return
+        elif self.command == "DELETE" and len(rest) == 1:
+            self._send_json(200, fake._remove(rest[0], headers, body))
+            return
         elif self.command == "POST" and len(rest) >= 2:
             self._send_json(200, fake._upload(rest[0], "/".join(rest[1:]), headers, form, part))
             return
@@ -436,7 +539,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         extra = {"Retry-After": f"{retry_after:g}"} if retry_after is not None else {}
         self._send(status, f"upstream says: {phrase}\n".encode(), "text/plain", extra)
 
-    def _send_json(self, status: int, body: Mapping[str, Any]) -> None:
+    def _send_json(self, status: int, body: Mapping[str, Any] | list[Any]) -> None:
         self._send(status, json.dumps(body).encode(), "application/json")
 
     def _send(

@@ -13,6 +13,9 @@ Guarantees of every :class:`Storage` (both :class:`SupabaseStorage` and :class:`
   another attempt may succeed: network errors, timeouts, HTTP 408/409/425/429 and 5xx, a
   full disk. :class:`StorageRejectedError` (permanent) when none will: a refused key, a
   missing bucket, a file over the bucket's size limit, a folder that cannot be written.
+* ``delete_folder`` removes every object under ``<folder>/`` and returns how many it
+  removed; a folder with nothing in it (or none at all) is 0, not an error, so a retried
+  deletion succeeds. Its errors are classified as the upload's.
 * No exception message holds the service key, a signed URL or its token, or file contents.
 """
 
@@ -59,6 +62,12 @@ _CONTENT_TYPE = re.compile(r"[A-Za-z0-9][\w.+-]*/[A-Za-z0-9][\w.+-]*")
 # the same job writing the same object at this moment.
 _RETRY_STATUSES = frozenset({408, 409, 425, 429})
 _SERVER_MESSAGE_LIMIT = 200
+# delete_folder lists and removes a page of objects at a time (Storage's default list
+# limit) and stops after this many pages: 100,000 objects, far beyond one person's exports.
+# A folder larger than that fails the attempt as retryable; the next one goes on from
+# what is left.
+_DELETE_PAGE = 100
+_DELETE_MAX_PAGES = 1000
 # Local write failures that another attempt would meet again: permissions, a read-only disk,
 # a file where a folder should be. Others (a full disk, an I/O error) may pass.
 _LOCAL_ERRORS_THAT_STAY = frozenset(
@@ -86,6 +95,10 @@ class Storage(Protocol):
 
     async def signed_url(self, path: str, *, expires_in: int = 3600) -> str:
         """A URL that lets its holder download ``path`` for ``expires_in`` seconds."""
+        ...
+
+    async def delete_folder(self, folder: str) -> int:
+        """Remove every object under ``<folder>/`` (sub-folders included); how many were removed."""
         ...
 
     async def aclose(self) -> None:
@@ -206,6 +219,51 @@ class SupabaseStorage:
             raise StorageUnavailableError("Supabase Storage answered without a signed URL")
         return url
 
+    async def delete_folder(self, folder: str) -> int:
+        """Remove every object under ``<folder>/`` through ``list`` and ``remove``, a page at a time.
+
+        Each round lists the first page of the folder (``offset`` 0: what was removed is no
+        longer listed), removes its objects and empties its sub-folders the same way, until
+        a listing comes back empty. At most ``_DELETE_MAX_PAGES`` listings in all.
+        """
+        check_object_path(folder)
+        listings = 0
+
+        async def empty(prefix: str) -> int:
+            nonlocal listings
+            removed = 0
+            while True:
+                if listings >= _DELETE_MAX_PAGES:
+                    raise StorageUnavailableError(
+                        f"a Supabase Storage folder holds more than {_DELETE_PAGE * _DELETE_MAX_PAGES} "
+                        "objects; the next attempt removes the rest"
+                    )
+                listings += 1
+                with self._translate_errors("list"):
+                    listed = await self._bucket.list(prefix, {"limit": _DELETE_PAGE, "offset": 0})
+                files, folders = _listing(listed)
+                progress = 0
+                if files:
+                    with self._translate_errors("remove"):
+                        answer = await self._bucket.remove([f"{prefix}/{name}" for name in files])
+                    if not isinstance(answer, list):
+                        raise StorageUnavailableError(
+                            "Supabase Storage gave an answer that is not Storage's (removal)"
+                        )
+                    if not answer:
+                        raise StorageUnavailableError(
+                            f"Supabase Storage listed {len(files)} objects but removed none of them"
+                        )
+                    progress += len(answer)
+                for name in folders:
+                    progress += await empty(f"{prefix}/{name}")
+                removed += progress
+                if not progress:
+                    # An empty listing, or only sub-folders that held nothing more.
+                    return removed
+
+        return await empty(folder)
+
     async def aclose(self) -> None:
         if self._owns_http:
             await self._http.aclose()
@@ -260,8 +318,27 @@ class SupabaseStorage:
         return ""
 
 
-_NOUNS = {"upload": "upload", "sign": "URL signing"}
-_REFUSALS = {"upload": "the upload", "sign": "to sign a URL"}
+_NOUNS = {"upload": "upload", "sign": "URL signing", "list": "listing", "remove": "removal"}
+_REFUSALS = {
+    "upload": "the upload",
+    "sign": "to sign a URL",
+    "list": "to list a folder",
+    "remove": "to remove objects",
+}
+
+
+def _listing(listed: object) -> tuple[list[str], list[str]]:
+    """The object names and the sub-folder names of a ``list`` answer (folders have no ``id``)."""
+    if not isinstance(listed, list):
+        raise StorageUnavailableError("Supabase Storage gave an answer that is not Storage's (listing)")
+    files: list[str] = []
+    folders: list[str] = []
+    for entry in listed:
+        name = entry.get("name") if isinstance(entry, dict) else None
+        if not isinstance(name, str) or not name or "/" in name or name in {".", ".."}:
+            raise StorageUnavailableError("Supabase Storage gave an answer that is not Storage's (listing)")
+        (files if entry.get("id") is not None else folders).append(name)
+    return files, folders
 
 
 def _http_response_of(exc: BaseException) -> httpx.Response | None:
@@ -353,8 +430,41 @@ class LocalStorage:
             raise StorageRejectedError(f"no stored file {path} in the local folder {self.folder}")
         return target.as_uri()
 
+    async def delete_folder(self, folder: str) -> int:
+        """Remove ``<folder>/`` and every file under it; how many files were removed."""
+        target = self.path_of(folder)
+        return await asyncio.to_thread(self._remove_tree, folder, target)
+
     async def aclose(self) -> None:
         return None
+
+    def _remove_tree(self, folder: str, target: Path) -> int:
+        if target.is_symlink() or not target.is_dir():
+            return 0
+        removed = 0
+        try:
+            # Bottom-up, links never followed: a link is removed, not what it points to.
+            # Something already gone (another attempt at the same time) is skipped.
+            for parent, folders, files in os.walk(target, topdown=False, followlinks=False):
+                for name in files:
+                    removed += _unlink(os.path.join(parent, name))
+                for name in folders:
+                    path = os.path.join(parent, name)
+                    if os.path.islink(path):
+                        removed += _unlink(path)
+                    else:
+                        with contextlib.suppress(FileNotFoundError):
+                            os.rmdir(path)
+            with contextlib.suppress(FileNotFoundError):
+                os.rmdir(target)
+        except OSError as exc:
+            reason = exc.strerror or type(exc).__name__
+            message = f"could not remove {folder} from the local folder {self.folder}: {reason}"
+            if exc.errno in _LOCAL_ERRORS_THAT_STAY:
+                raise StorageRejectedError(message) from exc
+            raise StorageUnavailableError(message) from exc
+        _fsync_folder(target.parent)
+        return removed
 
     def _write(self, path: str, data: bytes) -> None:
         target = self.path_of(path)
@@ -378,6 +488,15 @@ class LocalStorage:
             if exc.errno in _LOCAL_ERRORS_THAT_STAY:
                 raise StorageRejectedError(message) from exc
             raise StorageUnavailableError(message) from exc
+
+
+def _unlink(path: str) -> int:
+    """1 when ``path`` was removed here, 0 when it was already gone."""
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        return 0
+    return 1
 
 
 def _fsync_folder(folder: Path) -> None:

@@ -7,6 +7,7 @@ import importlib
 from worker.ai import create_provider
 from worker.config import AISettings, StorageSettings
 from worker.export.storage import create_storage
+from worker.handlers.deletion import make_delete_user_files_handler
 from worker.handlers.export import make_export_handler
 from worker.handlers.maintenance import handle_noop
 from worker.handlers.share import make_share_notification_handler
@@ -44,6 +45,12 @@ def default_registry(
         "export_pdf",
         make_export_handler(storage),
         retry=RetryPolicy(max_attempts=5, base_seconds=10, cap_seconds=600),
+        timeout_seconds=300,
+    )
+    registry.register(
+        "delete_user_files",
+        make_delete_user_files_handler(storage),
+        retry=RetryPolicy(max_attempts=10, base_seconds=10, cap_seconds=600),
         timeout_seconds=300,
     )
     mail = mail_settings or MailSettings()
