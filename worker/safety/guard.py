@@ -68,10 +68,12 @@ from worker.safety.reading import (
 from worker.safety.vocabulary import (
     ADJECTIVE,
     CONDITION,
+    ENDINGS,
     MEDICINE,
     NUTRIENT,
     SERIOUS,
     Vocabulary,
+    ending_flags,
     load_vocabulary,
 )
 
@@ -1017,7 +1019,7 @@ def check_text(text: str) -> Finding | None:
         not _dose_reported(view, dose) for dose in _DOSE.finditer(lower)
     ):
         return Finding("medication", "dose_amount")
-    named = _named(words, vocabulary)
+    named = _named(words, vocabulary) | _by_ending(lower, vocabulary)
     entries = _entries_by_first_word()
     candidates = [
         entry
@@ -1034,9 +1036,16 @@ def check_text(text: str) -> Finding | None:
             if finding is not None and not (finding.kind != "medication" and not_the_persons(view, match)):
                 return finding
     wanted = named & (CONDITION | ADJECTIVE | MEDICINE)
-    if "itis" in lower or "algia" in lower:
-        wanted |= CONDITION  # "costochondritis": a condition by its ending
     return by_default(view, vocabulary, wanted) if wanted else None
+
+
+def _by_ending(lower: str, vocabulary: Vocabulary) -> int:
+    """The kinds of word the text names only by their ending ("costochondritis", "ramipril")."""
+    found = 0
+    for match in ENDINGS.finditer(lower):
+        if match.group() not in vocabulary.known:
+            found |= ending_flags(match.group())
+    return found
 
 
 def _by_order(entry: _Entry) -> int:

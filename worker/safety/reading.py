@@ -17,7 +17,6 @@ from typing import NamedTuple
 
 from worker.safety.vocabulary import (
     CAPITALS,
-    CONDITION,
     LONGEST_PHRASE,
     MEDICINE,
     Vocabulary,
@@ -198,8 +197,9 @@ def scan(
     prefixes = vocabulary.prefixes
     for i, word in enumerate(words):
         if word not in known:
-            if len(word) >= 7 and wanted & CONDITION and ending_flags(word):
-                found.append((i, i + 1, CONDITION))
+            by_ending = ending_flags(word) & wanted if len(word) >= 7 else 0
+            if by_ending:
+                found.append((i, i + 1, by_ending))
             continue
         flags = 0
         size = 1
@@ -283,7 +283,11 @@ TOWARD_THE_DRUG = re.compile(
 # A medicine the person is not said to take, offered as something that could help or suit
 # them: "ask your GP whether an antidepressant would help", "whether a preventive medicine
 # would suit you".
-_NEW_MEDICINE_LEADS = word_set("a an some another")
+# Words before a medicine that make it one the person already has: "your", "the", "current".
+_OWN_LEADS = word_set(
+    "your their his her the these those this that my our current usual regular existing prescribed own "
+    "same any"
+)
 _PROMISE = re.compile(
     r"^\W*(?:\w+\W+){0,3}?(?:would|could|might|may|can|will|is|are)(?: \w+)?"
     r" (?:help|suit|work|be (?:right|an option|worth|appropriate|suitable|a good|useful|helpful|the answer)|"
@@ -293,13 +297,12 @@ _PROMISE = re.compile(
 
 
 def offered(view: Text, medicine_start: int, lead: list[str]) -> bool:
-    """Whether the medicine at ``medicine_start`` is one the person is not said to take,
-    offered as something that could help or suit them; ``lead`` holds the (lower-case) words
-    just before it."""
-    if not lead or not (
-        lead[-1] in _NEW_MEDICINE_LEADS or (len(lead) > 1 and lead[-2] in _NEW_MEDICINE_LEADS)
-    ):
-        return False
+    """Whether the medicine at ``medicine_start`` is one the person is not said to take (no
+    "your", "the" or "current" before it), offered as something that could help or suit them
+    ("whether an antidepressant would help", "whether bisoprolol suits you"); ``lead`` holds
+    the (lower-case) words just before it."""
+    if not _OWN_LEADS.isdisjoint(lead[-2:]):
+        return False  # "whether your tablets could be behind the dry mouth"
     _, end = view.sentence(medicine_start)
     rest = view.lower[medicine_start:end]
     return bool(_PROMISE.search(rest.split(" ", 1)[1] if " " in rest else ""))

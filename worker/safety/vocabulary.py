@@ -42,6 +42,7 @@ from __future__ import annotations
 import bz2
 import importlib.util
 import pickle
+import re
 import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -61,15 +62,82 @@ LONGEST_PHRASE = 4
 """Words in the longest phrase looked up; longer dictionary forms are left out."""
 
 # Endings that make a word a condition even when no dictionary lists it: "costochondritis",
-# "occipital neuralgia". "Nostalgia" is the one everyday word among them.
-_CONDITION_ENDINGS = ("itis", "algia")
-_NOT_CONDITIONS = frozenset({"nostalgia", "nostalgias"})
+# "occipital neuralgia", "tendinosis", "tendinopathy", "septicaemia"; the everyday words among
+# them are listed.
+_CONDITION_ENDINGS = ("itis", "algia", "osis", "opathy", "opathies", "aemia", "emia")
+_NOT_CONDITIONS = frozenset(
+    {
+        "nostalgia",
+        "nostalgias",
+        "diagnosis",
+        "prognosis",
+        "osmosis",
+        "symbiosis",
+        "metamorphosis",
+        "hypnosis",
+        "apotheosis",
+        "homeopathy",
+        "naturopathy",
+        "osteopathy",
+        "academia",
+        "bohemia",
+        "mitosis",
+        "meiosis",
+    }
+)
+# Stems of the international non-proprietary names of drug families: a word with one of
+# these endings is a medicine even when no dictionary lists it ("-pril" ACE inhibitors,
+# "-olol" beta blockers, "-statin", "-prazole", "-cillin", "-mab" antibodies, ...).
+_MEDICINE_ENDINGS = (
+    "pril",
+    "olol",
+    "statin",
+    "prazole",
+    "cillin",
+    "mycin",
+    "azepam",
+    "zolam",
+    "triptan",
+    "oxetine",
+    "floxacin",
+    "tidine",
+    "gliptin",
+    "gliflozin",
+    "glutide",
+    "sartan",
+    "dipine",
+    "profen",
+    "codone",
+    "umab",
+    "ximab",
+    "azepine",
+    "lukast",
+    "semide",
+    "thiazide",
+    "tadine",
+    "triptyline",
+    "pramine",
+    "parin",
+    "xaban",
+    "dronate",
+    "conazole",
+    "vudine",
+    "ciclovir",
+)
+ENDINGS = re.compile(r"[a-z]{3,}(?:" + "|".join(_CONDITION_ENDINGS + _MEDICINE_ENDINGS) + r")\b")
+"""A word whose ending may make it a condition or a medicine (:func:`ending_flags`)."""
 
 
 def ending_flags(word: str) -> int:
-    """:data:`CONDITION` for a word whose ending names an inflammation or a nerve pain."""
-    if len(word) >= 7 and word.endswith(_CONDITION_ENDINGS) and word not in _NOT_CONDITIONS:
+    """:data:`CONDITION` for a word whose ending names an inflammation, a nerve pain, a
+    degeneration or a blood disorder; :data:`MEDICINE` for one whose ending names a drug
+    family."""
+    if len(word) < 7:
+        return 0
+    if word.endswith(_CONDITION_ENDINGS) and word not in _NOT_CONDITIONS:
         return CONDITION
+    if word.endswith(_MEDICINE_ENDINGS):
+        return MEDICINE
     return 0
 
 
