@@ -52,12 +52,6 @@ create index if not exists proxima_profiles_timezone_user
 create index if not exists proxima_profiles_updated
   on public.profiles (updated_at);
 
--- Every job of a person-week, finished or not (the unique index covers only unfinished
--- ones): the once-per-person-week check is one index probe.
-create index if not exists jobs_dedupe_key_idx
-  on public.jobs (dedupe_key) include (status)
-  where dedupe_key is not null;
-
 -- Where the hourly runs got to, per zone: every person of `zone` active at `as_of` had
 -- a job for `week_of` when the run that wrote the row committed (`ran_at`, its
 -- transaction time). Written only by enqueue_weekly_analysis; outside every schema the
@@ -86,6 +80,12 @@ set search_path = ''
 -- time since which covered zones are read), never with a generic plan that would have
 -- to be ready for every zone being read in full.
 set plan_cache_mode = 'force_custom_plan'
+-- The OR of seven EXISTS makes the estimated cost high enough for JIT compilation,
+-- which costs seconds (inlining and optimising ~100 functions) for a statement that
+-- runs in well under one.
+set jit = 'off'
+-- The person-weeks of a full run are held in memory, not in temporary files.
+set work_mem = '64MB'
 as $$
 declare
   since timestamptz := enqueue_weekly_analysis.as_of - interval '28 days';
@@ -260,6 +260,15 @@ begin
     from wanted w
     where w.begun
   ),
+  -- The jobs each wanted person-week already has, in any status (the unique index covers
+  -- only unfinished ones), read in full before the first insert: a per-row probe of a
+  -- table that this statement is filling would read it again and again as it grows.
+  earlier as materialized (
+    select j.dedupe_key, count(*) as jobs, count(*) filter (where j.status = 'failed') as failed
+    from keyed k
+    join public.jobs j on j.user_id = k.user_id and j.dedupe_key = k.dedupe_key
+    group by j.dedupe_key
+  ),
   added as (
     insert into public.jobs (kind, user_id, payload, priority, dedupe_key)
     select 'weekly_analysis',
@@ -268,12 +277,8 @@ begin
            0,
            k.dedupe_key
     from keyed k
-    cross join lateral (
-      select count(*) as jobs, count(*) filter (where j.status = 'failed') as failed
-      from public.jobs j
-      where j.dedupe_key = k.dedupe_key
-    ) earlier
-    where earlier.jobs = 0 or (earlier.jobs = 1 and earlier.failed = 1)
+    left join earlier e on e.dedupe_key = k.dedupe_key
+    where e.jobs is null or (e.jobs = 1 and e.failed = 1)
     on conflict (dedupe_key) where dedupe_key is not null and status in ('queued', 'running')
     do nothing
     returning 1

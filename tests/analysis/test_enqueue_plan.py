@@ -162,7 +162,6 @@ def test_a_first_run_reads_every_zone_through_per_person_index_probes(conn: psyc
         "proxima_symptom_tracking_lower_user_date",
         "proxima_quick_scans_lower_user_created",
         "proxima_profiles_timezone_user",
-        "jobs_dedupe_key_idx",
     } <= used
 
 
