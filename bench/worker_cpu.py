@@ -68,9 +68,9 @@ PHASE_ORDER = (
     "analytics (without patterns)",
     "patterns",
     "input hash",
-    "last report (statement)",
+    "last report (statement; since 2026-11-30 read with the profile)",
     "prompt building",
-    "HTTP request and response (httpx)",
+    "HTTP request and response",
     "response JSON",
     "answer JSON extraction",
     "answer validation (pydantic, without the guard)",
@@ -140,10 +140,10 @@ def instrument(phases: Phases) -> None:
     phases.wrap(analytics, "find_patterns", "patterns")
     phases.wrap(analytics.PatternInput, "from_raw_week", "patterns")
     phases.wrap(analytics, "input_hash", "input hash")
-    phases.wrap(store, "last_report", "last report (statement)")
+    phases.wrap(store, "last_report", "last report (statement; since 2026-11-30 read with the profile)")
     for name in ("story_messages", "analysis_messages", "moves_messages"):
         phases.wrap(prompts, name, "prompt building")
-    phases.wrap(DeepSeekProvider, "_request", "HTTP request and response (httpx)")
+    phases.wrap(DeepSeekProvider, "_request", "HTTP request and response")
     phases.wrap(DeepSeekProvider, "_completion", "response JSON")
     phases.wrap(deepseek, "parse_answer", "answer validation (pydantic, without the guard)")
     phases.wrap(deepseek, "cap_confidence", "answer validation (pydantic, without the guard)")

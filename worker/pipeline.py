@@ -76,11 +76,19 @@ async def _model_text_refusals() -> AsyncIterator[None]:
 
 
 async def _gather(
-    conn: AsyncConnection[Any], user_id: UUID, week_of: dt.date, *, whole_week: bool, now: dt.datetime | None
+    conn: AsyncConnection[Any],
+    user_id: UUID,
+    week_of: dt.date,
+    *,
+    whole_week: bool,
+    now: dt.datetime | None,
+    with_last_report: bool = False,
 ) -> RawWeek:
     """The person's week; a week that cannot be analysed fails the job for good."""
     try:
-        return await gather_week(conn, user_id, week_of, whole_week=whole_week, now=now)
+        return await gather_week(
+            conn, user_id, week_of, whole_week=whole_week, now=now, with_last_report=with_last_report
+        )
     except WeekError as exc:
         raise PermanentError(str(exc)) from None
 
@@ -128,18 +136,27 @@ async def run_weekly_analysis(
 ) -> WeeklyOutcome:
     started = time.monotonic()
     async with context.connection() as conn:
-        raw = await _gather(conn, user_id, payload.week_of, whole_week=payload.whole_week, now=now)
-        facts = analytics.analyse(raw)
-        story_id = analytics.week_story_id(raw)
-        digest = analytics.input_hash(
-            facts, provider=provider.name, model=provider.model, prompt_version=PIPELINE_VERSION
+        raw = await _gather(
+            conn,
+            user_id,
+            payload.week_of,
+            whole_week=payload.whole_week,
+            now=now,
+            with_last_report=not payload.force,
         )
-        if not payload.force:
-            last = await store.last_report(conn, user_id, payload.week_of)
-            if last is not None and payload.whole_week and last.trigger == "refresh":
-                return WeeklyOutcome("superseded", facts, None, Usage())
-            if last is not None and last.input_hash == digest:
-                return WeeklyOutcome("unchanged", facts, None, Usage())
+    # The connection went back to the pool before the analysis and every model call: the
+    # pool's few connections serve any number of jobs in flight.
+    facts = analytics.analyse(raw)
+    story_id = analytics.week_story_id(raw)
+    digest = analytics.input_hash(
+        facts, provider=provider.name, model=provider.model, prompt_version=PIPELINE_VERSION
+    )
+    if not payload.force:
+        last = raw.last_report  # read with the profile, in the gather's first round trip
+        if last is not None and payload.whole_week and last.trigger == "refresh":
+            return WeeklyOutcome("superseded", facts, None, Usage())
+        if last is not None and last.input_hash == digest:
+            return WeeklyOutcome("unchanged", facts, None, Usage())
 
     usage = Usage()
     try:

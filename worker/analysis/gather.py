@@ -26,7 +26,7 @@ HISTORY_WEEKS = 4  # the weeks before the window that trends and shadow patterns
 PATTERN_WEEKS = 12  # the weeks (window included) that the pattern findings read
 NAME_LIMIT = 120  # symptom names, body parts, story titles: labels, not prose
 
-__all__ = ["HISTORY_WEEKS", "Event", "RawWeek", "WeekError", "gather_week", "query"]
+__all__ = ["HISTORY_WEEKS", "Event", "LastReport", "RawWeek", "WeekError", "gather_week", "query"]
 
 
 def query(name: str) -> sql.SQL:
@@ -49,11 +49,21 @@ class Event:
 
 
 @dataclass(frozen=True)
+class LastReport:
+    """The week's latest succeeded report generation: what it was made from, and how."""
+
+    input_hash: str | None
+    trigger: str
+
+
+@dataclass(frozen=True)
 class RawWeek:
     user_id: UUID
     display_name: str | None
     window: WeekWindow
     events: list[Event]
+    # Read only when asked (``with_last_report``); None also when there is none.
+    last_report: LastReport | None = None
 
     @property
     def history_start(self) -> dt.date:
@@ -72,17 +82,26 @@ async def gather_week(
     *,
     whole_week: bool = True,
     now: dt.datetime | None = None,
+    with_last_report: bool = False,
 ) -> RawWeek:
     """Read the person's profile and twelve weeks of activity (the window and eleven before).
 
     Raises ``WeekError`` for a week that cannot be analysed, including a profile whose
     time zone this worker does not know (never a silent fallback to UTC).
+
+    ``with_last_report`` also reads the week's latest succeeded report generation
+    (``store.last_report``), in the same round trip as the profile.
     """
     now = now or dt.datetime.now(dt.UTC)
     # Tuple rows (thousands of rows a run: no dict per row), columns as the queries list them.
     async with conn.cursor() as cur:
-        await cur.execute(query("gather_profile"), {"user_id": user_id})
-        profile = await cur.fetchone()  # name, timezone
+        if with_last_report:
+            await cur.execute(
+                query("gather_profile_and_last_report"), {"user_id": user_id, "week_of": week_of}
+            )
+        else:
+            await cur.execute(query("gather_profile"), {"user_id": user_id})
+        profile = await cur.fetchone()  # name, timezone[, input_hash, trigger]
         timezone = str(profile[1]) if profile and profile[1] else DEFAULT_TIMEZONE
         try:
             window = week_window(week_of, timezone, now, whole_week=whole_week)
@@ -123,4 +142,9 @@ async def gather_week(
     ]
     events.sort(key=lambda e: (e.day, e.source))
     name = str(profile[0]) if profile and profile[0] else None
-    return RawWeek(user_id=user_id, display_name=name, window=window, events=events)
+    last = (
+        LastReport(input_hash=profile[2], trigger=str(profile[3]))
+        if with_last_report and profile is not None and profile[3] is not None
+        else None
+    )
+    return RawWeek(user_id=user_id, display_name=name, window=window, events=events, last_report=last)

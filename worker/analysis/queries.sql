@@ -7,6 +7,20 @@ select p.name, p.timezone
   from public.profiles p
  where p.user_id = %(user_id)s;
 
+-- name: gather_profile_and_last_report
+-- gather_profile and last_report_generation in one round trip, for the weekly report:
+-- always one row; nulls where there is no profile or no earlier report.
+select p.name, p.timezone, g.input_hash, g.trigger
+  from (select 1) as one
+  left join public.profiles p on p.user_id = %(user_id)s
+  left join lateral (
+       select g.input_hash, g.trigger
+         from public.analysis_generations g
+        where g.user_id = %(user_id)s and g.week_of = %(week_of)s and g.status = 'succeeded'
+          and g.trigger <> 'story'
+        order by g.created_at desc
+        limit 1) g on true;
+
 -- name: gather_activity
 -- Every event of the five weeks ending at %(end_at)s, as local dates in %(tz)s: one row
 -- per event, one kind per source. The app keys scans, symptoms and deep dives by a text

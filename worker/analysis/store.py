@@ -18,7 +18,7 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from worker.analysis.analytics import GENERATED_BY
-from worker.analysis.gather import query
+from worker.analysis.gather import LastReport, query
 from worker.report import Insight, PatternFact, Report, StoryDraft, Usage, WeekFacts
 
 
@@ -102,12 +102,6 @@ def report_rows(report: Report) -> dict[str, Any]:
         "shadow_patterns": patterns,
         "strategic_moves": moves,
     }
-
-
-@dataclass(frozen=True)
-class LastReport:
-    input_hash: str | None
-    trigger: str
 
 
 async def last_report(conn: AsyncConnection[Any], user_id: UUID, week_of: dt.date) -> LastReport | None:
