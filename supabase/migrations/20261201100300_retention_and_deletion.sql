@@ -164,8 +164,9 @@ grant execute on function public.run_housekeeping() to service_role;
 -- -- dead connections ----------------------------------------------------------------------------
 
 -- Settings of this database, for every new session. Where the role applying the
--- migrations may not change them (it does not own the database), say so and go on: the
--- worker's own TCP keepalives still apply.
+-- migrations may not change them (it does not own the database), say so and go on: a
+-- connection string can still ask for them itself (options=-c client_connection_check_interval=2s,
+-- and libpq's keepalives=1&keepalives_idle=30&keepalives_interval=10&keepalives_count=3).
 do $$
 begin
   if pg_catalog.current_setting('server_version_num')::integer >= 140000 then
