@@ -54,7 +54,6 @@ from worker.safety.reading import (
     REPORTED,
     REPORTED_USE,
     REPORTING_TAIL,
-    TOWARD_THE_DRUG,
     Text,
     Token,
     denied_any,
@@ -63,6 +62,7 @@ from worker.safety.reading import (
     hits,
     offered,
     reports_use,
+    toward_the_drug,
     word_set,
 )
 from worker.safety.vocabulary import (
@@ -158,10 +158,10 @@ def _referred(view: Text, medicine: Token) -> bool:
     start, end = view.clause(medicine.start)
     clinician = CLINICIAN.search(view.lower, start, medicine.start)
     if clinician:
-        if TOWARD_THE_DRUG.search(view.lower, clinician.end(), medicine.start):
+        if toward_the_drug(view.lower, clinician.end(), medicine.start):
             return False
         lead = [t.lower for t in view.tokens(clinician.end(), medicine.start)]
-        return not offered(view, medicine.start, lead)
+        return not offered(view, medicine.start, lead, asked=True)
     clause = view.lower[start:end]
     return bool(_NOT_WITHOUT.search(clause) and CLINICIAN.search(clause))
 
@@ -482,6 +482,14 @@ def _injured(view: Text, match: re.Match[str], vocabulary: Vocabulary) -> Findin
 _HEDGE_WORDS = word_set("probably likely possibly perhaps maybe clearly definitely certainly most very quite")
 
 
+def _wrong_organ(view: Text, match: re.Match[str], vocabulary: Vocabulary) -> Finding | None:
+    """Something said to be wrong with an organ, unless denied ("nothing suggests anything is
+    wrong with your heart")."""
+    if any(t.lower in DENIALS for t in view.before(match, 6)):
+        return None
+    return Finding("alarm", "serious_speculation")
+
+
 def _organ_blamed(view: Text, match: re.Match[str], vocabulary: Vocabulary) -> Finding | None:
     """An organ or a bodily measure named as the cause, unless it is a log of it ("it's your
     blood pressure readings that ...")."""
@@ -560,6 +568,9 @@ def _timed(view: Text, match: re.Match[str], vocabulary: Vocabulary) -> Finding 
     medicine = find_medicine(view.before(match, 4), vocabulary)
     if medicine is None or _referred(view, medicine) or _reported(view, medicine):
         return None
+    _, end = view.sentence(medicine.start)
+    if REPORTING_TAIL.search(view.lower, medicine.start, end):
+        return None  # "your inhaler was used every morning, your log shows"
     return Finding("medication", "medication_timing")
 
 
@@ -772,6 +783,23 @@ _FRAMES = (
         CONDITION,
     ),
     _frames("textbook", r"(?: case)? of\b", _suggested, CONDITION),
+    _frames("textbook classic typical characteristic", r" for\b", _suggested, CONDITION),
+    # alarm: something said to be wrong with an organ ("may mean something is seriously wrong
+    # with your liver")
+    _frames(
+        "something",
+        rf"(?: is| 's)?(?: {_HEDGE})*(?: seriously| badly| very| really)? wrong with your {_ORGAN}\b",
+        _wrong_organ,
+        0,
+    ),
+    # alarm or diagnosis: concerns raised about a condition ("raise concerns about a blood cancer")
+    _frames(
+        "raise raises raising raised",
+        r" (?:concerns?|worries|fears|questions?|suspicions?|the (?:question|possibility|spectre|specter|prospect))"
+        r" (?:about|of|over|around)\b",
+        _raised,
+        CONDITION,
+    ),
     _frames("consistent compatible keeping", r" with\b", _suggested, CONDITION),
     _frames(
         "match matches matched matching fit fits fitting",
@@ -817,7 +845,10 @@ _FRAMES = (
         rf"(?: to be)?(?: {_HEDGE})*(?: {_STATE_DEGREE})* {_BODY_STATE}\b"
         rf"|(?: {_BODY_PART})(?: levels?)? (?:isn't|aren't|is not|are not|wasn't|weren't)(?: {_HEDGE})* "
         r"(?:great|good|brilliant|ideal|right|working properly|what it should be|up to scratch|up to much|"
-        r"coping|keeping up|[a-z]+ing (?:properly|well|enough|as (?:it|they) should|normally|right))\b",
+        r"coping|keeping up|[a-z]+ing (?:properly|well|enough|as (?:it|they) should|normally|right))\b"
+        rf"|(?: {_BODY_PART})(?: levels?)? (?:is|are|was|were|keeps|kept)(?: {_HEDGE})* (?:dropping|falling|"
+        r"running|going|getting|climbing|rising|creeping|dipping|spiking) (?:too |very |dangerously |a bit |"
+        r"far too |much too )?(?:low|high)\b",
         _body_state,
         0,
     ),

@@ -38,7 +38,7 @@ from worker.safety.reading import (
     NOT_A_DIAGNOSIS_SUBJECT,
     QUANTITIES,
     REPORTED_USE,
-    TOWARD_THE_DRUG,
+    REPORTING_TAIL,
     Text,
     Token,
     denied_any,
@@ -47,6 +47,7 @@ from worker.safety.reading import (
     reports_use,
     scan,
     taken,
+    toward_the_drug,
     word_set,
 )
 from worker.safety.vocabulary import ADJECTIVE, CONDITION, FRAMED, MEDICINE, SERIOUS, Vocabulary
@@ -601,7 +602,9 @@ def _medicine_owned(view: Text, tokens: list[Token], first: int, last: int) -> b
     start, end = view.sentence(medicine.start)
     if _RECORD_SAYS.search(view.lower, view.clause(medicine.start)[0], medicine.start):
         return True  # "your notes mention taking ibuprofen on Wednesday"
-    if _ATTRIBUTED.search(view.lower, medicine.start, end):
+    if _ATTRIBUTED.search(view.lower, medicine.start, end) or REPORTING_TAIL.search(
+        view.lower, medicine.start, end
+    ):
         return True  # "your vitamin d tablet is part of your morning routine, you wrote"
     referred = bool(CLINICIAN.search(view.lower, start, end))
     negated = [i for i, word in enumerate(before) if word in NEGATORS]
@@ -618,8 +621,11 @@ def _medicine_owned(view: Text, tokens: list[Token], first: int, last: int) -> b
     if not referred or _steered(view, start, end):
         return False
     clinician = CLINICIAN.search(view.lower, start, medicine.start)
-    if clinician and TOWARD_THE_DRUG.search(view.lower, clinician.end(), medicine.start):
+    if clinician and toward_the_drug(view.lower, clinician.end(), medicine.start):
         return False  # "worth asking the pharmacist for a stronger version of your tablets"
+    if clinician:
+        lead = [t.lower for t in view.tokens(clinician.end(), medicine.start)]
+        return not offered(view, medicine.start, lead, asked=True)
     return not offered(view, medicine.start, before)
 
 

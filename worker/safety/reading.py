@@ -277,13 +277,27 @@ TOWARD_THE_DRUG = re.compile(
     r"(?:a|the) (?:different|new|other) (?:version|brand|formulation|kind|type|one)|add(?:ing)? (?:a|an|another|some)|a second|"
     r"about (?:getting|trying|starting|adding|going on|taking|using)|agree to|a course of|a trial of|"
     r"a (?:repeat )?prescription (?:for|of)|(?:should|could|might|need to|ought to|can) (?:be|go|get|come) "
-    r"(?:on|off|onto)|whether to (?:start|stop|take|try|come off|go on|increase|reduce|switch))\b"
-    rf"|\bfor\b(?!{_ADVICE})"
+    r"(?:on|off|onto)|whether to (?:start|stop|take|try|come off|go on|increase|reduce|switch)|"
+    r"(?:try|trial|trying|trialling) you (?:on|with)|refer you for|sign you off with)\b"
 )
+# A clinician asked for something other than advice, straight after their name: "ask your GP
+# for a course of antibiotics", "asking the pharmacist for a stronger version".
+_REQUEST_FOR = re.compile(rf"(?:\s*(?:or|and) (?:a |an |the |your )?[a-z]+)?\s*for\b(?!{_ADVICE})")
+
+
+def toward_the_drug(lower: str, clinician_end: int, medicine_start: int) -> bool:
+    """Whether the words between a clinician and a medicine ask for the drug or a change."""
+    return bool(
+        _REQUEST_FOR.match(lower, clinician_end, medicine_start)
+        or TOWARD_THE_DRUG.search(lower, clinician_end, medicine_start)
+    )
+
+
 # A medicine the person is not said to take, offered as something that could help or suit
 # them: "ask your GP whether an antidepressant would help", "whether a preventive medicine
 # would suit you".
 # Words before a medicine that make it one the person already has: "your", "the", "current".
+_ADVISING = word_set("advice information questions question side effects interactions")
 _OWN_LEADS = word_set(
     "your their his her the these those this that my our current usual regular existing prescribed own "
     "same any"
@@ -296,13 +310,16 @@ _PROMISE = re.compile(
 )
 
 
-def offered(view: Text, medicine_start: int, lead: list[str]) -> bool:
+def offered(view: Text, medicine_start: int, lead: list[str], *, asked: bool = False) -> bool:
     """Whether the medicine at ``medicine_start`` is one the person is not said to take (no
     "your", "the" or "current" before it), offered as something that could help or suit them
     ("whether an antidepressant would help", "whether bisoprolol suits you"); ``lead`` holds
-    the (lower-case) words just before it."""
+    the (lower-case) words just before it. ``asked`` says they follow a clinician's name: then
+    asking "about" such a medicine steers too ("ask your GP about sertraline")."""
     if not _OWN_LEADS.isdisjoint(lead[-2:]):
         return False  # "whether your tablets could be behind the dry mouth"
+    if asked and "about" in lead[-3:] and _ADVISING.isdisjoint(lead):
+        return True  # "ask your provider about a GLP-1 medication", "ask your GP about sertraline"
     _, end = view.sentence(medicine_start)
     rest = view.lower[medicine_start:end]
     return bool(_PROMISE.search(rest.split(" ", 1)[1] if " " in rest else ""))
@@ -323,8 +340,11 @@ REPORTED_USE = word_set(
 # A sentence's closing attribution to the person's own words: ", you wrote", "as you noted".
 REPORTING_TAIL = re.compile(
     r"(?:,|\bas) you(?:'ve| have)? (?:wrote|written|noted|mentioned|said|logged|recorded|reported|put it|"
-    r"labelled|labeled|called|named|termed|tagged|described|told)\b|\b(?:you|your notes) (?:wrote|said|say|"
-    r"mentioned|mention|noted)\b|\baccording to your\b|\bin your (?:words|notes|entry)\b"
+    r"labelled|labeled|called|named|termed|tagged|described|told)\b|\byou (?:wrote|said|mentioned|noted)\b|"
+    r"\byour (?:\w+ )?(?:notes?|logs?|entries|entry|diary|journal|records?|check-ins?) (?:say|says|said|show|shows|"
+    r"showed|mention|mentions|mentioned|note|notes|noted|record|records|recorded)\b|"
+    r"\baccording to your\b|\bin your (?:words|notes|entry)\b|\b(?:was|were) (?:used|taken|logged|noted|"
+    r"recorded|ticked|mentioned)\b"
 )
 
 

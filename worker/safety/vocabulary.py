@@ -382,7 +382,22 @@ _FOODS = (
 _REACTIONS = ("sensitivity", "intolerance", "allergy", "problem", "issue", "reaction")
 
 # Acronyms of conditions, counted only when written in capitals ("is POTS", not "pots").
-_LAY_ACRONYMS = ("pots", "pmdd", "bppv", "tmj", "tmd", "gad", "cptsd", "gord", "sad")
+_LAY_ACRONYMS = (
+    "pots",
+    "pmdd",
+    "bppv",
+    "tmj",
+    "tmd",
+    "gad",
+    "cptsd",
+    "gord",
+    "sad",
+    "sibo",
+    "pots",
+    "adhd",
+    "pmt",
+    "pms",
+)
 _SERIOUS_ACRONYMS = ("als", "mnd", "tia", "ms", "dvt", "copd", "ckd")
 
 # Injured or ailing parts of the body: "a pulled muscle", "a torn meniscus", "a knee injury",
@@ -526,6 +541,14 @@ _LAY_SERIOUS = (
     "something seriously wrong",
     "something growing",
     "dangerous heart rhythm",
+    "pressure on the brain",
+    "pressure in the brain",
+    "swelling on the brain",
+    "swelling in the brain",
+    "fluid on the brain",
+    "raised intracranial pressure",
+    "blood cancer",
+    "blood cancers",
     "dangerous rhythm",
     "dangerous arrhythmia",
     "cancerous",
@@ -750,6 +773,18 @@ _LAY_MEDICINES = (
     "activated charcoal",
     "b-complex",
     "thyroxine",
+    "glp-1",
+    "glp-1 medication",
+    "glp-1 agonist",
+    "glp-1 agonists",
+    "weight-loss injection",
+    "weight loss injections",
+    "b12 shot",
+    "b12 injection",
+    "iron infusion",
+    "saline spray",
+    "antacid",
+    "antacids",
     # Over-the-counter brands the drug dictionary lacks
     "lemsip",
     "rennie",
@@ -1248,6 +1283,8 @@ def _medicines(terms: dict[str, int]) -> None:
     medicines = {key for key, entry in entries.items() if _is_medicine(entry)}
     variants: Mapping[str, list[str]] = data["drug_variant_to_canonical"]
     for variant, canonicals in variants.items():
+        if " " in variant and not any(len(word) >= 3 and word.isalpha() for word in variant.split()):
+            continue  # research codes ("at 10", "sn 38") read like "at 10 p.m."
         if _usable(variant) and any(c in medicines for c in canonicals):
             # Brand names are short and mixed case ("Advil"), so only the shortest forms
             # ("apap", "hctz") need capitals.
