@@ -15,7 +15,7 @@ through :meth:`worker.queue.context.JobContext.complete`):
   runs again.
 * A job that fails is retried with exponential backoff and jitter, then kept as
   ``failed`` with its error; nothing is ever deleted except succeeded or cancelled jobs
-  older than 30 days (housekeeping).
+  older than ``retention_finished_jobs_days`` (30 by default; housekeeping).
 """
 
 from worker.queue.jobs import Job, JobSpec, JobStatus
