@@ -376,8 +376,11 @@ def _suggested(view: Text, match: re.Match[str], vocabulary: Vocabulary) -> Find
 
 
 def _sign_of(view: Text, match: re.Match[str], vocabulary: Vocabulary) -> Finding | None:
-    if any(t.lower in REPORTED for t in view.before(match, 3)):
+    before = view.before(match, 3)
+    if any(t.lower in REPORTED for t in before):
         return None  # "you logged signs of asthma": what the person recorded
+    if any(t.lower in DENIALS for t in before[-2:]):
+        return None  # "there's no sign of last month's sore throat in this week's entries"
     flags = _condition(view.after(match, _DIAGNOSIS_WINDOW), vocabulary, before=view.before(match, 12))
     return _suggestion(view, match, flags, "suggested_condition")
 
@@ -551,7 +554,14 @@ def _any_negated(view: Text, match: re.Match[str], tokens: list[Token], medicine
     """Whether the frame is negated and its medicine is "any": not advice about one drug."""
     if not any(t.lower in NEGATORS for t in view.before(match, 3)):
         return False
-    return any(t.lower in {"any", "anything"} for t in tokens if t.start < medicine.start)
+    if any(t.lower in {"any", "anything"} for t in tokens if t.start < medicine.start):
+        return True
+    # "please don't change your doses on the strength of this report": deferring, not advising
+    start, end = view.sentence(match.start())
+    return _THIS_REPORT.search(view.lower, start, end) is not None
+
+
+_THIS_REPORT = re.compile(r"\b(?:this|these|the) (?:report|summary|findings|insights?|analysis|patterns?)\b")
 
 
 def _promised(view: Text, match: re.Match[str], vocabulary: Vocabulary) -> Finding | None:
@@ -626,6 +636,7 @@ _BODY_CHANGE = (
     r"(?:crashing|crash|crashes|spiking|spike|spikes|dropping|dipping|plummeting|tanking|surging|"
     r"falling|misfiring|struggling|failing|playing up|running (?:slow|low|high|fast)|"
     r"out of balance|out of whack|acting up|misbehaving|overdoing it|working overtime|in overdrive|"
+    r"running on empty|worn out|burnt out|burned out|exhausted|depleted|giving up|packing up|"
     r"going haywire|underperforming|not coping|complaining|protesting|flaring)"
 )
 _ORGAN = (
@@ -683,7 +694,8 @@ _FRAMES = (
     _frames(
         "you",
         rf"(?: {_HEDGE})*(?: {_MODAL}(?: {_HEDGE})* have)? (?:caught|picked up|contracted|come down with|came down with)\b"
-        rf"|(?:'re| are)(?: {_HEDGE})* (?:coming down with|fighting off|fighting|getting over|recovering from)\b"
+        rf"|(?:'re| are)(?: {_HEDGE})* (?:coming down with|fighting off|fighting|getting over|recovering from|"
+        r"run down with|laid up with|struck down with|knocked out by|floored by)\b"
         rf"|(?: {_HEDGE})* {_MODAL}(?: {_HEDGE})* be (?:coming down with|fighting off|fighting)\b",
         _asserted,
         CONDITION,
@@ -706,7 +718,8 @@ _FRAMES = (
     ),
     _frames(
         "you're",
-        rf"(?: {_HEDGE})* (?:coming down with|fighting off|getting over|recovering from)\b",
+        rf"(?: {_HEDGE})* (?:coming down with|fighting off|getting over|recovering from|run down with|"
+        r"laid up with|struck down with|knocked out by|floored by)\b",
         _asserted,
         CONDITION,
     ),
@@ -828,6 +841,12 @@ _FRAMES = (
         "sign signs symptom symptoms indication indications indicator indicators marker markers flag "
         "flags evidence manifestation manifestations",
         r" (?:of|for)\b",
+        _sign_of,
+        CONDITION,
+    ),
+    _frames(
+        "warning precursor precursors forerunner prelude harbinger run-up",
+        r"(?: shot| shots| sign| signs| light)? (?:of|before|to|for)\b",
         _sign_of,
         CONDITION,
     ),

@@ -112,8 +112,12 @@ _OF_LOG = word_set("with of for by in")
 _OTHERS = word_set(
     "father mother mum mom dad sister brother son daughter partner husband wife aunt uncle "
     "grandmother grandfather grandma grandpa gran granny nan cousin niece nephew friend friends "
-    "colleague colleagues boss child children kids kid parents parent family"
+    "colleague colleagues boss child children kids kid parents parent family neighbour neighbor"
 )
+# Someone unnamed in a hypothetical: "what to do if someone has a seizure"; outside one, a
+# comparison claims ("typical of people with COPD", "read like someone with an eating disorder").
+_ANYONE = word_set("someone somebody anyone anybody")
+_IF = word_set("if when whenever whether should")
 _SECOND_PERSON = word_set("you your you're you've yours yourself")
 _NOT_POSSESSIVES = word_set("it's that's what's there's here's he's she's who's let's one's")
 # Verbs and nouns that report what the person (or their log) said, did or asked.
@@ -350,6 +354,9 @@ def _others(tokens: list[Token], start: int) -> bool:
         word = token.lower[:-2] if token.lower.endswith(("'s", "s'")) else token.lower
         if word in _OTHERS or token.lower in _OTHERS:
             return True  # "your sister", "your friend's recent diagnosis"
+    for index, token in enumerate(tokens[1:start], start=1):
+        if token.lower in _ANYONE and tokens[index - 1].lower in _IF:
+            return True  # "what to do if someone has a seizure"
     return False
 
 
@@ -586,6 +593,9 @@ _RECORD_SAYS = re.compile(
 )
 
 
+_THIS_REPORT = re.compile(r"\b(?:this|these) (?:report|summary|findings|insights?|analysis|patterns?)\b")
+
+
 def _medicine_owned(view: Text, tokens: list[Token], first: int, last: int) -> bool:
     """Whether the medicine ``tokens[first:last]``, named outside any frame, is the person's
     own use, a referral or a statement of what is not advised."""
@@ -612,6 +622,8 @@ def _medicine_owned(view: Text, tokens: list[Token], first: int, last: int) -> b
         return True  # "this report never advises on medicines"
     # "this report doesn't recommend any medicines"; "don't change any medicine based on
     # this report": not advice about a drug, when said of the report or the doctor
+    if negated and _THIS_REPORT.search(view.lower, start, end):
+        return True  # "please don't change your doses on the strength of this report"
     if (
         negated
         and not {"any", "anything"}.isdisjoint(before[negated[0] :])

@@ -278,7 +278,8 @@ TOWARD_THE_DRUG = re.compile(
     r"about (?:getting|trying|starting|adding|going on|taking|using)|agree to|a course of|a trial of|"
     r"a (?:repeat )?prescription (?:for|of)|(?:should|could|might|need to|ought to|can) (?:be|go|get|come) "
     r"(?:on|off|onto)|whether to (?:start|stop|take|try|come off|go on|increase|reduce|switch)|"
-    r"(?:try|trial|trying|trialling) you (?:on|with)|refer you for|sign you off with)\b"
+    r"(?:try|trial|trying|trialling) you (?:on|with)|refer you for|sign you off with|"
+    r"(?:put|get|start|putting|getting|starting) you (?:back )?on(?:to)?|(?:go|going|get|getting) back on)\b"
 )
 # A clinician asked for something other than advice, straight after their name: "ask your GP
 # for a course of antibiotics", "asking the pharmacist for a stronger version".
