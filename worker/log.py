@@ -2,6 +2,11 @@
 
 Log with bound context (``job_id``, ``kind``, ``user_id``); never log story text,
 symptoms, e-mail addresses or tokens.
+
+Every line the process writes to stderr goes through the same renderer: the libraries'
+own loggers (psycopg's pool, httpx, asyncio) and Python's warnings are routed through
+structlog's formatter, so a JSON log stays JSON. httpx and httpcore are held at WARNING:
+at INFO they print every request's URL, and a signed Storage URL carries a token.
 """
 
 from __future__ import annotations
@@ -11,9 +16,11 @@ import sys
 
 import structlog
 
+_QUIET_LIBRARIES = ("httpx", "httpcore", "hpack", "h2")
+
 
 def configure(level: str = "INFO") -> None:
-    """Set up structlog once for the process."""
+    """Set up structlog, and route the standard library's logging through it, once for the process."""
     numeric = logging.getLevelName(level.upper())
     if not isinstance(numeric, int):
         numeric = logging.INFO
@@ -21,11 +28,12 @@ def configure(level: str = "INFO") -> None:
     renderer: structlog.types.Processor = (
         structlog.dev.ConsoleRenderer() if on_terminal else structlog.processors.JSONRenderer()
     )
+    timestamper = structlog.processors.TimeStamper(fmt="iso", utc=True)
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            timestamper,
             structlog.processors.format_exc_info,
             renderer,
         ],
@@ -33,6 +41,22 @@ def configure(level: str = "INFO") -> None:
         logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
         cache_logger_on_first_use=True,
     )
+    formatter = structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=[structlog.stdlib.add_log_level, structlog.stdlib.add_logger_name, timestamper],
+        processors=[
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            structlog.processors.format_exc_info,
+            renderer,
+        ],
+    )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(formatter)
+    root = logging.getLogger()
+    root.handlers = [handler]
+    root.setLevel(numeric)
+    for name in _QUIET_LIBRARIES:
+        logging.getLogger(name).setLevel(max(numeric, logging.WARNING))
+    logging.captureWarnings(True)
 
 
 def get_logger(name: str) -> structlog.stdlib.BoundLogger:
