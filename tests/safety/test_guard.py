@@ -432,6 +432,55 @@ def test_gentle_predictions_pass(text: str) -> None:
     assert check_text(text) is None
 
 
+# The mechanisms generalised past the evaluation set, each in wording of its own.
+GENERALISED_REFUSALS = [
+    ("Expect the tendonitis in your wrist to flare next week.", "diagnosis"),  # placed in the body
+    ("Sepsis is a real possibility with a fever like that.", "alarm"),  # a subject weighed as a cause
+    ("The numbness raises the question of multiple sclerosis.", "alarm"),  # a raised possibility
+    ("The headaches could turn out to be a growth.", "alarm"),  # a word that claims only in a frame
+    ("You probably caught a virus at the wedding.", "diagnosis"),  # an infection caught
+    ("You likely strained your rotator cuff at the gym.", "diagnosis"),  # an injury done
+    ("Your thyroid is running slow.", "diagnosis"),  # a bodily state in lay words
+    ("That slump is your blood sugar crashing.", "diagnosis"),  # a symptom explained as a state
+    ("The problem is most likely your gallbladder.", "diagnosis"),  # an organ blamed
+    ("Your low moods say depression to me.", "diagnosis"),  # the report's own opinion
+    ("I wouldn't call these migraines; bruxism, in other words.", "diagnosis"),  # a verdict in apposition
+    ("You are, in all probability, lactose intolerant.", "diagnosis"),  # a hedge set off by commas
+    ("They're cluster headaches, not ordinary ones.", "diagnosis"),  # "they are"
+    ("Your stomach cramps have the look of a gluten problem.", "diagnosis"),
+    ("You might have tendinosis in the elbow.", "diagnosis"),  # a condition known by its ending
+    ("Try ramipril for the blood pressure.", "medication"),  # a medicine known by its ending
+    ("See if your doctor will prescribe something to help you sleep.", "medication"),
+    ("Ask your doctor to put you back on the pill.", "medication"),
+    ("Think about asking your provider about a GLP-1 medication.", "medication"),
+    ("Your sleeping tablets worked better than the walk, so keep them.", "medication"),
+]
+GENERALISED_PASSES = [
+    "That presentation sounds like it nearly gave you a heart attack.",  # a figure of speech
+    "Nothing in this week's logs points to anything serious.",  # a denied "anything"
+    "There's no sign of last month's sore throat in this week's entries.",  # a denied sign
+    "Your sister's coeliac disease came up while you planned dinner.",  # someone else's
+    "Eczema on your hands, as you labelled it, scored lower on glove days.",  # the person's label
+    "You spent Thursday learning what to do if someone has a seizure.",  # a hypothetical other
+    "Migraine is likely on Tuesday if the short Monday nights continue.",  # a prediction
+    "Your preventer inhaler was used every morning, your log shows.",  # the person's own use
+    "The EpiPen you carry was mentioned in your packing list.",
+    "Your pharmacist can help you work out the best time of day for your current medicines.",
+    "Please don't change your doses on the strength of this report.",  # a deferral
+    "Try a wind-down routine with a book at 10 p.m.",  # a research code is no medicine
+]
+
+
+@pytest.mark.parametrize(("text", "kind"), GENERALISED_REFUSALS)
+def test_the_generalised_mechanisms_refuse_claims_in_new_wording(text: str, kind: str) -> None:
+    assert _kind(text) == kind
+
+
+@pytest.mark.parametrize("text", GENERALISED_PASSES)
+def test_the_generalised_mechanisms_let_the_person_s_own_words_through(text: str) -> None:
+    assert check_text(text) is None
+
+
 def test_one_bad_clause_in_a_long_story_is_found() -> None:
     story = (
         "Between 3 Mar and 9 Mar you logged 14 symptom entries and 6 quick scans. Migraine came up "

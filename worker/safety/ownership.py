@@ -348,15 +348,15 @@ def _others(tokens: list[Token], start: int) -> bool:
     """Whether the condition belongs to someone else named before it in the clause."""
     if tokens and tokens[0].lower in {"who", "whose"}:
         return True
+    for index, token in enumerate(tokens[1:start], start=1):
+        if token.lower in _ANYONE and tokens[index - 1].lower in _IF:
+            return True  # "what to do if someone has a seizure"
     for token in reversed(tokens[:start]):
         if token.lower in _SECOND_PERSON:
             return False
         word = token.lower[:-2] if token.lower.endswith(("'s", "s'")) else token.lower
         if word in _OTHERS or token.lower in _OTHERS:
             return True  # "your sister", "your friend's recent diagnosis"
-    for index, token in enumerate(tokens[1:start], start=1):
-        if token.lower in _ANYONE and tokens[index - 1].lower in _IF:
-            return True  # "what to do if someone has a seizure"
     return False
 
 
@@ -596,6 +596,28 @@ _RECORD_SAYS = re.compile(
 _THIS_REPORT = re.compile(r"\b(?:this|these) (?:report|summary|findings|insights?|analysis|patterns?)\b")
 
 
+_OWNING = word_set("your the that this those these")
+# An instruction about a medicine named earlier: "..., so keep them", "stick with it".
+_PRONOUN_INSTRUCTION = re.compile(
+    r"\b(?:keep|stop|take|start|continue|use|try|double|halve|increase|reduce|skip|stick with|stay on|"
+    r"come off|drop|cut|swap|switch|restart|resume)\s+(?:them|it|those|these|taking|using|with them|with it)\b"
+)
+_NOT_REPORTING = word_set("could might may should would will can must need needs ought")
+
+
+def _past_subject(tokens: list[Token], first: int, last: int) -> bool:
+    """Whether the medicine ``tokens[first:last]`` is the person's own ("your", "the") and the
+    subject of a clause in the past tense with no modal: a report of what happened."""
+    lead = [t.lower for t in tokens[max(0, first - 3) : first]]
+    if _OWNING.isdisjoint(lead):
+        return False
+    after = [t.lower for t in tokens[last : last + 4]]
+    if not after or not _NOT_REPORTING.isdisjoint(t.lower for t in tokens):
+        return False
+    verb = after[0] if after[0] not in {"also", "only", "then", "still", "just"} else after[1:2] and after[1]
+    return bool(verb) and (verb in _PAST or (len(verb) > 4 and verb.endswith("ed")))
+
+
 def _medicine_owned(view: Text, tokens: list[Token], first: int, last: int) -> bool:
     """Whether the medicine ``tokens[first:last]``, named outside any frame, is the person's
     own use, a referral or a statement of what is not advised."""
@@ -607,6 +629,10 @@ def _medicine_owned(view: Text, tokens: list[Token], first: int, last: int) -> b
         return True  # "the EpiPen you carry", "the ibuprofen you took": the person's own
     if last < len(tokens) and tokens[last].lower in _PAST and first and tokens[first - 1].lower == "your":
         return True  # "your inhaler was with you on every run"
+    if _past_subject(tokens, first, last) and not _PRONOUN_INSTRUCTION.search(
+        view.lower, medicine.start, view.sentence(medicine.start)[1]
+    ):
+        return True  # "your preventer inhaler was used every morning", "the antacid helped"
     if reports_use(before) or any(word in REPORTED_USE or word in _LOGGING for word in before):
         return True  # "you noted taking ibuprofen", "noting when you take painkillers"
     start, end = view.sentence(medicine.start)
