@@ -614,8 +614,10 @@ def _past_subject(tokens: list[Token], first: int, last: int) -> bool:
     after = [t.lower for t in tokens[last : last + 4]]
     if not after or not _NOT_REPORTING.isdisjoint(t.lower for t in tokens):
         return False
-    verb = after[0] if after[0] not in {"also", "only", "then", "still", "just"} else after[1:2] and after[1]
-    return bool(verb) and (verb in _PAST or (len(verb) > 4 and verb.endswith("ed")))
+    if after[0] in {"also", "only", "then", "still", "just"}:
+        after = after[1:]
+    verb = after[0] if after else ""
+    return verb in _PAST or (len(verb) > 4 and verb.endswith("ed"))
 
 
 def _medicine_owned(view: Text, tokens: list[Token], first: int, last: int) -> bool:
