@@ -485,6 +485,13 @@ def _injured(view: Text, match: re.Match[str], vocabulary: Vocabulary) -> Findin
 _HEDGE_WORDS = word_set("probably likely possibly perhaps maybe clearly definitely certainly most very quite")
 
 
+def _control_judged(view: Text, match: re.Match[str], vocabulary: Vocabulary) -> Finding | None:
+    """A judgement that the person's condition is not under control: clinical, not a log."""
+    if hits(view.tokens(match.start(), match.end()), vocabulary, CONDITION):
+        return Finding("diagnosis", "asserted_condition")
+    return None
+
+
 def _wrong_organ(view: Text, match: re.Match[str], vocabulary: Vocabulary) -> Finding | None:
     """Something said to be wrong with an organ, unless denied ("nothing suggests anything is
     wrong with your heart")."""
@@ -709,6 +716,31 @@ _FRAMES = (
         r" (?:your|a|an|the)(?: [a-z'-]+)? (?P<part>[a-z'-]+)\b",
         _injured,
         0,
+    ),
+    # diagnosis: a condition the person is said to have been living with
+    _frames(
+        "you've",
+        rf"(?: {_HEDGE})* been(?: {_HEDGE})* (?:living with|dealing with|struggling with|battling|suffering from|"
+        r"running on|coping with|carrying|fighting|ignoring|putting up with)\b",
+        _asserted,
+        CONDITION,
+    ),
+    _frames(
+        "you",
+        rf"(?: {_HEDGE})* (?:have|might have|may have|could have|must have)(?: {_HEDGE})* been(?: {_HEDGE})* "
+        r"(?:living with|dealing with|struggling with|battling|suffering from|running on|coping with|"
+        r"carrying|fighting|ignoring|putting up with)\b",
+        _asserted,
+        CONDITION,
+    ),
+    # diagnosis: the control of the person's condition judged ("your asthma isn't under control")
+    _frames(
+        "your",
+        r"(?: [a-z'-]+){1,3} (?:isn't|is not|aren't|are not|wasn't|weren't)(?: well| properly| fully| really)?"
+        r" (?:under control|controlled|managed)\b|(?: [a-z'-]+){1,3} (?:is|are|was|were)(?: probably| clearly)?"
+        r" (?:poorly controlled|uncontrolled|badly controlled|not controlled|progressing|out of control)\b",
+        _control_judged,
+        CONDITION,
     ),
     _frames(
         "you've",

@@ -127,7 +127,7 @@ _REPORTING = word_set(
     "labeled label called call calls described used use asked ask asks question "
     "questions wondered wondering read searched watched joked said say says signed volunteered ran "
     "visited attended tracked tracking track entered marked rated talked researched learned learnt "
-    "covers covered show shows showed entry"
+    "covers covered show shows showed entry noticed notice notices spotted spot experienced felt"
 )
 # Words between a report and a condition that turn it back into a claim: "the episodes you
 # logged may indicate", "the tightness you noted is".
@@ -190,6 +190,18 @@ _NAMING_PHRASES = (
     "i reckon",
     "we think",
 )
+
+
+# Words in the clause just before a bare condition that make it the cause named: "The jaw pain
+# on waking is from grinding: bruxism."
+_CAUSAL = word_set("from due caused because means mean explains explained sign signs suggests")
+
+
+def _claiming_end(closing: str) -> bool:
+    """Whether ``closing`` (the last words before a bare condition's clause) makes it a
+    verdict: "Likely cause: low iron", "is from grinding: bruxism"."""
+    words = closing.split()
+    return bool(words) and (words[-1] in _CLAIMING_CLAUSE_ENDS or not _CAUSAL.isdisjoint(words[-4:]))
 
 
 def _claiming_start(opening: str) -> bool:
@@ -443,7 +455,7 @@ def _owned(view: Text, tokens: list[Token], start: int, end: int, around: tuple[
         for i, t in enumerate(tokens[:start])
     ):
         # a label on its own: "A new entry: migraine", "For anxiety, the calmest days were ..."
-        return around[0] not in _CLAIMING_CLAUSE_ENDS and not _claiming_start(around[1])
+        return not _claiming_end(around[0]) and not _claiming_start(around[1])
     return end < len(tokens) and _subject(tokens, start, end) and not _explained(tokens, end)
 
 
@@ -696,7 +708,9 @@ def by_default(view: Text, vocabulary: Vocabulary, wanted: int) -> Finding | Non
             mine.append((start - first, end - first, flags))
             index += 1
         if mine:
-            around = (words[first - 1] if first else "", " ".join(words[last : last + 3]))
+            # the clause before (to its end) and the first words of the clause after
+            before_clause = " ".join(words[max(0, first - 6) : first])
+            around = (before_clause, " ".join(words[last : last + 3]))
             clauses.append((view.span(first, last), mine, around))
     for tokens, mine, around in clauses:
         finding = _claimed_condition(view, tokens, mine, around)

@@ -217,6 +217,8 @@ def scan(
             flags = vocabulary.words.get(word, 0)
             if flags & CAPITALS and not _in_capitals(cased(i)):
                 flags = 0
+            if not flags and len(word) >= 7:
+                flags = ending_flags(word)  # "polymyalgia": only the start of a longer name
         if flags & wanted:
             found.append((i, i + size, flags))
     return found
@@ -279,7 +281,8 @@ TOWARD_THE_DRUG = re.compile(
     r"a (?:repeat )?prescription (?:for|of)|(?:should|could|might|need to|ought to|can) (?:be|go|get|come) "
     r"(?:on|off|onto)|whether to (?:start|stop|take|try|come off|go on|increase|reduce|switch)|"
     r"(?:try|trial|trying|trialling) you (?:on|with)|refer you for|sign you off with|"
-    r"(?:put|get|start|putting|getting|starting) you (?:back )?on(?:to)?|(?:go|going|get|getting) back on)\b"
+    r"(?:put|get|start|putting|getting|starting) you (?:back )?on(?:to)?|(?:go|going|get|getting) back on|"
+    r"(?:sort|sorting|fix|fixing|set|setting) you (?:out |up )?with)\b"
 )
 # A clinician asked for something other than advice, straight after their name: "ask your GP
 # for a course of antibiotics", "asking the pharmacist for a stronger version".

@@ -461,6 +461,12 @@ _PARTS = (
     "groin",
     "achilles",
     "rotator cuff",
+    "acl",
+    "mcl",
+    "cruciate",
+    "cruciate ligament",
+    "labrum",
+    "plantar fascia",
     "toe",
     "finger",
     "thumb",
@@ -1368,6 +1374,7 @@ def build_vocabulary() -> Vocabulary:
     _add(terms, _with_plurals(f"{p} {a}" for p in _PARTS for a in _AILMENTS), CONDITION)
     _add(terms, _with_plurals(f"{o} {a}" for o in _ORGANS for a in _ORGAN_AILMENTS), CONDITION)
     _add(terms, _with_plurals(f"{f} {r}" for f in _FOODS for r in _REACTIONS), CONDITION)
+    _add(terms, (f"{f} {a}" for f in _FOODS for a in ("sensitive", "intolerant", "allergic")), ADJECTIVE)
     _add(terms, _LAY_SERIOUS, CONDITION | SERIOUS)
     _add(terms, _FRAMED, CONDITION | SERIOUS | FRAMED)
     _add(terms, _FRAMED_INFECTIONS, CONDITION | FRAMED)
