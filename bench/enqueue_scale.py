@@ -287,20 +287,35 @@ class Rollback(Exception):  # noqa: N818 - a signal, not an error
 
 
 def call(
-    conn: psycopg.Connection[Any], function: str, as_of: dt.datetime, *, commit: bool
+    conn: psycopg.Connection[Any],
+    function: str,
+    as_of: dt.datetime,
+    *,
+    commit: bool,
+    timeout_s: float | None = None,
 ) -> tuple[float, int]:
-    """Wall time (ms, with the commit when committed) and result of one enqueue."""
+    """Wall time (ms, with the commit when committed) and result of one enqueue.
+
+    With ``timeout_s``, a call still running then is cancelled: (the timeout in ms, -1).
+    """
     started = time.perf_counter()
     result = -1
     elapsed = 0.0
     try:
         with conn.transaction():
+            if timeout_s is not None:
+                conn.execute(
+                    "select set_config('statement_timeout', %s, true)", (f"{int(timeout_s * 1000)}",)
+                )
             row = conn.execute(f"select {function}(null::date, %s)", (as_of,)).fetchone()
             result = int(row[0]) if row else -1
             elapsed = (time.perf_counter() - started) * 1000
             if not commit:
                 raise Rollback
         elapsed = (time.perf_counter() - started) * 1000
+    except psycopg.errors.QueryCanceled:
+        elapsed = (timeout_s or 0.0) * 1000
+        conn.execute("vacuum analyze public.jobs")
     except Rollback:
         conn.execute("vacuum analyze public.jobs")
     return elapsed, result
@@ -573,8 +588,10 @@ def run_steps(
         note(f"{label}: {step.title} (as_of {step.as_of:%a %H:%M} UTC)")
         previous_ms = previous_added = None
         if previous:
-            previous_ms, previous_added = call(conn, previous, step.as_of, commit=False)
-            note(f"  previous function: {previous_ms:.0f} ms, {previous_added:,} jobs")
+            previous_ms, previous_added = call(
+                conn, previous, step.as_of, commit=False, timeout_s=args.baseline_timeout
+            )
+            note(f"  previous function: {previous_ms:.0f} ms, {previous_added:,} jobs (-1: cancelled)")
         times = []
         for _ in range(args.repeat):
             ms, added = call(conn, "public.enqueue_weekly_analysis", step.as_of, commit=False)
@@ -658,7 +675,12 @@ def render(
         row = [step.title, target]
         for f in factors:
             m = by_history[f][step.key]
-            previous = f"{m.previous_ms:,.0f} ms" if m.previous_ms is not None else "n/a"
+            if m.previous_ms is None:
+                previous = "n/a"
+            elif m.previous_added is not None and m.previous_added < 0:
+                previous = f"> {m.previous_ms / 1000:,.0f} s (cancelled)"
+            else:
+                previous = f"{m.previous_ms:,.0f} ms"
             row += [
                 previous,
                 f"{m.median:,.0f} ms ({min(m.times_ms):,.0f})",
@@ -810,6 +832,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--repeat", type=_positive_int, default=3, help="rolled-back runs per step (3)")
     parser.add_argument("--no-baseline", action="store_true", help="skip the previous function")
+    parser.add_argument(
+        "--baseline-timeout",
+        type=float,
+        default=60.0,
+        help="seconds after which a call of the previous function is cancelled (60)",
+    )
     parser.add_argument("--seed", type=int, default=1, help="random seed of the synthetic people")
     parser.add_argument("--markdown", action="store_true", help="print Markdown tables")
     return parser
