@@ -1112,7 +1112,7 @@ def check_text(text: str) -> Finding | None:
         not _dose_reported(view, dose) for dose in _DOSE.finditer(lower)
     ):
         return Finding("medication", "dose_amount")
-    named = _named(words, vocabulary) | _by_ending(lower, vocabulary)
+    named = _named(words, vocabulary) | _by_ending(words, vocabulary)
     entries = _entries_by_first_word()
     candidates = [
         entry
@@ -1132,12 +1132,13 @@ def check_text(text: str) -> Finding | None:
     return by_default(view, vocabulary, wanted) if wanted else None
 
 
-def _by_ending(lower: str, vocabulary: Vocabulary) -> int:
-    """The kinds of word the text names only by their ending ("costochondritis", "ramipril")."""
+def _by_ending(words: set[str], vocabulary: Vocabulary) -> int:
+    """The kinds of word the text names only by their ending ("costochondritis", "ramipril"),
+    or as the start of a longer name ("polymyalgia")."""
     found = 0
-    for match in ENDINGS.finditer(lower):
-        if match.group() not in vocabulary.known:
-            found |= ending_flags(match.group())
+    for word in words:
+        if len(word) >= 7 and word.endswith(ENDINGS) and not vocabulary.words.get(word):
+            found |= ending_flags(word)
     return found
 
 

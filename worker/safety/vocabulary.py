@@ -42,7 +42,6 @@ from __future__ import annotations
 import bz2
 import importlib.util
 import pickle
-import re
 import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -124,8 +123,8 @@ _MEDICINE_ENDINGS = (
     "vudine",
     "ciclovir",
 )
-ENDINGS = re.compile(r"[a-z]{3,}(?:" + "|".join(_CONDITION_ENDINGS + _MEDICINE_ENDINGS) + r")\b")
-"""A word whose ending may make it a condition or a medicine (:func:`ending_flags`)."""
+ENDINGS = _CONDITION_ENDINGS + _MEDICINE_ENDINGS
+"""The endings that may make a word a condition or a medicine (:func:`ending_flags`)."""
 
 
 def ending_flags(word: str) -> int:
