@@ -4,6 +4,14 @@ Guarantees, on top of the queue's (see :mod:`worker.queue`):
 
 * At most ``concurrency`` jobs run at once in a process; several processes on several
   hosts run side by side safely, coordinating only through PostgreSQL.
+* While jobs are short (their recent average under ``prefetch_below_seconds``), the
+  worker claims up to ``prefetch`` jobs ahead of its free slots and keeps them in a local
+  buffer, most urgent first, so a slot that frees takes its next job at once instead of
+  waiting for a claim round trip, and claims come in batches. Buffered jobs are under
+  lease like running ones (the heartbeat extends theirs too); a new urgent job overtakes
+  them when it is claimed; on shutdown they are handed back at once, their attempt not
+  counted. With long jobs nothing is claimed ahead: a slot's claim round trip is then
+  negligible, and other workers stay free to take what this one could not start.
 * New work is noticed through ``LISTEN`` on a dedicated connection, with polling as a
   fallback, so a lost notification or connection delays a job by at most one poll.
 * Leases of running jobs are extended every third of the lease; any worker rescues
@@ -17,6 +25,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
+import heapq
 import os
 import socket
 import uuid
@@ -50,10 +60,16 @@ class WorkerSettings:
     shutdown_grace_seconds: float = 30.0
     completion_batch: int = 500
     completion_flush_seconds: float = 0.005
+    prefetch: int = 16
+    prefetch_below_seconds: float = 0.05
 
     def __post_init__(self) -> None:
         if not 1 <= self.concurrency <= 1000:
             raise ValueError(f"concurrency must be between 1 and 1000, not {self.concurrency}")
+        if not 0 <= self.prefetch <= 1000:
+            raise ValueError(f"prefetch must be between 0 and 1000, not {self.prefetch}")
+        if self.prefetch_below_seconds < 0:
+            raise ValueError("prefetch_below_seconds cannot be negative")
         if self.lease_seconds < 1:
             raise ValueError("the lease must be at least 1 second")
         if self.poll_seconds <= 0 or self.rescue_seconds <= 0:
@@ -66,6 +82,11 @@ class WorkerSettings:
     @property
     def heartbeat_seconds(self) -> float:
         return self.lease_seconds / 3
+
+    @property
+    def claim_batch(self) -> int:
+        """The most jobs one claim takes: every slot free and the buffer empty."""
+        return self.concurrency + self.prefetch
 
 
 def new_owner_id() -> str:
@@ -89,6 +110,10 @@ class Worker:
         self.settings = settings or WorkerSettings()
         self.owner = owner or new_owner_id()
         self._inflight: dict[int, tuple[Job, asyncio.Task[None]]] = {}
+        # Claimed ahead, not started: a heap in claim order (priority desc, run_at, id).
+        self._buffer: list[tuple[int, dt.datetime, int, Job]] = []
+        self._job_seconds: float | None = None  # moving average of recent job durations
+        self._stopping = False
         self._pending_completion: list[Job] = []
         self._completion_due = asyncio.Event()
         self._wake = asyncio.Event()
@@ -145,8 +170,8 @@ class Worker:
         kinds = settings.kinds
         failures = 0
         while not stop.is_set():
-            free = settings.concurrency - len(self._inflight)
-            if free <= 0:
+            room = self._claim_room()
+            if room <= 0:
                 self._slot_freed.clear()
                 await _wait_first(self._slot_freed, stop, timeout=settings.poll_seconds)
                 continue
@@ -156,7 +181,7 @@ class Worker:
             try:
                 async with self.pool.connection() as conn:
                     jobs = await manager.claim_jobs(
-                        conn, owner=self.owner, limit=free, lease_seconds=settings.lease_seconds, kinds=kinds
+                        conn, owner=self.owner, limit=room, lease_seconds=settings.lease_seconds, kinds=kinds
                     )
                 failures = 0
             except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
@@ -166,13 +191,58 @@ class Worker:
                 await _wait_first(stop, timeout=delay)
                 continue
             for job in jobs:
-                task = asyncio.create_task(self._execute(job), name=f"job-{job.id}")
-                self._inflight[job.id] = (job, task)
-            if len(jobs) == free:
-                continue  # the queue may hold more: claim again as soon as a slot frees
+                heapq.heappush(self._buffer, (-job.priority, job.run_at, job.id, job))
+            self._dispatch()
+            if len(jobs) == room:
+                continue  # the queue may hold more: claim again as soon as there is room
             await _wait_first(self._wake, stop, timeout=settings.poll_seconds)
 
+    def _claim_room(self) -> int:
+        """How many jobs to claim now; 0 while the slots and the buffer have enough.
+
+        A slot that would otherwise go idle always asks for a claim. Beyond that, while
+        jobs are short, the buffer is topped up to ``prefetch`` once it has drained to
+        half, so claims come in batches.
+        """
+        settings = self.settings
+        free = settings.concurrency - len(self._inflight)
+        short = self._job_seconds is not None and self._job_seconds <= settings.prefetch_below_seconds
+        ahead = settings.prefetch if short else 0
+        room = free + ahead - len(self._buffer)
+        if len(self._buffer) < free or room >= max(1, ahead // 2):
+            return room
+        return 0
+
+    def _dispatch(self) -> None:
+        """Start buffered jobs, most urgent first, in every free slot."""
+        while self._buffer and not self._stopping and len(self._inflight) < self.settings.concurrency:
+            job = heapq.heappop(self._buffer)[3]
+            task = asyncio.create_task(self._run_slot(job), name=f"slot-{job.id}")
+            self._inflight[job.id] = (job, task)
+
+    async def _run_slot(self, job: Job) -> None:
+        """Run ``job``, then buffered jobs one after another while there are any.
+
+        A slot that finds the next job in the buffer runs it in the same task, with no
+        claim round trip and no new task per job; cancelling the task (shutdown) cancels
+        the job it is running.
+        """
+        task = asyncio.current_task()
+        assert task is not None
+        while True:
+            await self._execute(job)
+            await asyncio.sleep(0)  # claims, completions and heartbeats run between jobs
+            if self._stopping or not self._buffer or len(self._inflight) >= self.settings.concurrency:
+                return
+            job = heapq.heappop(self._buffer)[3]
+            self._inflight[job.id] = (job, task)
+
     async def _shut_down(self) -> None:
+        self._stopping = True
+        buffered = [entry[2] for entry in self._buffer]
+        self._buffer.clear()
+        if buffered:
+            await self._release(buffered, "handed claimed-ahead jobs back")
         tasks = [task for _, task in self._inflight.values()]
         if tasks:
             self._log.info("stopping: waiting for running jobs", running=len(tasks))
@@ -183,16 +253,20 @@ class Worker:
         for task in left.values():
             task.cancel()
         await asyncio.gather(*left.values(), return_exceptions=True)
+        await self._release(list(left), "handed unfinished jobs back")
+
+    async def _release(self, ids: list[int], event: str) -> None:
         try:
             async with self.pool.connection() as conn:
-                released = await manager.release_jobs(conn, owner=self.owner, ids=list(left))
-            self._log.info("handed unfinished jobs back", released=len(released))
+                released = await manager.release_jobs(conn, owner=self.owner, ids=ids)
+            self._log.info(event, released=len(released))
         except psycopg.Error as exc:
             self._log.warning("could not hand jobs back; their leases will expire", error=describe(exc))
 
     # -- one job ---------------------------------------------------------------------------
 
     async def _execute(self, job: Job) -> None:
+        started = asyncio.get_running_loop().time()
         job_log = self._log.bind(job_id=job.id, kind=job.kind, attempt=job.attempt)
         config = self.registry.get(job.kind)
         context = JobContext(job, self.pool, self.owner)
@@ -220,7 +294,11 @@ class Worker:
             job_log.debug("job done")
         finally:
             self._inflight.pop(job.id, None)
-            self._slot_freed.set()
+            seconds = asyncio.get_running_loop().time() - started
+            average = self._job_seconds
+            self._job_seconds = seconds if average is None else average + 0.1 * (seconds - average)
+            if self._claim_room() > 0:  # otherwise the claim loop has nothing to do yet
+                self._slot_freed.set()
 
     async def _record_failure(self, job: Job, policy: RetryPolicy, exc: BaseException, job_log: Any) -> None:
         error = describe(exc)
@@ -267,7 +345,11 @@ class Worker:
             await _wait_first(stop, timeout=self.settings.heartbeat_seconds)
             # A job that finished meanwhile is simply not extended: the query reports only
             # leases another worker or a rescue took.
-            ids = [*self._inflight, *(job.id for job in self._pending_completion)]
+            ids = [
+                *self._inflight,
+                *(entry[2] for entry in self._buffer),
+                *(job.id for job in self._pending_completion),
+            ]
             if not ids:
                 continue
             try:
@@ -277,6 +359,10 @@ class Worker:
                     )
                 if lost:
                     self._log.warning("leases lost", jobs=sorted(lost))
+                    # A buffered job whose lease was taken is someone else's now: not started here.
+                    if any(entry[2] in lost for entry in self._buffer):
+                        self._buffer = [entry for entry in self._buffer if entry[2] not in lost]
+                        heapq.heapify(self._buffer)
             except psycopg.Error as exc:
                 self._log.warning("heartbeat failed", error=describe(exc))
 
