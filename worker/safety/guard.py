@@ -275,6 +275,14 @@ _VERBS = (
     "dissolve",
     "finish",
     "ask for",
+    "rub",
+    "massage",
+    "dab",
+    "smear",
+    "spray",
+    "gargle with",
+    "sip",
+    "put some",
 )
 
 
@@ -670,7 +678,7 @@ _FRAMES = (
     # alarm or diagnosis: speculation
     _frames(
         _MODALS,
-        rf"(?: not)?(?: (?:this|that|it|these|those))?(?: {_HEDGE})* (?P<verb>be|mean|signal|indicate|"
+        rf"(?: not)?(?: (?:this|that|it|these|those))?(?: {_HEDGE})* (?P<verb>have been|be|mean|signal|indicate|"
         r"suggest|point to|hint at|turn into|"
         r"develop into|progress to|progress into|lead to|escalate into|become|end up as|turn out to be|"
         r"prove to be|be down to|be caused by|be due to|be a sign of|be an early sign of|end in|end up in|"
@@ -749,7 +757,9 @@ _FRAMES = (
         "your",
         r"(?: [a-z'-]+){1,3} (?:isn't|is not|aren't|are not|wasn't|weren't)(?: well| properly| fully| really)?"
         r" (?:under control|controlled|managed)\b|(?: [a-z'-]+){1,3} (?:is|are|was|were)(?: probably| clearly)?"
-        r" (?:poorly controlled|uncontrolled|badly controlled|not controlled|progressing|out of control)\b",
+        r" (?:poorly controlled|uncontrolled|badly controlled|not controlled|progressing|out of control)\b"
+        r"|(?: [a-z'-]+){1,3} (?:has become|is becoming|has turned|is turning|has gone|is going|is now|has got)"
+        r"(?: \w+)? (?:chronic|severe|persistent|resistant|serious|systemic)\b",
         _control_judged,
         CONDITION,
     ),
@@ -812,7 +822,7 @@ _FRAMES = (
     _frames(
         "suggest suggests suggested suggesting indicate indicates indicated indicating signal signals "
         "signalled signaled signalling signaling imply implies implied implying mean means resemble "
-        "resembles resembled resembling",
+        "resembles resembled resembling matches matched mirrors mirrored",
         r"\b",
         _suggested,
         CONDITION,
@@ -1005,6 +1015,7 @@ _FRAMES = (
         r"(?: also| really| probably| possibly| even)? (?:help|ease|relieve|reduce|soothe|calm|settle|"
         r"improve|prevent|stop|fix|treat|cure|manage|lessen|lower|boost|support|make a difference|"
         r"take the edge off|be an option|be useful|be helpful|work|do the trick|be the answer|shorten|"
+        r"be sensible|be wise|be a good idea|be smart|make sense|be a good call|be worthwhile|"
         r"protect|clear|"
         r"speed up|"
         r"clear (?:it |this |that )?up|sort (?:it |this |that )?out|get rid of|"

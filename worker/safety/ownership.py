@@ -407,6 +407,8 @@ def _owned(view: Text, tokens: list[Token], start: int, end: int, around: tuple[
         return True
     if figurative(tokens, start) or denied_any(tokens, start, tokens[:start]):
         return True  # "the deadline nearly gave you a heart attack", "nothing ... anything serious"
+    if _referral_topic(view, tokens, start):
+        return True  # "your GP can look into the heavy periods": the topic of a referral
     if _located(tokens, end):
         # "the wear-and-tear arthritis in your right knee": placed in the person's body, a
         # claim unless it is reported or someone else's
@@ -499,6 +501,24 @@ def _opinion(view: Text, tokens: list[Token]) -> bool:
         return False
     start, end = view.clause(tokens[0].start)
     return _OPINION.search(view.lower, start, end) is not None
+
+
+# What a clinician is asked to do about a topic: "look into", "check", "talk through".
+_REFERRAL_VERBS = re.compile(
+    r"\b(?:look (?:into|at|over)|check(?: out)?|examine|assess|investigate|review|help (?:you )?with|"
+    r"talk (?:you )?(?:through|about)|discuss|advise (?:you )?on|work out|go over|sort out what)\b"
+)
+
+
+def _referral_topic(view: Text, tokens: list[Token], start: int) -> bool:
+    """Whether the condition at ``tokens[start]`` is what a clinician, named before it in the
+    clause, is asked to look into."""
+    if not start:
+        return False
+    clause_start = tokens[0].start
+    position = tokens[start].start
+    clinician = CLINICIAN.search(view.lower, clause_start, position)
+    return bool(clinician and _REFERRAL_VERBS.search(view.lower, clinician.end(), position))
 
 
 def _attributed(view: Text, position: int) -> bool:
@@ -639,8 +659,9 @@ def _medicine_owned(view: Text, tokens: list[Token], first: int, last: int) -> b
     before = [t.lower for t in tokens[:first]]
     if any(t.lower in _LOGGED_VERBS for t in tokens[last : last + 3]):
         return True  # "ibuprofen came up in your notes twice"
-    if last + 1 < len(tokens) and tokens[last].lower == "you" and tokens[last + 1].lower not in _MODAL_WORDS:
-        return True  # "the EpiPen you carry", "the ibuprofen you took": the person's own
+    for index in range(last, min(last + 2, len(tokens) - 1)):
+        if tokens[index].lower == "you" and tokens[index + 1].lower not in _MODAL_WORDS:
+            return True  # "the EpiPen you carry", "the vitamin d supplement you take": their own
     if last < len(tokens) and tokens[last].lower in _PAST and first and tokens[first - 1].lower == "your":
         return True  # "your inhaler was with you on every run"
     if _past_subject(tokens, first, last) and not _PRONOUN_INSTRUCTION.search(

@@ -310,6 +310,11 @@ _LAY_CONDITIONS = (
     "abnormal heart rhythm",
     "post-viral",
     "postviral",
+    "nerve compression",
+    "compressed nerve",
+    "compressed nerves",
+    "nerve entrapment",
+    "entrapped nerve",
     "circulation problem",
     "circulation problems",
     "circulatory problem",
@@ -581,7 +586,7 @@ _LAY_SERIOUS = (
 
 # Lay words for a tumour that name one only inside a frame ("could turn out to be a growth");
 # elsewhere they are ordinary words ("a growth mindset", "the lump in your throat").
-_FRAMED = ("a growth", "a lump", "a mass", "growths", "lumps")
+_FRAMED = ("a growth", "a lump", "a mass", "growths", "lumps", "a bleed", "a small bleed", "a slow bleed")
 # Lay words for an infection that likewise claim only inside a frame ("you probably caught a
 # virus"), not elsewhere ("a virus going round the office").
 _FRAMED_INFECTIONS = (
@@ -827,6 +832,7 @@ _LAY_MEDICINES = (
     "antacids",
     # Over-the-counter brands the drug dictionary lacks
     "lemsip",
+    "deep heat",
     "rennie",
     "rennies",
     "anadin",
@@ -884,6 +890,11 @@ _MEDICINE_PURPOSES = (
     "travel sickness",
     "acid",
     "caffeine",
+    "anti-sickness",
+    "anti-nausea",
+    "motion sickness",
+    "seasickness",
+    "sea sickness",
     "numbing",
     "anaesthetic",
     "anesthetic",
