@@ -842,6 +842,9 @@ _FRAMES = (
         CONDITION,
     ),
     _frames(
+        "look looks looked seem seems seemed appear appears appeared", r" to be\b", _suggested, CONDITION
+    ),
+    _frames(
         "suggestive indicative typical characteristic classic symptomatic diagnostic hallmark hallmarks "
         "onset",
         r" of\b",

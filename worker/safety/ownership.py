@@ -147,7 +147,7 @@ _HEADING_PREPOSITIONS = word_set("for with about regarding on")
 # low iron"), not a label.
 _CLAIMING_CLAUSE_ENDS = word_set(
     "diagnosis verdict cause culprit explanation likely probably possibly maybe perhaps chronic "
-    "serious worse specific technical medical proper official clinical"
+    "serious worse specific technical medical proper official clinical name"
 )
 # The first word of a clause that makes a bare condition before it a verdict ("Vertigo, most
 # likely."), not a label.
@@ -608,11 +608,16 @@ _STEERING = re.compile(
 )
 
 
+# Words before a change that make it a thing to defer, not to do: "any change", "before
+# changing your Lexapro", "without stopping".
+_DEFERRING = word_set("any no before without prior")
+
+
 def _steered(view: Text, start: int, end: int) -> bool:
     """Whether the sentence between ``start`` and ``end`` steers toward a drug or a change."""
     for found in _STEERING.finditer(view.lower, start, end):
         before = view.tokens(max(start, found.start() - 40), found.start())[-3:]
-        if not any(t.lower in NEGATORS or t.lower in {"any", "no"} for t in before):
+        if not any(t.lower in NEGATORS or t.lower in _DEFERRING for t in before):
             return True  # but "any change to your medication is a decision for your prescriber"
     return False
 

@@ -482,6 +482,13 @@ _PARTS = (
 _FIGURATIVE = frozenset({"back", "neck"})
 _AILMENTS = ("injury", "tear", "strain", "sprain", "problem", "damage", "fracture", "inflammation")
 _ORGANS = (
+    "inner ear",
+    "ear",
+    "eye",
+    "sinus",
+    "balance",
+    "hormone",
+    "hormonal",
     "heart",
     "gallbladder",
     "kidney",
@@ -638,6 +645,7 @@ _LAY_ADJECTIVES = (
     "burned out",
     "migraineur",
     "alcoholic",
+    "hormonal",
     "menopausal",
     "perimenopausal",
     "postmenopausal",
@@ -995,6 +1003,8 @@ _EVERYDAY = (
     "lapsing",
     "drome",
     "hards",
+    "epsom salt",
+    "epsom salts",
     "tota",
     "catch22",
     "cadaver",
