@@ -353,11 +353,26 @@ _MEDICINE_WINDOW = 10
 
 def _have(view: Text, match: re.Match[str], vocabulary: Vocabulary) -> Finding | None:
     tokens = view.after(match, _DIAGNOSIS_WINDOW)
-    if tokens and (tokens[0].lower in _PARTICIPLES or tokens[0].lower.endswith("ed")):
+    if tokens and tokens[0].lower == "had" and _evidenced(view, match):
+        tokens = tokens[1:]  # "you've had walking pneumonia, by the sound of that cough": a claim
+    elif tokens and (tokens[0].lower in _PARTICIPLES or tokens[0].lower.endswith("ed")):
         return None  # "you have had", "you have logged": a report, not a claim
     if _condition(tokens, vocabulary):
         return Finding("diagnosis", "asserted_condition")
     return None
+
+
+# Words that give the report's grounds for a claim: "by the sound of that cough", "judging by".
+_EVIDENCE = re.compile(
+    r"\b(?:by|from) the (?:sound|sounds|look|looks) of\b|\bjudging (?:by|from)\b|\bgoing by\b|"
+    r"\b(?:probably|likely|clearly|obviously|must|surely|definitely|almost certainly|i think|i suspect)\b"
+)
+
+
+def _evidenced(view: Text, match: re.Match[str]) -> bool:
+    """Whether the sentence gives grounds or a hedge for what follows ``match``."""
+    start, end = view.sentence(match.start())
+    return _EVIDENCE.search(view.lower, start, end) is not None
 
 
 def _asserted(view: Text, match: re.Match[str], vocabulary: Vocabulary) -> Finding | None:

@@ -284,6 +284,8 @@ def _explained(tokens: list[Token], end: int) -> bool:
     verdict: "lupus would explain", "gout is my best guess", "depression often looks like
     this", "endometriosis fits everything you've logged"."""
     after = [t.lower for t in tokens[end : end + 6]]
+    if after[:2] in (["going", "round"], ["going", "around"], ["doing", "the"]):
+        return False  # "the flu going round the office": what others have
     if any(word in _EXPLAINING for word in after):
         return True
     if after and after[0] in _COPULAS and len(after) > 1 and after[1] in {"likely", "probably"}:
@@ -667,6 +669,8 @@ def _medicine_owned(view: Text, tokens: list[Token], first: int, last: int) -> b
     for index in range(last, min(last + 2, len(tokens) - 1)):
         if tokens[index].lower == "you" and tokens[index + 1].lower not in _MODAL_WORDS:
             return True  # "the EpiPen you carry", "the vitamin d supplement you take": their own
+        if tokens[index].lower == "your" and _others(tokens, index + 2):
+            return True  # "the arnica gel your friend recommended": someone else's word
     if last < len(tokens) and tokens[last].lower in _PAST and first and tokens[first - 1].lower == "your":
         return True  # "your inhaler was with you on every run"
     if _past_subject(tokens, first, last) and not _PRONOUN_INSTRUCTION.search(

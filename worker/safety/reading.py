@@ -282,7 +282,8 @@ TOWARD_THE_DRUG = re.compile(
     r"(?:on|off|onto)|whether to (?:start|stop|take|try|come off|go on|increase|reduce|switch)|"
     r"(?:try|trial|trying|trialling) you (?:on|with)|refer you for|sign you off with|"
     r"(?:put|get|start|putting|getting|starting) you (?:back )?on(?:to)?|(?:go|going|get|getting) back on|"
-    r"(?:sort|sorting|fix|fixing|set|setting) you (?:out |up )?with)\b"
+    r"(?:sort|sorting|fix|fixing|set|setting) you (?:out |up )?with|(?:if|whether) you (?:can|could|should|might) "
+    r"(?:skip|stop|pause|drop|miss|halve|double|cut|reduce|increase|change|switch|swap|start|try|take))\b"
 )
 # A clinician asked for something other than advice, straight after their name: "ask your GP
 # for a course of antibiotics", "asking the pharmacist for a stronger version".
@@ -332,7 +333,8 @@ def offered(view: Text, medicine_start: int, lead: list[str], *, asked: bool = F
 # Verbs that report what the person did: "you took ibuprofen before bed".
 REPORTED = word_set(
     "noted logged mentioned recorded reported wrote said listed entered tracked took used had "
-    "tried started stopped marked added skipped missed found felt finished completed"
+    "tried started stopped marked added skipped missed found felt finished completed bought got kept "
+    "forgot gave brought left picked collected"
 )
 # What a clause says the person did or wrote about a medicine: "you ran out of", "your notes
 # say you didn't need"; past and third-person forms only, since "use", "ask" or "note" open
@@ -409,7 +411,7 @@ _DOSE_WORDS = frozenset({"dose", "doses", "dosage"})
 _NOT_TAKEN = word_set(
     "list lists schedule log logs diary box organiser organizer reminder reminders review "
     "reviews history records entries names questions leaflet label labels use tea teas from out "
-    "side machine machines"
+    "side machine machines training course courses class classes talk talks session sessions"
 )
 _SHOPS = word_set("chemist chemists pharmacy pharmacist shop shops supermarket counter store doctor gp")
 _DEVICES = word_set("phone phones screen screens laptop laptops device devices computer computers tv ipad")
