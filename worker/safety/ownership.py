@@ -520,7 +520,14 @@ def _referral_topic(view: Text, tokens: list[Token], start: int) -> bool:
     clause_start = tokens[0].start
     position = tokens[start].start
     clinician = CLINICIAN.search(view.lower, clause_start, position)
-    return bool(clinician and _REFERRAL_VERBS.search(view.lower, clinician.end(), position))
+    if not clinician:
+        return False
+    lead = start
+    while lead and tokens[lead - 1].lower in _DETERMINERS:
+        lead -= 1
+    if lead and tokens[lead - 1].lower in {"for", "about"}:
+        return True  # "check with your GP before trying anything new for the psoriasis"
+    return bool(_REFERRAL_VERBS.search(view.lower, clinician.end(), position))
 
 
 def _attributed(view: Text, position: int) -> bool:
