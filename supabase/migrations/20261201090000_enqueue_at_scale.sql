@@ -80,9 +80,8 @@ set search_path = ''
 -- time since which covered zones are read), never with a generic plan that would have
 -- to be ready for every zone being read in full.
 set plan_cache_mode = 'force_custom_plan'
--- The OR of seven EXISTS makes the estimated cost high enough for JIT compilation,
--- which costs seconds (inlining and optimising ~100 functions) for a statement that
--- runs in well under one.
+-- A full run's estimated cost is high enough for JIT compilation, which costs seconds
+-- (inlining and optimising ~100 functions) for a statement that runs in less.
 set jit = 'off'
 -- The person-weeks of a full run are held in memory, not in temporary files.
 set work_mem = '64MB'
@@ -226,27 +225,38 @@ begin
     union all
     select cp.user_id, cp.zone from changed_people cp
   ),
-  -- Active: a row in any source in the 28 days before as_of, each an index range probe
-  -- on (user, time) that stops at the first row. The text-keyed tables by lower(user_id),
-  -- which equals the uuid's text exactly when the old shape-and-cast match held.
+  -- Active: a row in any source in the 28 days before as_of. Per person, one index range
+  -- probe on (user, time) after another, stopping at the first row found (LIMIT 1 over
+  -- UNION ALL), so the cost follows the people read, never the size of the window or of
+  -- the history. The text-keyed tables by lower(user_id), which equals the uuid's text
+  -- exactly when the old shape-and-cast match held.
   active(user_id) as (
     select pe.user_id, pe.zone
     from people pe
-    where exists (select 1 from public.symptom_tracking t
-                  where pg_catalog.lower(t.user_id) = pe.user_id::text and t.occurrence_date >= since_day)
-       or exists (select 1 from public.quick_scans q
-                  where pg_catalog.lower(q.user_id) = pe.user_id::text and q.created_at >= since)
-       or exists (select 1 from public.health_stories s
-                  where s.user_id = pe.user_id and s.created_at >= since)
-       or exists (select 1 from public.story_notes n
-                  where n.user_id = pe.user_id and n.created_at >= since)
-       or exists (select 1 from public.deep_dive_sessions d
-                  where pg_catalog.lower(d.user_id) = pe.user_id::text and d.created_at >= since)
-       or exists (select 1 from public.conversations c
-                  where c.user_id = pe.user_id and c.created_at >= since)
-       or exists (select 1 from public.conversations c
-                  join public.messages m on m.conversation_id = c.id
-                  where c.user_id = pe.user_id and m.created_at >= since)
+    cross join lateral (
+      select 1 from public.symptom_tracking t
+      where pg_catalog.lower(t.user_id) = pe.user_id::text and t.occurrence_date >= since_day
+      union all
+      select 1 from public.quick_scans q
+      where pg_catalog.lower(q.user_id) = pe.user_id::text and q.created_at >= since
+      union all
+      select 1 from public.health_stories s
+      where s.user_id = pe.user_id and s.created_at >= since
+      union all
+      select 1 from public.story_notes n
+      where n.user_id = pe.user_id and n.created_at >= since
+      union all
+      select 1 from public.deep_dive_sessions d
+      where pg_catalog.lower(d.user_id) = pe.user_id::text and d.created_at >= since
+      union all
+      select 1 from public.conversations c
+      where c.user_id = pe.user_id and c.created_at >= since
+      union all
+      select 1 from public.conversations c
+      join public.messages m on m.conversation_id = c.id
+      where c.user_id = pe.user_id and m.created_at >= since
+      limit 1
+    ) found
   ),
   wanted as (
     select a.user_id, z.week, z.begun
@@ -301,9 +311,13 @@ begin
       to_char(enqueue_weekly_analysis.week_of, 'YYYY-MM-DD'), not_begun;
   end if;
 
-  -- A batch of thousands of jobs makes the queue's statistics stale at once; fresh ones
-  -- keep every claim an index scan instead of a scan and sort of the whole batch.
-  if inserted >= 1000 then
+  -- A batch of thousands of jobs that changes the queue's size by a tenth or more makes
+  -- its statistics stale at once; fresh ones keep every claim an index scan instead of a
+  -- scan and sort of the whole batch. Smaller batches (one zone's hour) are left to
+  -- autovacuum, which analyzes jobs after 2% of it changed.
+  if inserted >= 1000
+     and inserted >= 0.1 * (select greatest(c.reltuples, 0) from pg_catalog.pg_class c
+                            where c.oid = 'public.jobs'::regclass) then
     analyze public.jobs;
   end if;
   return inserted;
