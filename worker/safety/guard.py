@@ -504,7 +504,7 @@ _LOOSE_INJURIES = word_set(
 
 def _injured(view: Text, match: re.Match[str], vocabulary: Vocabulary) -> Finding | None:
     """An injury to a part of the body said of the person, unless the text reports it."""
-    if match.group("part") not in _BODY_PARTS:
+    if _BODY_PARTS.isdisjoint(match.group("part").split()):
         return None
     words = match.group().split()
     hedged = any(word in _HEDGES or word in _HEDGE_WORDS for word in words)
@@ -517,6 +517,19 @@ def _injured(view: Text, match: re.Match[str], vocabulary: Vocabulary) -> Findin
 
 
 _HEDGE_WORDS = word_set("probably likely possibly perhaps maybe clearly definitely certainly most very quite")
+
+
+_PERSON_STATES = word_set("being you're you yourself")
+
+
+def _low_on(view: Text, match: re.Match[str], vocabulary: Vocabulary) -> Finding | None:
+    """The person said to be low on a nutrient, not a food or a meal said to be low in one."""
+    before = [t.lower for t in view.before(match, 6)]
+    if "your" in before or _PERSON_STATES.isdisjoint(before):
+        return None
+    if hits(view.after(match, 3), vocabulary, NUTRIENT):
+        return Finding("diagnosis", "deficiency_claim")
+    return None
 
 
 def _control_judged(view: Text, match: re.Match[str], vocabulary: Vocabulary) -> Finding | None:
@@ -747,10 +760,12 @@ _FRAMES = (
         rf"(?: {_HEDGE})*(?: {_MODAL}(?: {_HEDGE})* have)? (?P<injury>strained|sprained|tore|torn|pulled|"
         r"pinched|trapped|slipped|herniated|fractured|broke|broken|cracked|dislocated|ruptured|twisted|"
         r"injured|damaged|bruised|jarred|tweaked|wrenched)"
-        r" (?:your|a|an|the)(?: [a-z'-]+)? (?P<part>[a-z'-]+)\b",
+        r" (?:your|a|an|the) (?P<part>[a-z'-]+(?: [a-z'-]+)?)\b",
         _injured,
         0,
     ),
+    # diagnosis: the person said to be low on a nutrient ("every sign of being low on electrolytes")
+    _frames("low short deficient lacking", r" (?:on|in)\b", _low_on, NUTRIENT | MEDICINE),
     # diagnosis: a condition the person is said to have been living with
     _frames(
         "you've",

@@ -559,12 +559,17 @@ def _named_as_logged(tokens: list[Token], start: int) -> bool:
     return False
 
 
+_LINKING = word_set(
+    "be been seem seems seemed sound sounds sounded look looks looked appear appears appeared"
+)
+
+
 def _predicated(tokens: list[Token], start: int) -> bool:
     """Whether the word at ``start`` is said of its subject: "your ankle is sprained"."""
     for token in reversed(tokens[:start]):
         word = token.lower
-        if word in _COPULAS or word in {"be", "been"}:
-            return True
+        if word in _COPULAS or word in _LINKING:
+            return True  # "is sprained", "sounds neuropathic"
         if word not in _DEGREES:
             return False
     return False

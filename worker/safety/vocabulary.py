@@ -82,6 +82,31 @@ _NOT_CONDITIONS = frozenset(
         "bohemia",
         "mitosis",
         "meiosis",
+        "homeopathic",
+        "naturopathic",
+        "osteopathic",
+        "critic",
+        "critics",
+        "politic",
+        "exotic",
+        "chaotic",
+        "erotic",
+        "patriotic",
+        "hypnotic",
+        "despotic",
+        "robotic",
+        "quixotic",
+        "idiotic",
+        "semiotic",
+        "symbiotic",
+        "antibiotic",
+        "probiotic",
+        "prebiotic",
+        "aerobic",
+        "analytic",
+        "analytics",
+        "paralytic",
+        "pietistic",
     }
 )
 # Stems of the international non-proprietary names of drug families: a word with one of
@@ -123,7 +148,9 @@ _MEDICINE_ENDINGS = (
     "vudine",
     "ciclovir",
 )
-ENDINGS = _CONDITION_ENDINGS + _MEDICINE_ENDINGS
+# Endings of the adjectives of those conditions: "neuropathic", "tendinitic", "fibrotic".
+_ADJECTIVE_ENDINGS = ("opathic", "itic", "otic")
+ENDINGS = _CONDITION_ENDINGS + _MEDICINE_ENDINGS + _ADJECTIVE_ENDINGS
 """The endings that may make a word a condition or a medicine (:func:`ending_flags`)."""
 
 
@@ -137,6 +164,8 @@ def ending_flags(word: str) -> int:
         return CONDITION
     if word.endswith(_MEDICINE_ENDINGS):
         return MEDICINE
+    if word.endswith(_ADJECTIVE_ENDINGS) and word not in _NOT_CONDITIONS:
+        return ADJECTIVE  # "neuropathic", "arthritic"
     return 0
 
 
@@ -312,6 +341,9 @@ _LAY_CONDITIONS = (
     "postviral",
     "nerve compression",
     "slow metabolism",
+    "low thyroid",
+    "sluggish thyroid",
+    "slow thyroid",
     "sluggish metabolism",
     "underactive metabolism",
     "compressed nerve",
@@ -473,6 +505,8 @@ _PARTS = (
     "cruciate",
     "cruciate ligament",
     "labrum",
+    "labral",
+    "meniscal",
     "plantar fascia",
     "toe",
     "finger",
@@ -1006,6 +1040,8 @@ _EVERYDAY = (
     "lapsing",
     "drome",
     "hards",
+    "sore throat",
+    "sore throats",
     "epsom salt",
     "epsom salts",
     "tota",
@@ -1369,6 +1405,10 @@ def _medicines(terms: dict[str, int]) -> None:
             terms[variant] = terms.get(variant, 0) | flags
 
 
+_EPONYM_HEADS = frozenset({"disease", "syndrome", "lymphoma", "palsy", "disorder", "sarcoma"})
+_NOT_EPONYMS = frozenset({"still's", "bell's", "down's", "people's", "women's", "children's", "mother's"})
+
+
 def _adjectives(terms: dict[str, int]) -> None:
     derived = []
     for phrase, flags in terms.items():
@@ -1380,6 +1420,21 @@ def _adjectives(terms: dict[str, int]) -> None:
             derived.append(phrase[:-3] + "tic")
         elif phrase.startswith(("hypo", "hyper")) and phrase.endswith("ism"):  # hypothyroidism
             derived.append(phrase[:-3])
+        elif phrase.endswith("opathy"):  # neuropathy -> neuropathic
+            derived.append(phrase[:-1] + "ic")
+        elif phrase.endswith("itis") and len(phrase) > 7:  # arthritis -> arthritic
+            derived.append(phrase[:-2] + "ic")
+    # "Crohn's disease" -> "Crohn's": an eponym's possessive names its disease on its own
+    for phrase, flags in list(terms.items()):
+        head, _, rest = phrase.partition(" ")
+        if (
+            flags & CONDITION
+            and head.endswith(("'s", "s'"))
+            and len(head) >= 7
+            and rest in _EPONYM_HEADS
+            and head not in _NOT_EPONYMS
+        ):
+            terms[head] = terms.get(head, 0) | flags
     _add(terms, derived, ADJECTIVE)
 
 
