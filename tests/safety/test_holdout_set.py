@@ -19,7 +19,7 @@ HERE = Path(__file__).parent
 # figures reached, less one point.
 FLOORS = {
     "holdout_set.jsonl": (0.99, 0.01),  # reached 100.0% (120/120) and 0.0% (0/120)
-    "dev_set.jsonl": (0.99, 0.01),  # reached 100.0% (626/626) and 0.0% (0/735)
+    "dev_set.jsonl": (0.99, 0.01),  # reached 99.8% (652/653) and 0.0% (0/755)
 }
 
 

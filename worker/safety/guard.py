@@ -274,6 +274,7 @@ _VERBS = (
     "chew",
     "dissolve",
     "finish",
+    "hold",
     "ask for",
     "rub",
     "massage",

@@ -340,6 +340,8 @@ _LAY_CONDITIONS = (
     "post-viral",
     "postviral",
     "nerve compression",
+    "dysfunction",
+    "joint dysfunction",
     "slow metabolism",
     "low thyroid",
     "sluggish thyroid",
@@ -519,6 +521,15 @@ _PARTS = (
 _FIGURATIVE = frozenset({"back", "neck"})
 _AILMENTS = ("injury", "tear", "strain", "sprain", "problem", "damage", "fracture", "inflammation")
 _ORGANS = (
+    "blood sugar",
+    "blood pressure",
+    "circulation",
+    "circulatory",
+    "immune",
+    "immune system",
+    "adrenal",
+    "skin",
+    "digestive",
     "inner ear",
     "ear",
     "eye",
