@@ -269,6 +269,48 @@ def load(conn: psycopg.Connection[Any], people: People, copies: range, *, with_p
     return written
 
 
+def add_history(conn: psycopg.Connection[Any], loaded: int, factor: int) -> None:
+    """Copies ``loaded`` .. ``factor - 1`` of every row of the first copy, each 4 weeks further back.
+
+    Done in the server (INSERT ... SELECT) rather than by COPY: the same rows as
+    :meth:`People.rows` would write for those copies, but for the ids of stories and
+    conversations, which are new. Only the first copy may be in the tables.
+    """
+    params = {"lo": loaded, "hi": factor - 1, "step": HISTORY_STEP}
+    statements = (
+        "insert into public.symptom_tracking"
+        " (user_id, symptom_name, body_part, severity, occurrence_date, created_at)"
+        " select t.user_id, t.symptom_name, t.body_part, t.severity,"
+        " t.occurrence_date - 28 * k, t.created_at - k * %(step)s::interval"
+        " from public.symptom_tracking t, generate_series(%(lo)s::int, %(hi)s::int) k",
+        "insert into public.quick_scans (user_id, body_part, created_at)"
+        " select q.user_id, q.body_part, q.created_at - k * %(step)s::interval"
+        " from public.quick_scans q, generate_series(%(lo)s::int, %(hi)s::int) k",
+        "insert into public.deep_dive_sessions (user_id, body_part, created_at)"
+        " select d.user_id, d.body_part, d.created_at - k * %(step)s::interval"
+        " from public.deep_dive_sessions d, generate_series(%(lo)s::int, %(hi)s::int) k",
+        "insert into public.health_stories (user_id, story_text, generated_date, created_at)"
+        " select s.user_id, s.story_text, s.generated_date - k * %(step)s::interval, s.created_at - k * %(step)s::interval"
+        " from public.health_stories s, generate_series(%(lo)s::int, %(hi)s::int) k",
+        "insert into public.story_notes (story_id, user_id, note_text, created_at, updated_at)"
+        " select n.story_id, n.user_id, n.note_text, n.created_at - k * %(step)s::interval, n.updated_at - k * %(step)s::interval"
+        " from public.story_notes n, generate_series(%(lo)s::int, %(hi)s::int) k",
+        "create temporary table history_chats on commit drop as"
+        " select c.id as old_id, k, gen_random_uuid() as new_id, c.user_id, c.title, c.created_at"
+        " from public.conversations c, generate_series(%(lo)s::int, %(hi)s::int) k",
+        "insert into public.conversations (id, user_id, title, created_at, updated_at)"
+        " select h.new_id, h.user_id, h.title, h.created_at - h.k * %(step)s::interval, h.created_at - h.k * %(step)s::interval"
+        " from history_chats h",
+        "insert into public.messages (conversation_id, role, content, created_at)"
+        " select h.new_id, m.role, m.content, m.created_at - h.k * %(step)s::interval"
+        " from public.messages m join history_chats h on h.old_id = m.conversation_id",
+    )
+    with conn.transaction():
+        for statement in statements:
+            conn.execute(statement, params)  # type: ignore[arg-type]
+            note(f"  {statement.split('(')[0].split(' as ')[0][:60]}")
+
+
 def new_hour(conn: psycopg.Connection[Any], people: People, end: dt.datetime, count: int, seed: int) -> None:
     """``count`` quick scans in the hour before ``end`` by active people who already have their job."""
     rng = random.Random(seed)
@@ -788,7 +830,7 @@ def run(args: argparse.Namespace) -> int:
                 else:
                     reset(conn)
                     note(f"adding history up to {factor}x")
-                    load(conn, people, range(loaded, factor), with_people=False)
+                    add_history(conn, loaded, factor)
                 loaded = factor
                 note("  vacuum analyze")
                 conn.execute("vacuum analyze")
