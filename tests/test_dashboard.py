@@ -8,7 +8,15 @@ from pathlib import Path
 
 from prometheus_client import generate_latest
 
-from worker.metrics import EMAILS_SENT, REGISTRY, job_claimed, job_ended, model_request, model_tokens
+from worker.metrics import (
+    EMAILS_SENT,
+    REGISTRY,
+    job_claimed,
+    job_ended,
+    job_started,
+    model_request,
+    model_tokens,
+)
 
 DASHBOARD = Path(__file__).resolve().parents[1] / "deploy" / "grafana-dashboard.json"
 
@@ -16,9 +24,9 @@ DASHBOARD = Path(__file__).resolve().parents[1] / "deploy" / "grafana-dashboard.
 def _exported_samples() -> set[str]:
     # Touch every labelled family once, so each has samples to list.
     job_claimed("probe")
-    job_ended("probe", "succeeded", 0.1)
-    job_ended("probe", "retried", 0.1)
-    job_ended("probe", "failed", 0.1)
+    for outcome in ("succeeded", "retried", "failed"):
+        job_started()
+        job_ended("probe", outcome, 0.1)
     model_request("ok", 1.0)
     model_tokens(10, 5, 3)
     EMAILS_SENT.labels("sent").inc(0)

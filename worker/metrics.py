@@ -68,6 +68,9 @@ OUTCOMES = ("succeeded", "retried", "failed", "released", "lost")
 
 def job_claimed(kind: str) -> None:
     JOBS_CLAIMED.labels(kind).inc()
+
+
+def job_started() -> None:
     JOBS_IN_FLIGHT.inc()
 
 

@@ -37,6 +37,7 @@ import psycopg
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
+from worker import metrics
 from worker.log import get_logger
 from worker.queue import manager
 from worker.queue.context import JobContext, LeaseLostError
@@ -191,6 +192,7 @@ class Worker:
                 await _wait_first(stop, timeout=delay)
                 continue
             for job in jobs:
+                metrics.job_claimed(job.kind)
                 heapq.heappush(self._buffer, (-job.priority, job.run_at, job.id, job))
             self._dispatch()
             if len(jobs) == room:
@@ -267,6 +269,8 @@ class Worker:
 
     async def _execute(self, job: Job) -> None:
         started = asyncio.get_running_loop().time()
+        metrics.job_started()
+        outcome = "failed"
         job_log = self._log.bind(job_id=job.id, kind=job.kind, attempt=job.attempt)
         config = self.registry.get(job.kind)
         context = JobContext(job, self.pool, self.owner)
@@ -279,13 +283,16 @@ class Worker:
             except TimeoutError as exc:
                 raise TimeoutError(f"{job.kind} timed out after {config.timeout_seconds:g} s") from exc
         except LeaseLostError:
+            outcome = "lost"
             job_log.warning("lease lost; this attempt's effects were rolled back")
         except asyncio.CancelledError:
+            outcome = "released"
             job_log.info("cancelled during shutdown")
             raise
         except Exception as exc:
-            await self._record_failure(job, config.retry if config else RetryPolicy(), exc, job_log)
+            outcome = await self._record_failure(job, config.retry if config else RetryPolicy(), exc, job_log)
         else:
+            outcome = "succeeded"
             if not context.completed:
                 self._pending_completion.append(job)
                 if len(self._pending_completion) >= self.settings.completion_batch:
@@ -295,12 +302,15 @@ class Worker:
         finally:
             self._inflight.pop(job.id, None)
             seconds = asyncio.get_running_loop().time() - started
+            metrics.job_ended(job.kind, outcome, seconds)
             average = self._job_seconds
             self._job_seconds = seconds if average is None else average + 0.1 * (seconds - average)
             if self._claim_room() > 0:  # otherwise the claim loop has nothing to do yet
                 self._slot_freed.set()
 
-    async def _record_failure(self, job: Job, policy: RetryPolicy, exc: BaseException, job_log: Any) -> None:
+    async def _record_failure(self, job: Job, policy: RetryPolicy, exc: BaseException, job_log: Any) -> str:
+        """Queue the job again or fail it for good; returns ``retried``, ``failed`` or
+        ``lost`` (the failure could not be recorded: the lease will expire)."""
         error = describe(exc)
         # The whole cause, traceback and all, for an operator's post-mortem: only at DEBUG
         # (`--log-level DEBUG`, off by default), because it may quote health text.
@@ -312,12 +322,14 @@ class Worker:
                     delay = policy.delay(job.attempt, retry_after=retry_after_of(exc))
                     await manager.retry_job(conn, job, owner=self.owner, delay_seconds=delay, error=error)
                     job_log.warning("job failed; will retry", error=error, delay=round(delay, 3))
-                else:
-                    reason = "permanent error" if not retryable else f"gave up after {job.attempt} attempts"
-                    await manager.fail_job(conn, job, owner=self.owner, error=error)
-                    job_log.error("job failed for good", error=error, reason=reason)
+                    return "retried"
+                reason = "permanent error" if not retryable else f"gave up after {job.attempt} attempts"
+                await manager.fail_job(conn, job, owner=self.owner, error=error)
+                job_log.error("job failed for good", error=error, reason=reason)
+                return "failed"
         except psycopg.Error as db_exc:
             job_log.error("could not record the failure; the lease will expire", error=describe(db_exc))
+            return "lost"
 
     # -- helpers running beside the loop -----------------------------------------------------
 
