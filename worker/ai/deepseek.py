@@ -33,12 +33,14 @@ import email.utils
 import json
 import random
 import re
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from worker import metrics
 from worker.ai import prompts
 from worker.ai.base import AIPermanentError, AIRetryableError, Generated
 from worker.ai.http11 import ConnectionPool, Response, TransportError
@@ -237,18 +239,33 @@ class DeepSeekProvider:
             body["response_format"] = {"type": "json_object"}
         payload = json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
         async with self._slots:
+            started = time.monotonic()
             try:
                 # The whole exchange is bounded: under load DeepSeek keeps the connection alive
                 # with blank lines, which would reset a read timeout forever.
                 async with asyncio.timeout(self._settings.timeout_seconds):
                     response = await self._pool.post(self._head, payload)
             except TimeoutError:
+                metrics.model_request("timeout")
                 raise _TransientError(f"no answer within {self._settings.timeout_seconds:g} s") from None
             except TransportError as exc:
+                metrics.model_request("transport")
                 raise _TransientError(f"the connection failed ({exc.kind})") from None
         status = response.status
         if status == 200:
-            return self._completion(response.text)
+            try:
+                completion = self._completion(response.text)
+            except _TransientError as exc:
+                metrics.model_request("invalid", time.monotonic() - started)
+                metrics.model_tokens(
+                    exc.usage.prompt_tokens, exc.usage.cache_hit_tokens, exc.usage.completion_tokens
+                )
+                raise
+            metrics.model_request("ok", time.monotonic() - started)
+            usage = completion.usage
+            metrics.model_tokens(usage.prompt_tokens, usage.cache_hit_tokens, usage.completion_tokens)
+            return completion
+        metrics.model_request(str(status), time.monotonic() - started)
         if status >= 500 or status in _RETRY_STATUSES:
             raise _TransientError(f"the server answered {status}", retry_after=_retry_after(response))
         raise self._refusal(status, response.text)
