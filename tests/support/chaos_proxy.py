@@ -45,6 +45,7 @@ import http.server
 import json
 import random
 import socket
+import sys
 import threading
 import urllib.parse
 from collections.abc import Callable, Mapping, Sequence
@@ -251,6 +252,12 @@ class _Server(http.server.ThreadingHTTPServer):
     block_on_close = False
     request_queue_size = 1024
     proxy: ChaosProxy
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that hangs up (a worker SIGKILLed mid-request, a timeout) is part of the
+        # weather here, not an error worth a traceback; anything else is still printed.
+        if not isinstance(sys.exc_info()[1], OSError):
+            super().handle_error(request, client_address)
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
