@@ -135,15 +135,21 @@ async def run_weekly_analysis(
     now: dt.datetime | None = None,
 ) -> WeeklyOutcome:
     started = time.monotonic()
-    async with context.connection() as conn:
-        raw = await _gather(
-            conn,
-            user_id,
-            payload.week_of,
-            whole_week=payload.whole_week,
-            now=now,
-            with_last_report=not payload.force,
-        )
+
+    async def gather() -> RawWeek:
+        async with context.connection() as conn:
+            return await _gather(
+                conn,
+                user_id,
+                payload.week_of,
+                whole_week=payload.whole_week,
+                now=now,
+                with_last_report=not payload.force,
+            )
+
+    # An outage of the database costs no attempt: the reads and the store wait for it,
+    # and the model's answers wait with the store.
+    raw = await context.outlast_outage(gather)
     # The connection went back to the pool before the analysis and every model call: the
     # pool's few connections serve any number of jobs in flight.
     facts = analytics.analyse(raw)
@@ -177,16 +183,20 @@ async def run_weekly_analysis(
             provider=provider.name,
             model=provider.model,
         )
-        async with context.complete() as conn, _model_text_refusals():
-            stored = await store.store_report(
-                conn,
-                user_id=user_id,
-                report=report,
-                story_id=story_id,
-                trigger=payload.trigger,
-                input_hash=digest,
-                duration_ms=int((time.monotonic() - started) * 1000),
-            )
+
+        async def store_week() -> store.Stored:
+            async with context.complete() as conn, _model_text_refusals():
+                return await store.store_report(
+                    conn,
+                    user_id=user_id,
+                    report=report,
+                    story_id=story_id,
+                    trigger=payload.trigger,
+                    input_hash=digest,
+                    duration_ms=int((time.monotonic() - started) * 1000),
+                )
+
+        stored = await context.outlast_outage(store_week)
     except Exception as exc:
         await _record_failure(
             context, provider, user_id, payload.week_of, payload.trigger, usage, started, exc
@@ -212,25 +222,33 @@ async def run_story_refresh(
 ) -> StoryOutcome:
     """Write a new story of the seven local days ending now; the week's report is untouched."""
     started = time.monotonic()
-    async with context.connection() as conn:
-        raw = await _gather(conn, user_id, payload.week_of, whole_week=False, now=now)
+
+    async def gather() -> RawWeek:
+        async with context.connection() as conn:
+            return await _gather(conn, user_id, payload.week_of, whole_week=False, now=now)
+
+    raw = await context.outlast_outage(gather)
     # The new story replaces whatever the window held: it is written from the data alone.
     facts = analytics.analyse(raw).model_copy(update={"story": None})
     usage = Usage()
     try:
         written = await provider.write_story(facts)
         usage += written.usage
-        async with context.complete() as conn, _model_text_refusals():
-            stored = await store.store_story(
-                conn,
-                user_id=user_id,
-                facts=facts,
-                story=written.answer,
-                provider=provider.name,
-                model=provider.model,
-                usage=usage,
-                duration_ms=int((time.monotonic() - started) * 1000),
-            )
+
+        async def store_new_story() -> store.StoredStory:
+            async with context.complete() as conn, _model_text_refusals():
+                return await store.store_story(
+                    conn,
+                    user_id=user_id,
+                    facts=facts,
+                    story=written.answer,
+                    provider=provider.name,
+                    model=provider.model,
+                    usage=usage,
+                    duration_ms=int((time.monotonic() - started) * 1000),
+                )
+
+        stored = await context.outlast_outage(store_new_story)
     except Exception as exc:
         await _record_failure(
             context, provider, user_id, payload.week_of, payload.trigger, usage, started, exc

@@ -45,20 +45,22 @@ def default_registry(
         "export_pdf",
         make_export_handler(storage),
         retry=RetryPolicy(max_attempts=5, base_seconds=10, cap_seconds=600),
-        timeout_seconds=300,
+        # Room for a database outage of five and a half minutes (JobContext.outlast_outage)
+        # on top of the render; under the ten minutes a deleted person's files wait.
+        timeout_seconds=540,
     )
     registry.register(
         "delete_user_files",
         make_delete_user_files_handler(storage),
         retry=RetryPolicy(max_attempts=10, base_seconds=10, cap_seconds=600),
-        timeout_seconds=300,
+        timeout_seconds=480,
     )
     mail = mail_settings or MailSettings()
     registry.register(
         "share_notification",
         make_share_notification_handler(create_mailer(mail), sender=mail.sender),
         retry=RetryPolicy(max_attempts=8, base_seconds=30, cap_seconds=1800),
-        timeout_seconds=120,
+        timeout_seconds=480,
     )
     return registry
 

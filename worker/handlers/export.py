@@ -16,7 +16,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict
 
-from worker.export.document import get_export, load_document, mark_export_ready
+from worker.export.document import ExportRequest, get_export, load_document, mark_export_ready
 from worker.export.pdf import render_report_pdf
 from worker.export.storage import Storage
 from worker.log import get_logger
@@ -24,6 +24,7 @@ from worker.metrics import PDF_RENDER
 from worker.queue.context import JobContext
 from worker.queue.jobs import Job
 from worker.queue.registry import Handler
+from worker.report import ExportDocument
 
 log = get_logger("worker.export")
 
@@ -37,18 +38,29 @@ class ExportPayload(BaseModel):
 def make_export_handler(storage: Storage) -> Handler:
     async def handle_export_pdf(job: Job, context: JobContext) -> None:
         payload = ExportPayload.model_validate(job.payload)
-        async with context.connection() as conn:
-            request = await get_export(conn, payload.export_id)
-            if request.status == "ready":
-                return  # done by an earlier attempt that finished the export but not the job
-            document = await load_document(conn, request)
+
+        async def read() -> tuple[ExportRequest, ExportDocument | None]:
+            async with context.connection() as conn:
+                request = await get_export(conn, payload.export_id)
+                if request.status == "ready":
+                    return request, None  # done by an earlier attempt that finished the export, not the job
+                return request, await load_document(conn, request)
+
+        # A database outage costs no attempt: the reads and the final write wait for it.
+        request, document = await context.outlast_outage(read)
+        if document is None:
+            return
         # Rendering is CPU-bound: keep the event loop (heartbeats, other jobs) responsive.
         started = time.perf_counter()
         pdf = await asyncio.to_thread(render_report_pdf, document)
         PDF_RENDER.observe(time.perf_counter() - started)
         await storage.upload(request.storage_path, pdf)
-        async with context.complete() as conn:
-            await mark_export_ready(conn, request, size=len(pdf))
+
+        async def finish() -> None:
+            async with context.complete() as conn:
+                await mark_export_ready(conn, request, size=len(pdf))
+
+        await context.outlast_outage(finish)
         log.info("export ready", job_id=job.id, pages_bytes=len(pdf), stories=len(document.stories))
 
     return handle_export_pdf

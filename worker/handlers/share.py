@@ -52,8 +52,13 @@ def make_share_notification_handler(mailer: Mailer, *, sender: str) -> Handler:
             EMAILS_SENT.labels("failed").inc()
             raise
         EMAILS_SENT.labels("sent").inc()
-        async with context.complete() as conn:
-            await mark_share_notified(conn, share)
+
+        async def finish() -> None:
+            async with context.complete() as conn:
+                await mark_share_notified(conn, share)
+
+        # The e-mail is sent: an outage now must not send it twice.
+        await context.outlast_outage(finish)
         log.info("share e-mail sent", job_id=job.id, share_id=str(share.id))
 
     return handle_share_notification

@@ -2,19 +2,45 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, TypeVar
 
+import psycopg
 from psycopg import AsyncConnection
-from psycopg_pool import AsyncConnectionPool
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
+from worker.log import get_logger
 from worker.queue import manager
 from worker.queue.jobs import Job
+
+T = TypeVar("T")
+
+log = get_logger("worker.queue")
+
+# SQLSTATEs of a database that went away or is not back yet: the connection failed (08),
+# the server is shutting down or starting (57P01-57P03).
+_GONE_STATES = frozenset({"57P01", "57P02", "57P03"})
+OUTAGE_PATIENCE_SECONDS = 330.0
+_OUTAGE_POLL_SECONDS = 0.25
 
 
 class LeaseLostError(Exception):
     """The attempt's lease expired and the job was rescued: its effects were rolled back."""
+
+
+def is_connection_error(exc: BaseException) -> bool:
+    """The database could not be reached (or went away mid-statement): not the job's fault."""
+    if isinstance(exc, PoolTimeout):
+        return True
+    if isinstance(exc, psycopg.OperationalError):
+        state = exc.sqlstate
+        return state is None or state.startswith("08") or state in _GONE_STATES
+    if isinstance(exc, psycopg.InterfaceError):
+        return "closed" in str(exc)
+    return False
 
 
 class JobContext:
@@ -24,13 +50,27 @@ class JobContext:
     transaction also marks the job succeeded, so the effects and the completion commit
     together or not at all. A handler that writes nothing simply returns, and the
     runtime completes the job (in batches).
+
+    :meth:`outlast_outage` runs a step that touches the database again, unchanged, when
+    the database was unreachable (for up to ``OUTAGE_PATIENCE_SECONDS``): an outage then
+    costs the job neither an attempt nor the work it had already done, such as a model's
+    answers waiting to be stored. Each step it runs must be one transaction or read-only.
     """
 
-    def __init__(self, job: Job, pool: AsyncConnectionPool[Any], owner: str) -> None:
+    def __init__(
+        self,
+        job: Job,
+        pool: AsyncConnectionPool[Any],
+        owner: str,
+        *,
+        outage_patience_seconds: float = OUTAGE_PATIENCE_SECONDS,
+    ) -> None:
         self.job = job
         self.owner = owner
         self._pool = pool
         self.completed = False
+        self.outage_patience_seconds = outage_patience_seconds
+        self.outages = 0
 
     @asynccontextmanager
     async def connection(self) -> AsyncIterator[AsyncConnection[Any]]:
@@ -52,3 +92,23 @@ class JobContext:
             if not await manager.finish_job(conn, self.job, owner=self.owner):
                 raise LeaseLostError(f"job {self.job.id} attempt {self.job.attempt}: lease lost")
         self.completed = True
+
+    async def outlast_outage(self, step: Callable[[], Awaitable[T]]) -> T:
+        """``step()``, run again while the database is unreachable, until it answers."""
+        deadline = time.monotonic() + self.outage_patience_seconds
+        waited = False
+        while True:
+            try:
+                result = await step()
+            except Exception as exc:
+                if not is_connection_error(exc) or time.monotonic() >= deadline:
+                    raise
+                if not waited:
+                    waited = True
+                    self.outages += 1
+                    log.warning("database unreachable; the job waits for it", job_id=self.job.id)
+                await asyncio.sleep(_OUTAGE_POLL_SECONDS)
+                continue
+            if waited:
+                log.info("database back; the job goes on", job_id=self.job.id)
+            return result

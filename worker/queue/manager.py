@@ -153,8 +153,12 @@ class Rescued:
     status: str
 
 
-async def rescue_expired_jobs(conn: AsyncConnection[Any], *, limit: int = 1000) -> list[Rescued]:
-    cur = await conn.execute(query("rescue_expired_jobs"), {"limit": limit})
+async def rescue_expired_jobs(
+    conn: AsyncConnection[Any], *, limit: int = 1000, grace_seconds: float = 0.0
+) -> list[Rescued]:
+    """Requeue (or fail) jobs whose lease ran out; none within ``grace_seconds`` of the
+    database's start, when live workers are still renewing the leases an outage let lapse."""
+    cur = await conn.execute(query("rescue_expired_jobs"), {"limit": limit, "grace_seconds": grace_seconds})
     return [Rescued(int(r[0]), str(r[1]), str(r[2])) for r in await cur.fetchall()]
 
 

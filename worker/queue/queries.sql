@@ -176,12 +176,15 @@ returning id;
 -- name: rescue_expired_jobs
 -- Jobs whose worker died: queued again, or failed when that was the last attempt. The
 -- error names no worker (host and pid stay in the operator's logs): it can reach the
--- person through export_history.error.
+-- person through export_history.error. Nothing is rescued within %(grace_seconds)s of
+-- the server's start: leases that ran out while it was down belong to workers that are
+-- renewing them now.
 with expired as (
   select id
     from public.jobs
    where status = 'running'
      and lease_expires_at < now()
+     and pg_catalog.pg_postmaster_start_time() < now() - make_interval(secs => %(grace_seconds)s)
    order by lease_expires_at
    limit %(limit)s
      for update skip locked

@@ -16,6 +16,12 @@ Guarantees, on top of the queue's (see :mod:`worker.queue`):
   fallback, so a lost notification or connection delays a job by at most one poll.
 * Leases of running jobs are extended every third of the lease; any worker rescues
   jobs whose lease expired.
+* A database outage costs nothing: while it lasts the worker asks again every quarter
+  second (claims, heartbeats, the pool's reconnects), a job waits to read or to store
+  (:meth:`JobContext.outlast_outage`) instead of failing, so no attempt is spent and no
+  model answer is asked for twice; leases that ran out meanwhile are renewed as soon as
+  the database answers, and no worker rescues anything within ``rescue_grace_seconds``
+  of the database's start or of its own last failure to reach it.
 * On SIGTERM/SIGINT the worker stops claiming, lets running jobs finish within the
   grace period, then cancels the rest (their transactions roll back) and hands them
   back to the queue without counting the attempt.
@@ -35,7 +41,8 @@ from typing import Any
 
 import psycopg
 from psycopg import AsyncConnection
-from psycopg_pool import AsyncConnectionPool
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
+from psycopg_pool.base import AttemptWithBackoff
 
 from worker import metrics
 from worker.log import get_logger
@@ -48,6 +55,13 @@ from worker.safety import load_vocabulary
 
 log = get_logger("worker.runtime")
 
+# While the database is away the pool tries again every quarter of a second instead of
+# doubling its wait from 1 s (after a 20 s outage workers came back 8 s late), for up to
+# an hour (``reconnect_timeout`` below). Class-wide in psycopg_pool: every pool here.
+AttemptWithBackoff.INITIAL_DELAY = 0.25
+AttemptWithBackoff.DELAY_BACKOFF = 1.0
+_OUTAGE_RETRY_SECONDS = 0.25
+
 
 @dataclass(frozen=True)
 class WorkerSettings:
@@ -58,6 +72,9 @@ class WorkerSettings:
     lease_seconds: float = 60.0
     poll_seconds: float = 1.0
     rescue_seconds: float = 15.0
+    # No rescue for this long after the database (re)started or this worker last failed to
+    # reach it: live workers first renew the leases that ran out during the outage.
+    rescue_grace_seconds: float = 10.0
     shutdown_grace_seconds: float = 30.0
     completion_batch: int = 500
     completion_flush_seconds: float = 0.005
@@ -115,6 +132,7 @@ class Worker:
         self._buffer: list[tuple[int, dt.datetime, int, Job]] = []
         self._job_seconds: float | None = None  # moving average of recent job durations
         self._stopping = False
+        self._db_trouble_at: float | None = None  # loop time this worker last failed to reach the database
         self._pending_completion: list[Job] = []
         self._completion_due = asyncio.Event()
         self._wake = asyncio.Event()
@@ -141,6 +159,7 @@ class Worker:
             kwargs={"autocommit": True},
             open=False,
             name="worker",
+            reconnect_timeout=3600,
         )
         await self._pool.open(wait=True, timeout=30)
         # The medical-claim guard's vocabularies take a few seconds to build: once, off the
@@ -185,11 +204,16 @@ class Worker:
                         conn, owner=self.owner, limit=room, lease_seconds=settings.lease_seconds, kinds=kinds
                     )
                 failures = 0
-            except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
+            except (psycopg.OperationalError, psycopg.InterfaceError, PoolTimeout) as exc:
+                # The database is away: ask again every quarter second, so claiming
+                # resumes within a second of its return. Logged once per outage.
                 failures += 1
-                delay = min(settings.poll_seconds * 2**failures, 30.0)
-                self._log.warning("claim failed; retrying", error=describe(exc), delay=delay)
-                await _wait_first(stop, timeout=delay)
+                self._trouble()
+                if failures == 1:
+                    self._log.warning(
+                        "claim failed; retrying until the database answers", error=describe(exc)
+                    )
+                await _wait_first(stop, timeout=_OUTAGE_RETRY_SECONDS)
                 continue
             for job in jobs:
                 metrics.job_claimed(job.kind)
@@ -352,9 +376,22 @@ class Worker:
             # Not lost: the jobs stay running until their leases expire, then run again.
             self._log.warning("batched completion failed", jobs=len(batch), error=describe(exc))
 
+    def _trouble(self) -> None:
+        self._db_trouble_at = asyncio.get_running_loop().time()
+
+    def _in_grace(self) -> bool:
+        """Whether this worker failed to reach the database within the rescue grace."""
+        at = self._db_trouble_at
+        return at is not None and asyncio.get_running_loop().time() - at < self.settings.rescue_grace_seconds
+
     async def _heartbeat(self, stop: asyncio.Event) -> None:
+        failing = False
         while not stop.is_set():
-            await _wait_first(stop, timeout=self.settings.heartbeat_seconds)
+            # After a failure, renew as soon as the database answers again: leases that ran
+            # out during an outage are renewed before any rescue may take them.
+            await _wait_first(
+                stop, timeout=_OUTAGE_RETRY_SECONDS * 2 if failing else self.settings.heartbeat_seconds
+            )
             # A job that finished meanwhile is simply not extended: the query reports only
             # leases another worker or a rescue took.
             ids = [
@@ -369,20 +406,31 @@ class Worker:
                     lost = await manager.extend_leases(
                         conn, owner=self.owner, ids=ids, lease_seconds=self.settings.lease_seconds
                     )
+                if failing:
+                    self._log.info("leases renewed after the database came back", jobs=len(ids))
+                failing = False
                 if lost:
                     self._log.warning("leases lost", jobs=sorted(lost))
                     # A buffered job whose lease was taken is someone else's now: not started here.
                     if any(entry[2] in lost for entry in self._buffer):
                         self._buffer = [entry for entry in self._buffer if entry[2] not in lost]
                         heapq.heapify(self._buffer)
-            except psycopg.Error as exc:
-                self._log.warning("heartbeat failed", error=describe(exc))
+            except (psycopg.Error, PoolTimeout) as exc:
+                self._trouble()
+                if not failing:
+                    self._log.warning("heartbeat failed", error=describe(exc))
+                failing = True
 
     async def _rescue(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
+            if self._in_grace():
+                await _wait_first(stop, timeout=self.settings.rescue_grace_seconds / 2)
+                continue
             try:
                 async with self.pool.connection() as conn:
-                    rescued = await manager.rescue_expired_jobs(conn)
+                    rescued = await manager.rescue_expired_jobs(
+                        conn, grace_seconds=self.settings.rescue_grace_seconds
+                    )
                 if rescued:
                     self._log.warning(
                         "rescued jobs whose worker was lost",
@@ -390,24 +438,30 @@ class Worker:
                         failed=sum(r.status == "failed" for r in rescued),
                     )
                     self._wake.set()
-            except psycopg.Error as exc:
+            except (psycopg.Error, PoolTimeout) as exc:
+                self._trouble()
                 self._log.warning("rescue failed", error=describe(exc))
             await _wait_first(stop, timeout=self.settings.rescue_seconds)
 
     async def _listen(self, stop: asyncio.Event) -> None:
         kinds = set(self.settings.kinds) if self.settings.kinds else None
+        lost = False
         while not stop.is_set():
             try:
                 conn = await AsyncConnection.connect(self.conninfo, autocommit=True)
                 async with conn:
                     await conn.execute(manager.query("listen_jobs"))
+                    lost = False
                     self._wake.set()  # catch up on anything inserted before we listened
                     async for notify in conn.notifies():
                         if kinds is None or kinds.intersection(notify.payload.split(",")):
                             self._wake.set()
             except psycopg.Error as exc:
-                self._log.warning("listen connection lost; polling meanwhile", error=describe(exc))
-                await _wait_first(stop, timeout=self.settings.poll_seconds * 5)
+                self._trouble()
+                if not lost:  # once per outage, not once a second
+                    self._log.warning("listen connection lost; polling meanwhile", error=describe(exc))
+                lost = True
+                await _wait_first(stop, timeout=min(self.settings.poll_seconds, 1.0))
 
 
 async def _wait_first(*events: asyncio.Event, timeout: float) -> None:
