@@ -7,6 +7,7 @@ Every line the process writes to stderr goes through the same renderer: the libr
 own loggers (psycopg's pool, httpx, asyncio) and Python's warnings are routed through
 structlog's formatter, so a JSON log stays JSON. httpx and httpcore are held at WARNING:
 at INFO they print every request's URL, and a signed Storage URL carries a token.
+psycopg's pool is held at ERROR: during an outage it would log every reconnect attempt.
 """
 
 from __future__ import annotations
@@ -17,6 +18,9 @@ import sys
 import structlog
 
 _QUIET_LIBRARIES = ("httpx", "httpcore", "hpack", "h2")
+# The pool logs each failed reconnect (four a second per connection while the database is
+# away) and each connection it discards; the worker says once that the database is away.
+_OUTAGE_CHATTY = ("psycopg.pool",)
 
 
 def configure(level: str = "INFO") -> None:
@@ -56,6 +60,8 @@ def configure(level: str = "INFO") -> None:
     root.setLevel(numeric)
     for name in _QUIET_LIBRARIES:
         logging.getLogger(name).setLevel(max(numeric, logging.WARNING))
+    for name in _OUTAGE_CHATTY:
+        logging.getLogger(name).setLevel(max(numeric, logging.ERROR))
     logging.captureWarnings(True)
 
 
