@@ -44,6 +44,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--workers", type=int, default=3, help="worker processes (3)")
     parser.add_argument("--kill-every", type=float, default=3.0, help="seconds between SIGKILLs (3)")
     parser.add_argument(
+        "--min-up", type=float, default=0.0, help="kill only workers up at least this long (0)"
+    )
+    parser.add_argument(
         "--restart-at", type=float, default=0.4, help="share of jobs ended at the restart (0.4)"
     )
     parser.add_argument("--down", type=float, default=2.0, help="seconds PostgreSQL stays down (2)")
@@ -62,6 +65,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--poll", type=float, default=1.0, help="the workers' --poll (1)")
     parser.add_argument("--timeout", type=float, default=3600.0, help="bound on the run (3600 s)")
     parser.add_argument("--seed", type=int, default=1, help="seed of the people, the faults and the kills")
+    parser.add_argument(
+        "--worker-tree",
+        type=Path,
+        help="a folder with another copy of the worker package for the workers to run "
+        "(e.g. git archive HEAD worker | tar -x -C DIR): measures a commit while the checkout changes",
+    )
     parser.add_argument("--logs", type=Path, help="folder for the workers' logs (default: a new temp folder)")
     return parser
 
@@ -73,6 +82,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         exports=args.exports,
         workers=args.workers,
         kill_every=args.kill_every,
+        min_up=args.min_up,
         restart_at=args.restart_at,
         down_seconds=args.down,
         model_fault_rate=args.model_faults,
@@ -87,6 +97,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         timeout=args.timeout,
         seed=args.seed,
         log_dir=args.logs,
+        worker_tree=args.worker_tree,
     )
     load = " ".join(Path("/proc/loadavg").read_text().split()[:3])
     started = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")

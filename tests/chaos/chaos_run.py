@@ -137,6 +137,10 @@ class ChaosConfig:
     exports: int = 10
     workers: int = 3
     kill_every: float = 2.0  # seconds between SIGKILLs (of a worker that has started)
+    # Only a worker up (started) at least this long is killed: with kills faster than workers
+    # start and warm up, the one started worker always holds the last jobs and is always the
+    # one killed, and the run never ends (a livelock of the harness, not of the queue).
+    min_up: float = 0.0
     restart_at: float = 0.4  # the share of jobs ended when PostgreSQL restarts (once)
     down_seconds: float = 2.0  # the outage between the shutdown and the new start
     model_fault_rate: float = 0.3
@@ -151,6 +155,9 @@ class ChaosConfig:
     timeout: float = 600.0  # bound on the run, enqueue to the last job's end
     seed: int = 1
     log_dir: Path | None = None
+    # A folder holding another copy of the ``worker`` package (``git archive HEAD worker``) for the
+    # worker processes to run instead of this checkout's: to measure a commit while the tree changes.
+    worker_tree: Path | None = None
 
 
 # -- the result -------------------------------------------------------------------------------------
@@ -216,18 +223,26 @@ class ChaosResult:
 
 
 class WorkerProcess:
-    def __init__(self, number: int, cmd: list[str], env: dict[str, str], log_path: Path) -> None:
+    def __init__(
+        self, number: int, cmd: list[str], env: dict[str, str], log_path: Path, cwd: Path = PROJECT_ROOT
+    ) -> None:
         self.number = number
         self.log_path = log_path
         self.spawned = time.monotonic()
         self.started_after: float | None = None
         self.killed = False
         with open(log_path, "wb") as log:
-            self.proc = subprocess.Popen(cmd, env=env, cwd=PROJECT_ROOT, stdout=log, stderr=subprocess.STDOUT)
+            self.proc = subprocess.Popen(cmd, env=env, cwd=cwd, stdout=log, stderr=subprocess.STDOUT)
 
     @property
     def pid(self) -> int:
         return self.proc.pid
+
+    def up_for(self) -> float:
+        """Seconds since it logged "worker started" (0 before)."""
+        if not self.ready() or self.started_after is None:
+            return 0.0
+        return time.monotonic() - self.spawned - self.started_after
 
     def ready(self) -> bool:
         """Whether it has logged "worker started" (its pool open, its loops running)."""
@@ -264,6 +279,9 @@ class Fleet:
                 "PYTHONUNBUFFERED": "1",
             }
         )
+        if config.worker_tree is not None:
+            env["PYTHONPATH"] = str(config.worker_tree)
+        self.cwd = config.worker_tree or PROJECT_ROOT
         self.env = env
         self.cmd = [
             sys.executable,
@@ -286,7 +304,7 @@ class Fleet:
 
     def spawn(self) -> WorkerProcess:
         worker = WorkerProcess(
-            self._numbers, self.cmd, self.env, self.log_dir / f"worker-{self._numbers:03d}.log"
+            self._numbers, self.cmd, self.env, self.log_dir / f"worker-{self._numbers:03d}.log", self.cwd
         )
         self._numbers += 1
         self.live.append(worker)
@@ -518,7 +536,7 @@ def _drive(
             time.sleep(POLL_S)  # no kills until every surviving worker has claimed again
             continue
         if now >= next_kill:
-            ready = [w for w in fleet.live if w.ready()]
+            ready = [w for w in fleet.live if w.ready() and w.up_for() >= config.min_up]
             if ready:
                 victim = rng.choice(ready)
                 victim.kill()
@@ -558,9 +576,12 @@ def _restart(
     done: int,
     workers: list[int],
 ) -> None:
+    # Jobs under a live worker's lease; those still 'running' under a worker killed earlier
+    # (their lease not yet expired) are the kills' doing, not the restart's.
     running = {
         int(r[0]): int(r[1])
-        for r in monitor.rows("select id, attempts from public.jobs where status = 'running'")
+        for r in monitor.rows("select id, attempts, lease_owner from public.jobs where status = 'running'")
+        if _pid_of(r[2]) in workers
     }
     down_at: dt.datetime = monitor.one("select clock_timestamp()")
     note(f"restarting PostgreSQL ({len(running)} jobs running, {done} ended, {config.down_seconds:g} s down)")
@@ -752,10 +773,15 @@ def _measure(result: ChaosResult, monitor: Monitor, fleet: Fleet) -> None:
                 [job_id, restart.down_at],
             )
             ended = next((e for e in events if e[0] == "running"), None)
+            killed = ended is not None and any(
+                job_id in kill.jobs and restart.down_at <= kill.at <= ended[4] for kill in result.kills
+            )
             if ended is None:
-                fates["still running at the end"] += 1
+                fates["ended just before the shutdown"] += 1
             elif ended[1] == "succeeded" and ended[2] == attempt:
                 fates["finished its attempt"] += 1
+            elif killed:
+                fates["attempt lost: its worker was SIGKILLed after the restart"] += 1
             else:
                 fates[f"attempt lost: {cause_of(ended[3])}"] += 1
                 next_claim = next((e for e in events if e[1] == "running"), None)

@@ -22,6 +22,7 @@ CONFIG = ChaosConfig(
     exports=10,
     workers=3,
     kill_every=4.0,
+    min_up=8.0,
     restart_at=0.4,
     down_seconds=2.0,
     model_fault_rate=0.3,
@@ -49,7 +50,7 @@ def test_kills_a_restart_and_failing_servers_lose_and_double_nothing() -> None:
     assert sum(exports.values()) == 10
     assert set(weekly) | set(exports) <= {"succeeded", "failed"}
     # The weather really happened.
-    assert len(result.kills) >= 3
+    assert len(result.kills) >= 2
     assert result.orphans >= 1, "some kill hit a worker holding jobs"
     assert len(result.restarts) == 1
     faults = result.model_faults["faults"]
