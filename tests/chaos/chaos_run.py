@@ -141,6 +141,9 @@ class ChaosConfig:
     # start and warm up, the one started worker always holds the last jobs and is always the
     # one killed, and the run never ends (a livelock of the harness, not of the queue).
     min_up: float = 0.0
+    # At most this many kills (None: no limit), and never the last started worker: on a slow
+    # machine replacements take long to start, and the run must still make progress.
+    max_kills: int | None = None
     restart_at: float = 0.4  # the share of jobs ended when PostgreSQL restarts (once)
     down_seconds: float = 2.0  # the outage between the shutdown and the new start
     model_fault_rate: float = 0.3
@@ -535,9 +538,11 @@ def _drive(
         if result.restarts and not _resumed(result.restarts[-1], monitor, fleet) and now < resumed_by:
             time.sleep(POLL_S)  # no kills until every surviving worker has claimed again
             continue
-        if now >= next_kill:
-            ready = [w for w in fleet.live if w.ready() and w.up_for() >= config.min_up]
-            if ready:
+        room = config.max_kills is None or len(result.kills) < config.max_kills
+        if now >= next_kill and room:
+            started_workers = [w for w in fleet.live if w.ready()]
+            ready = [w for w in started_workers if w.up_for() >= config.min_up]
+            if ready and len(started_workers) >= 2:
                 victim = rng.choice(ready)
                 victim.kill()
                 at: dt.datetime = monitor.one("select clock_timestamp()")

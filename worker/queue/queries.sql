@@ -193,7 +193,8 @@ update public.jobs j
    set status = case when j.attempts >= j.max_attempts then 'failed' else 'queued' end,
        last_error = 'worker lost: the lease expired during attempt ' || j.attempts,
        finished_at = case when j.attempts >= j.max_attempts then now() end,
-       run_at = now(),
+       -- run_at is kept: a rescued job goes back to its place in the queue, not behind
+       -- the backlog that arrived while its worker was dying.
        lease_owner = null,
        lease_expires_at = null,
        updated_at = now()
