@@ -340,7 +340,8 @@ class Worker:
         # (`--log-level DEBUG`, off by default), because it may quote health text.
         job_log.debug("job failure detail", exc_info=exc)
         retryable = is_retryable(exc)
-        try:
+
+        async def record() -> str:
             async with self.pool.connection() as conn:
                 if retryable and job.attempt < job.max_attempts:
                     delay = policy.delay(job.attempt, retry_after=retry_after_of(exc))
@@ -351,7 +352,12 @@ class Worker:
                 await manager.fail_job(conn, job, owner=self.owner, error=error)
                 job_log.error("job failed for good", error=error, reason=reason)
                 return "failed"
-        except psycopg.Error as db_exc:
+
+        try:
+            # While the database is away the failure waits to be recorded, as a store does:
+            # otherwise the job would sit until its lease ran out and be counted as lost.
+            return await JobContext(job, self.pool, self.owner).outlast_outage(record)
+        except (psycopg.Error, PoolTimeout) as db_exc:
             job_log.error("could not record the failure; the lease will expire", error=describe(db_exc))
             return "lost"
 
