@@ -70,7 +70,6 @@ class JobContext:
         self._pool = pool
         self.completed = False
         self.outage_patience_seconds = outage_patience_seconds
-        self.outages = 0
 
     @asynccontextmanager
     async def connection(self) -> AsyncIterator[AsyncConnection[Any]]:
@@ -95,20 +94,28 @@ class JobContext:
 
     async def outlast_outage(self, step: Callable[[], Awaitable[T]]) -> T:
         """``step()``, run again while the database is unreachable, until it answers."""
-        deadline = time.monotonic() + self.outage_patience_seconds
-        waited = False
-        while True:
-            try:
-                result = await step()
-            except Exception as exc:
-                if not is_connection_error(exc) or time.monotonic() >= deadline:
-                    raise
-                if not waited:
-                    waited = True
-                    self.outages += 1
-                    log.warning("database unreachable; the job waits for it", job_id=self.job.id)
-                await asyncio.sleep(_OUTAGE_POLL_SECONDS)
-                continue
-            if waited:
-                log.info("database back; the job goes on", job_id=self.job.id)
-            return result
+        return await outlast_outage(step, job_id=self.job.id, patience_seconds=self.outage_patience_seconds)
+
+
+async def outlast_outage(
+    step: Callable[[], Awaitable[T]], *, job_id: int, patience_seconds: float = OUTAGE_PATIENCE_SECONDS
+) -> T:
+    """Run ``step()``; while it fails because the database is unreachable, wait a quarter
+    second and run it again, for up to ``patience_seconds``. Any other error, or the
+    outage outlasting the patience, is raised."""
+    deadline = time.monotonic() + patience_seconds
+    waited = False
+    while True:
+        try:
+            result = await step()
+        except Exception as exc:
+            if not is_connection_error(exc) or time.monotonic() >= deadline:
+                raise
+            if not waited:
+                waited = True
+                log.warning("database unreachable; the job waits for it", job_id=job_id)
+            await asyncio.sleep(_OUTAGE_POLL_SECONDS)
+            continue
+        if waited:
+            log.info("database back; the job goes on", job_id=job_id)
+        return result

@@ -47,7 +47,7 @@ from psycopg_pool.base import AttemptWithBackoff
 from worker import metrics
 from worker.log import get_logger
 from worker.queue import manager
-from worker.queue.context import JobContext, LeaseLostError
+from worker.queue.context import JobContext, LeaseLostError, outlast_outage
 from worker.queue.jobs import Job
 from worker.queue.registry import Registry
 from worker.queue.retry import PermanentError, RetryPolicy, describe, is_retryable, retry_after_of
@@ -356,7 +356,7 @@ class Worker:
         try:
             # While the database is away the failure waits to be recorded, as a store does:
             # otherwise the job would sit until its lease ran out and be counted as lost.
-            return await JobContext(job, self.pool, self.owner).outlast_outage(record)
+            return await outlast_outage(record, job_id=job.id)
         except (psycopg.Error, PoolTimeout) as db_exc:
             job_log.error("could not record the failure; the lease will expire", error=describe(db_exc))
             return "lost"
