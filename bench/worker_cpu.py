@@ -40,9 +40,9 @@ import sys
 import tempfile
 import time
 from collections import defaultdict
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -153,6 +153,9 @@ def instrument(phases: Phases) -> None:
     phases.wrap(store, "report_rows", "store: rows (CPU)")
 
 
+T = TypeVar("T")
+
+
 class _RolledBackContext:
     """A JobContext stand-in on one connection whose ``complete`` rolls the effects back."""
 
@@ -168,6 +171,9 @@ class _RolledBackContext:
     async def complete(self) -> AsyncIterator[AsyncConnection[Any]]:
         async with self.conn.transaction(force_rollback=True):
             yield self.conn
+
+    async def outlast_outage(self, step: Callable[[], Awaitable[T]]) -> T:
+        return await step()
 
 
 def _settings(url: str, concurrency: int) -> AISettings:
@@ -301,7 +307,7 @@ def main(argv: list[str] | None = None) -> int:
         fake = weekly_run.FakeServerProcess(
             args.latency, max(16, concurrency), args.people * 3 + 100, fake_log
         )
-        profiler = cProfile.Profile() if args.cprofile else None
+        profiler = cProfile.Profile(time.process_time) if args.cprofile else None
         load = " ".join(Path("/proc/loadavg").read_text().split()[:3])
         print(
             f"`bench/worker_cpu.py {' '.join(sys.argv[1:])}`, {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, "
