@@ -476,6 +476,26 @@ def seed_people(url: str, people: int, seed: int, now: dt.datetime, *, keep_tz_c
 # -- the fake DeepSeek server, in a process of its own -------------------------------------------
 
 
+def _pace(received: list[float], concurrency: int, latency: float) -> str:
+    """Where the requests fell short of the bound's pace: the ramp (first request to the
+    ``concurrency``-th), the middle (requests a second against ``concurrency / latency``),
+    and the tail (the last ``concurrency`` requests)."""
+    if len(received) < 3 * concurrency:
+        return "pace: too few requests to split"
+    first, last = received[0], received[-1]
+    ramp = received[concurrency - 1] - first
+    middle = received[concurrency : -concurrency]
+    span = middle[-1] - middle[0]
+    rate = (len(middle) - 1) / span if span > 0 else float("nan")
+    tail = last - received[-concurrency]
+    ideal = concurrency / latency
+    return (
+        f"pace at the fake server: ramp {ramp:.2f} s to {concurrency} requests; middle {rate:.1f} requests/s "
+        f"({rate / ideal:.1%} of {ideal:.0f}/s) over {span:.1f} s; last {concurrency} requests over {tail:.2f} s; "
+        f"first to last request {last - first:.1f} s"
+    )
+
+
 def serve_fake(latency: float, concurrency: int, max_recorded: int) -> int:
     """The child: start the fake server, print its URL, answer ``stats``/``clear`` on stdin."""
     sys.path.insert(0, str(FAKE_SUPPORT))
@@ -502,6 +522,7 @@ def serve_fake(latency: float, concurrency: int, max_recorded: int) -> int:
                     "completion_tokens": sum(u["completion_tokens"] for u in usages),
                     "peak_concurrency": fake.peak_concurrency,
                     "cpu_s": time.process_time(),
+                    "received": sorted(request.received_at for request in requests),
                 }
             elif command == "clear":
                 fake.clear()
@@ -1184,6 +1205,7 @@ def render(
         f"- jobs: {run.succeeded:,} succeeded, {run.failed} failed, {run.retried} retried; "
         f"generations stored {run.generations['count']:,}, stories written by the model "
         f"{run.generations['generated_stories']}; people without a story in the sample {db.needing_story}",
+        f"- {_pace(run.fake.get('received', []), args.concurrency, args.latency)}",
         f"- fake server: requests by task {run.fake['by_task']}, peak concurrency {run.fake['peak_concurrency']} "
         f"of {args.concurrency}, mean in flight {mean_in_flight:.1f} ({mean_in_flight / args.concurrency:.1%})",
         f"- job duration (analysis_generations.duration_ms, gather to store): p50 {run.durations_ms['p50']:.0f} ms, "
