@@ -654,7 +654,7 @@ def insert_floor(conn: psycopg.Connection[Any]) -> float:
     """Wall time (ms) of inserting as many weekly jobs again with a plain INSERT ... SELECT, rolled back.
 
     What any enqueue pays for the rows themselves: the heap, the queue's indexes, the
-    foreign key check on each user and the NOTIFY trigger. The keys get a suffix so the
+    check that each person exists and the NOTIFY trigger (one statement trigger). The keys get a suffix so the
     unique index lets them in beside the real ones.
     """
     started = time.perf_counter()
@@ -746,7 +746,7 @@ def render(
     lines += [
         "",
         f"The same {by_history[factors[0]]['full'].added:,} jobs inserted by a plain INSERT ... SELECT "
-        f"(heap, the queue's indexes, the foreign key to auth.users, the NOTIFY trigger): {floors}.",
+        f"(heap, the queue's indexes, the statement trigger that checks the people and wakes the workers): {floors}.",
     ]
     if len(factors) > 1:
         lo, hi = factors[0], factors[-1]

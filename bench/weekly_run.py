@@ -484,7 +484,7 @@ def _pace(received: list[float], concurrency: int, latency: float) -> str:
         return "pace: too few requests to split"
     first, last = received[0], received[-1]
     ramp = received[concurrency - 1] - first
-    middle = received[concurrency : -concurrency]
+    middle = received[concurrency:-concurrency]
     span = middle[-1] - middle[0]
     rate = (len(middle) - 1) / span if span > 0 else float("nan")
     tail = last - received[-concurrency]

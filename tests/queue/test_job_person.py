@@ -1,0 +1,136 @@
+"""A job names a person who exists, and goes when that person does
+(20261201100400_queue_person_check_per_statement.sql: checked per statement, not per row).
+
+The rules the foreign key kept, shown for every way a job is written: one row, many rows
+in one statement, the worker's batch enqueue, the weekly enqueue, an update of user_id,
+and by each role that may write jobs.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import psycopg
+import pytest
+from psycopg import errors
+
+from worker.queue import manager
+from worker.queue.jobs import JobSpec
+
+
+def _person(conn: psycopg.Connection[Any]) -> uuid.UUID:
+    person = uuid.uuid4()
+    conn.execute("insert into auth.users (id) values (%s)", (person,))
+    return person
+
+
+def _jobs(conn: psycopg.Connection[Any]) -> int:
+    row = conn.execute("select count(*) from public.jobs").fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def test_a_job_for_nobody_is_refused_with_the_foreign_key_error(conn: psycopg.Connection[Any]) -> None:
+    ghost = uuid.uuid4()
+    with pytest.raises(errors.ForeignKeyViolation) as caught:
+        conn.execute("insert into public.jobs (kind, user_id) values ('weekly_analysis', %s)", (ghost,))
+    assert caught.value.sqlstate == "23503"
+    assert caught.value.diag.constraint_name == "jobs_user_id_fkey"
+    assert str(ghost) in (caught.value.diag.message_detail or "")
+    assert _jobs(conn) == 0
+
+
+def test_one_missing_person_undoes_the_whole_statement(conn: psycopg.Connection[Any]) -> None:
+    people = [_person(conn) for _ in range(50)]
+    with pytest.raises(errors.ForeignKeyViolation):
+        conn.execute(
+            "insert into public.jobs (kind, user_id) select 'weekly_analysis', p from unnest(%s::uuid[]) p",
+            ([*people[:25], uuid.uuid4(), *people[25:]],),
+        )
+    assert _jobs(conn) == 0
+    conn.execute(
+        "insert into public.jobs (kind, user_id) select 'weekly_analysis', p from unnest(%s::uuid[]) p",
+        (people,),
+    )
+    assert _jobs(conn) == 50
+
+
+def test_jobs_without_a_person_are_allowed(conn: psycopg.Connection[Any]) -> None:
+    conn.execute("insert into public.jobs (kind, user_id) values ('housekeeping', null)")
+    assert _jobs(conn) == 1
+
+
+def test_the_workers_batch_enqueue_is_checked(conn: psycopg.Connection[Any]) -> None:
+    person = _person(conn)
+    specs = [
+        JobSpec(kind="export_pdf", user_id=person, payload={}),
+        JobSpec(kind="export_pdf", user_id=uuid.uuid4(), payload={}),
+    ]
+    with pytest.raises(errors.ForeignKeyViolation):
+        manager.enqueue_sync(conn, specs)
+    assert _jobs(conn) == 0
+    manager.enqueue_sync(conn, specs[:1])
+    assert _jobs(conn) == 1
+
+
+def test_moving_a_job_to_nobody_is_refused(conn: psycopg.Connection[Any]) -> None:
+    person, other = _person(conn), _person(conn)
+    conn.execute("insert into public.jobs (kind, user_id) values ('weekly_analysis', %s)", (person,))
+    with pytest.raises(errors.ForeignKeyViolation):
+        conn.execute("update public.jobs set user_id = %s", (uuid.uuid4(),))
+    conn.execute("update public.jobs set user_id = %s", (other,))
+    conn.execute("update public.jobs set user_id = null")
+    conn.execute("update public.jobs set status = 'cancelled', finished_at = now()")  # no user change
+    assert conn.execute("select user_id, status from public.jobs").fetchall() == [(None, "cancelled")]
+
+
+def test_a_deleted_persons_jobs_go_with_them_in_any_status(conn: psycopg.Connection[Any]) -> None:
+    person, other = _person(conn), _person(conn)
+    for owner in (person, other):
+        for status, finished in (("queued", None), ("failed", "now()")):
+            conn.execute(
+                "insert into public.jobs (kind, user_id, status, finished_at)"
+                f" values ('weekly_analysis', %s, %s, {finished or 'null'})",
+                (owner, status),
+            )
+    conn.execute("delete from auth.users where id = %s", (person,))
+    owners = conn.execute(
+        "select distinct user_id from public.jobs where kind = 'weekly_analysis'"
+    ).fetchall()
+    assert owners == [(other,)]
+
+
+def test_the_weekly_enqueue_still_inserts_for_people_who_exist(conn: psycopg.Connection[Any]) -> None:
+    people = [_person(conn) for _ in range(3)]
+    for person in people:
+        conn.execute(
+            "insert into public.quick_scans (user_id, body_part, created_at)"
+            " values (%s, 'head', now() - interval '2 days')",
+            (str(person),),
+        )
+    row = conn.execute("select public.enqueue_weekly_analysis(null, now())").fetchone()
+    assert row is not None and row[0] == 3
+    assert sorted(r[0] for r in conn.execute("select user_id from public.jobs").fetchall()) == sorted(people)
+
+
+def test_the_service_role_gets_the_same_check(conn: psycopg.Connection[Any]) -> None:
+    person = _person(conn)
+    with conn.transaction():
+        conn.execute("set local role service_role")
+        conn.execute("insert into public.jobs (kind, user_id) values ('export_pdf', %s)", (person,))
+        with pytest.raises(errors.ForeignKeyViolation), conn.transaction():
+            conn.execute("insert into public.jobs (kind, user_id) values ('export_pdf', %s)", (uuid.uuid4(),))
+    assert _jobs(conn) == 1
+
+
+def test_the_wake_up_still_names_the_kinds(conn: psycopg.Connection[Any], db_url: str) -> None:
+    person = _person(conn)
+    with psycopg.connect(db_url, autocommit=True) as listener:
+        listener.execute("listen proxima_jobs")
+        conn.execute(
+            "insert into public.jobs (kind, user_id) values ('export_pdf', %s), ('weekly_analysis', %s)",
+            (person, person),
+        )
+        notices = list(listener.notifies(timeout=5, stop_after=1))
+    assert [sorted(n.payload.split(",")) for n in notices] == [["export_pdf", "weekly_analysis"]]
