@@ -23,7 +23,7 @@ alter table public.jobs drop constraint if exists jobs_user_id_fkey;
 -- Every job row entered jobs_user_idx (user_id) and, with a key, jobs_dedupe_key_idx
 -- (dedupe_key): two random-order insertions a row (each 15-17% of a weekly job's insert).
 -- Whatever asked either is answered by one index on (user_id, dedupe_key): a person's
--- jobs (the deletion below, the refresh limit), and "was this person-week ever enqueued"
+-- jobs (the deletion below), and "was this person-week ever enqueued"
 -- (the weekly enqueue joins on both columns). Keys of unfinished jobs keep their unique
 -- index.
 create index if not exists jobs_user_dedupe_idx on public.jobs (user_id, dedupe_key);
