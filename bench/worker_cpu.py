@@ -61,7 +61,7 @@ from worker.handlers import default_registry
 from worker.log import configure as configure_logging
 from worker.queue.context import JobContext
 from worker.runtime.worker import Worker, WorkerSettings
-from worker.safety import load_vocabulary
+from worker.safety import load_guard
 
 PHASE_ORDER = (
     "gather: statements + row decoding",
@@ -291,7 +291,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cprofile", type=int, default=0, help="print the top K functions by own time")
     args = parser.parse_args(argv)
     configure_logging("WARNING")
-    load_vocabulary()
+    load_guard()
     cluster = weekly_run.BenchCluster.ephemeral()
     log_dir = Path(tempfile.mkdtemp(prefix="worker-cpu-"))
     fake_log = open(log_dir / "fake.log", "wb")  # noqa: SIM115 - closed in the finally

@@ -4,14 +4,16 @@ pattern language, reports, referrals, everyday steps and gentle predictions pass
 from __future__ import annotations
 
 import asyncio
+import re
 import sys
+from unittest import mock
 
 import pytest
 from fake_deepseek import sample_week_facts
 
 from worker.ai.local import LocalProvider
 from worker.report import WeekFacts
-from worker.safety import Finding, check_text, load_vocabulary
+from worker.safety import Finding, check_text, guard, load_guard, load_vocabulary
 
 RULES = {
     "asserted_condition",
@@ -577,3 +579,13 @@ def _written_by_the_local_provider(facts: WeekFacts) -> list[str]:
 def test_reports_the_local_provider_writes_about_condition_named_symptoms_pass(person: int) -> None:
     texts = _written_by_the_local_provider(_with_condition_names(sample_week_facts(person)))
     assert [t for t in texts if check_text(t)] == []
+
+
+def test_load_guard_leaves_nothing_for_the_first_check_to_build() -> None:
+    """A worker builds the vocabulary and the frames' patterns before its first job
+    (worker/runtime/worker.py), so no check stalls the event loop compiling them."""
+    load_guard()
+    assert guard._compiled, "the frames' patterns are built"
+    with mock.patch.object(re, "compile", side_effect=AssertionError("compiled during a check")):
+        assert check_text("You might have migraine; take 200 mg of ibuprofen twice a day.") is not None
+        assert check_text("Your headaches came on days with less sleep.") is None

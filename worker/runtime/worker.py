@@ -51,7 +51,7 @@ from worker.queue.context import JobContext, LeaseLostError, outlast_outage
 from worker.queue.jobs import Job
 from worker.queue.registry import Registry
 from worker.queue.retry import PermanentError, RetryPolicy, describe, is_retryable, retry_after_of
-from worker.safety import load_vocabulary
+from worker.safety import load_guard
 
 log = get_logger("worker.runtime")
 
@@ -162,9 +162,9 @@ class Worker:
             reconnect_timeout=3600,
         )
         await self._pool.open(wait=True, timeout=30)
-        # The medical-claim guard's vocabularies take a few seconds to build: once, off the
-        # event loop, before the first answer is validated.
-        await asyncio.to_thread(load_vocabulary)
+        # The medical-claim guard's vocabularies and patterns take a few seconds to build:
+        # once, off the event loop, before the first answer is validated.
+        await asyncio.to_thread(load_guard)
         helpers = [
             asyncio.create_task(self._listen(stop), name="listen"),
             asyncio.create_task(self._heartbeat(stop), name="heartbeat"),

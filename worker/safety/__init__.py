@@ -107,7 +107,7 @@ in another language passes unchecked.
 
 from __future__ import annotations
 
-from worker.safety.guard import Finding, Kind, check_text
+from worker.safety.guard import Finding, Kind, check_text, load_guard
 from worker.safety.vocabulary import Vocabulary, load_vocabulary
 
-__all__ = ["Finding", "Kind", "Vocabulary", "check_text", "load_vocabulary"]
+__all__ = ["Finding", "Kind", "Vocabulary", "check_text", "load_guard", "load_vocabulary"]
