@@ -30,6 +30,23 @@ create index if not exists jobs_user_dedupe_idx on public.jobs (user_id, dedupe_
 drop index if exists public.jobs_user_idx;
 drop index if exists public.jobs_dedupe_key_idx;
 
+-- The error the foreign key raised, for both checks below.
+create or replace function proxima_private.refuse_job_person(missing uuid)
+returns void
+language plpgsql
+set search_path = ''
+as $$
+begin
+  raise exception 'insert or update on table "jobs" violates foreign key constraint "jobs_user_id_fkey"'
+    using errcode = '23503',
+          detail = pg_catalog.format('Key (user_id)=(%s) is not present in table "users".', missing),
+          table = 'jobs',
+          constraint = 'jobs_user_id_fkey';
+end
+$$;
+
+revoke execute on function proxima_private.refuse_job_person(uuid) from public, anon, authenticated, service_role;
+
 -- The statement trigger that already reads the inserted rows (to wake the workers once)
 -- checks their people in the same pass.
 -- security definer: whoever inserts, the check reads auth.users as the queue's owner, as
@@ -50,11 +67,7 @@ begin
      and not exists (select 1 from auth.users u where u.id = j.user_id)
    limit 1;
   if found then
-    raise exception 'insert or update on table "jobs" violates foreign key constraint "jobs_user_id_fkey"'
-      using errcode = '23503',
-            detail = pg_catalog.format('Key (user_id)=(%s) is not present in table "users".', missing),
-            table = 'jobs',
-            constraint = 'jobs_user_id_fkey';
+    perform proxima_private.refuse_job_person(missing);
   end if;
   select string_agg(distinct kind, ',') into kinds from inserted_jobs;
   if kinds is not null then
@@ -73,11 +86,7 @@ set search_path = ''
 as $$
 begin
   if new.user_id is not null and not exists (select 1 from auth.users u where u.id = new.user_id) then
-    raise exception 'insert or update on table "jobs" violates foreign key constraint "jobs_user_id_fkey"'
-      using errcode = '23503',
-            detail = pg_catalog.format('Key (user_id)=(%s) is not present in table "users".', new.user_id),
-            table = 'jobs',
-            constraint = 'jobs_user_id_fkey';
+    perform proxima_private.refuse_job_person(new.user_id);
   end if;
   return new;
 end
