@@ -7,7 +7,8 @@ and three earlier weeks of finished weekly jobs, and inserts one weekly job per 
 in one statement (as ``enqueue_weekly_analysis`` does, ``on conflict ... do nothing``),
 rolled back and vacuumed after each; then the same with one part taken away at a time,
 inside the rolled-back transaction: the NOTIFY trigger (or a statement trigger without
-the transition table), the foreign key to ``auth.users``, each index that an inserted
+the transition table), the kind check as it was before
+``20261201110000_job_kind_check_without_bounded_repeat.sql``, each index that an inserted
 queued row enters, and all of them (the heap and the primary key alone). The variants
 run interleaved, ``--repeat`` rounds; the figure is the median, in µs a row and as a
 ratio to the full insert of the same round.
@@ -79,20 +80,24 @@ def variants(indexes: list[str]) -> dict[str, tuple[list[str], str]]:
     found: dict[str, tuple[list[str], str]] = {
         "the queue as it is (on conflict do nothing)": ([], full),
         "plain insert (no on conflict)": ([], INSERT),
-        "without the NOTIFY trigger": (
+        "without the NOTIFY and person-check trigger": (
             ["alter table public.jobs disable trigger jobs_notify_inserted"],
             full,
         ),
         "NOTIFY trigger without the transition table": (NOTIFY_WITHOUT_TRANSITION, full),
-        "without the foreign key to auth.users": (
-            ["alter table public.jobs drop constraint jobs_user_id_fkey"],
-            full,
-        ),
     }
+    found["with the former kind check (bounded repetition {0,62})"] = (
+        [
+            "alter table public.jobs drop constraint jobs_kind_check",
+            "alter table public.jobs add constraint jobs_kind_check"
+            " check (kind ~ '^[a-z][a-z0-9_]{0,62}$') not valid",
+        ],
+        full,
+    )
     for name in indexes:
         statement = INSERT if name == "jobs_dedupe_unfinished_idx" else full
         found[f"without {name}"] = ([f"drop index public.{name}"], statement)
-    found["heap and primary key only (no trigger, no foreign key, no other index)"] = (
+    found["heap and primary key only (no trigger, no other index)"] = (
         ["alter table public.jobs disable trigger all"] + [f"drop index public.{n}" for n in indexes],
         INSERT,
     )
