@@ -1,5 +1,6 @@
 """The database's rule for a job's kind (jobs_kind_check) is the worker's rule
-(worker/queue/jobs.py), kind by kind, for accepted and refused names alike."""
+(worker/queue/jobs.py), kind by kind, for accepted and refused names alike (a trailing
+newline included: Python's ``$`` would let it through)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import psycopg
 import pytest
 from psycopg import errors
 
-from worker.queue.jobs import _KIND
+from worker.queue.jobs import _KIND, JobSpec
 
 ACCEPTED = ["a", "weekly_analysis", "export_pdf", "x9", "a_", "k" * 63, "a" + "0" * 62]
 REFUSED = [
@@ -31,6 +32,7 @@ REFUSED = [
 @pytest.mark.parametrize("kind", ACCEPTED)
 def test_a_well_formed_kind_is_accepted(conn: psycopg.Connection[Any], kind: str) -> None:
     assert _KIND.fullmatch(kind)
+    assert JobSpec(kind=kind).kind == kind
     conn.execute("insert into public.jobs (kind) values (%s)", (kind,))
     row = conn.execute("select count(*) from public.jobs where kind = %s", (kind,)).fetchone()
     assert row == (1,)
@@ -39,6 +41,8 @@ def test_a_well_formed_kind_is_accepted(conn: psycopg.Connection[Any], kind: str
 @pytest.mark.parametrize("kind", REFUSED)
 def test_a_malformed_kind_is_refused_and_nothing_is_written(conn: psycopg.Connection[Any], kind: str) -> None:
     assert not re.fullmatch(r"[a-z][a-z0-9_]{0,62}", kind)
+    with pytest.raises(ValueError, match="lower_snake_case"):
+        JobSpec(kind=kind)
     with pytest.raises(errors.CheckViolation) as caught:
         conn.execute("insert into public.jobs (kind) values (%s)", (kind,))
     assert caught.value.diag.constraint_name == "jobs_kind_check"

@@ -9,7 +9,7 @@ from enum import StrEnum
 from typing import Any
 from uuid import UUID
 
-_KIND = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+_KIND = re.compile(r"[a-z][a-z0-9_]{0,62}")
 
 
 class JobStatus(StrEnum):
@@ -66,7 +66,7 @@ class JobSpec:
     dedupe_key: str | None = None
 
     def __post_init__(self) -> None:
-        if not _KIND.match(self.kind):
+        if not _KIND.fullmatch(self.kind):
             raise ValueError(f"job kind {self.kind!r} must be lower_snake_case, at most 63 characters")
         if not -100 <= self.priority <= 100:
             raise ValueError(f"job priority {self.priority} must be between -100 and 100")
