@@ -1,0 +1,12 @@
+-- The weekly enqueue's activity probes as plain index scans.
+--
+-- Each person of a zone read in full is checked for activity by up to seven index probes
+-- that stop at the first row found. For the first one (symptom_tracking by
+-- (lower(user_id), occurrence_date), about three rows a person) the planner chose a
+-- bitmap scan: a bitmap built and read per person, about 7 µs a probe where an index scan
+-- that stops at its first row takes 4. With 4,000 to 6,000 people probed in the hour one
+-- zone's Monday begins, bitmap scans cost about 15% of the run (bench/enqueue_scale.py and
+-- the side-by-side runs in bench/results/enqueue_scale.md). The statement's other reads
+-- (rows written since the last run, by time) are ranges of recent rows in insertion order,
+-- which an index scan reads as well.
+alter function public.enqueue_weekly_analysis(date, timestamptz) set enable_bitmapscan = off;
