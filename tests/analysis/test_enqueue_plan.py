@@ -168,7 +168,18 @@ def test_a_first_run_reads_every_zone_through_per_person_index_probes(conn: psyc
 def test_an_hour_with_nobody_due_reads_only_what_was_written_since_the_last_run(
     conn: psycopg.Connection[Any],
 ) -> None:
-    person(conn, "Asia/Tokyo", SUNDAY_1930 - dt.timedelta(days=2))
+    chatter = person(conn, "Asia/Tokyo", SUNDAY_1930 - dt.timedelta(days=2))
+    # A history of chats, analysed: with empty tables the planner may as well walk the
+    # whole (conversation, time) index of messages as the range of recent ones.
+    conn.execute(
+        "with chats as ("
+        "  insert into public.conversations (user_id, title, created_at)"
+        "  select %(who)s, 'chat', %(at)s - g * interval '1 day' from generate_series(1, 200) g returning id"
+        ") insert into public.messages (conversation_id, role, content, created_at)"
+        "  select c.id, 'user', 'hi', %(at)s - n * interval '1 hour' from chats c, generate_series(1, 20) n",
+        {"who": chatter, "at": SUNDAY_1930 - dt.timedelta(days=60)},
+    )
+    conn.execute("analyze public.conversations, public.messages")
     assert enqueue(conn, SUNDAY_1930) == 1
     plan = enqueue_plan(conn, SUNDAY_1930 + dt.timedelta(hours=1))
     assert seq_scans(plan) == {}
@@ -295,6 +306,60 @@ def test_the_marks_move_with_each_hourly_run_and_roll_back_with_its_jobs(
         "select week_of, as_of from proxima_private.weekly_enqueue_marks where zone = 'Asia/Tokyo'"
     ).fetchall()
     assert (week, as_of) == (dt.date(2026, 11, 30), SUNDAY_2130)
+
+
+def probe_loops(plan: dict[str, Any]) -> int:
+    """How many times the per-person activity probes ran (a plan taken with ANALYZE)."""
+    return sum(int(n.get("Actual Loops", 0)) for n in nodes(plan) if n.get("Index Name") in PROBE_INDEXES)
+
+
+def test_a_writer_whose_new_row_is_activity_gets_a_job_without_a_probe(conn: psycopg.Connection[Any]) -> None:
+    """20261201110200_enqueue_skips_probes_of_known_writers.sql: a quick scan written since the
+    last run is itself in the 28 days; the probes would only say so again."""
+    person(conn, "Europe/Berlin", SUNDAY_1930 - dt.timedelta(days=1))
+    assert enqueue(conn, SUNDAY_1930) == 1
+    writer = person(conn, "Europe/Berlin", SUNDAY_1930 + dt.timedelta(minutes=10), upper=True)
+    # Profiles written long before (not "written since", which would have them probed).
+    conn.execute("update public.profiles set updated_at = %s", (SUNDAY_1930 - dt.timedelta(days=30),))
+    hour = SUNDAY_1930 + dt.timedelta(hours=1)
+    plan = enqueue_plan(conn, hour, analyze=True)
+    assert probe_loops(plan) == 0
+    assert enqueue(conn, hour) == 1
+    assert weeks_of(conn, writer) == ["2026-11-23"]
+
+
+@pytest.mark.parametrize(("days_ago", "jobs"), [(2, 1), (27, 1), (29, 0), (40, 0)])
+def test_a_symptom_logged_since_the_last_run_counts_by_its_own_day(
+    conn: psycopg.Connection[Any], days_ago: int, jobs: int
+) -> None:
+    """Written after the mark, but for a day long ago: activity is the symptom's day, as
+    the probes read it; such a writer is probed and, with nothing else, gets no job."""
+    person(conn, "UTC", SUNDAY_1930 - dt.timedelta(days=1))
+    assert enqueue(conn, SUNDAY_1930) == 1
+    logger = person(conn, "UTC", None)
+    hour = SUNDAY_1930 + dt.timedelta(hours=1)
+    conn.execute(
+        "insert into public.symptom_tracking (user_id, symptom_name, body_part, occurrence_date, created_at)"
+        " values (%s, 'headache', 'head', %s, %s)",
+        (str(logger), (hour - dt.timedelta(days=days_ago)).date(), SUNDAY_1930 + dt.timedelta(minutes=5)),
+    )
+    assert enqueue(conn, hour) == jobs
+    assert len(weeks_of(conn, logger)) == jobs
+
+
+def test_someone_idle_who_only_saved_a_zone_is_probed_and_gets_no_job(conn: psycopg.Connection[Any]) -> None:
+    person(conn, "UTC", SUNDAY_1930 - dt.timedelta(days=1))
+    idle = person(conn, "UTC", SUNDAY_1930 - dt.timedelta(days=40))
+    assert enqueue(conn, SUNDAY_1930) == 1
+    conn.execute("update public.profiles set updated_at = %s", (SUNDAY_1930 - dt.timedelta(days=30),))
+    conn.execute(
+        "update public.profiles set timezone = 'Europe/Berlin', updated_at = %s where user_id = %s",
+        (SUNDAY_1930 + dt.timedelta(minutes=5), idle),
+    )
+    plan = enqueue_plan(conn, SUNDAY_1930 + dt.timedelta(hours=1), analyze=True)
+    assert probe_loops(plan) >= 1
+    assert enqueue(conn, SUNDAY_1930 + dt.timedelta(hours=1)) == 0
+    assert weeks_of(conn, idle) == []
 
 
 def test_a_replay_of_an_earlier_moment_reads_in_full(conn: psycopg.Connection[Any]) -> None:

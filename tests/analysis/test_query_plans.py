@@ -88,7 +88,7 @@ def test_the_hourly_enqueue_finds_active_people_through_indexes(conn: psycopg.Co
     for notice in notices:
         if notice.startswith("duration:"):
             body = json.loads(notice.split("plan:", 1)[1])
-            if "insert into public.jobs" in body["Query Text"] and "active(user_id)" in body["Query Text"]:
+            if "insert into public.jobs" in body["Query Text"] and "active(user_id" in body["Query Text"]:
                 plans.append(body["Plan"])
     assert len(plans) == 1, notices
     found = scanned(plans[0])
