@@ -12,7 +12,7 @@
 -- were most of the run.
 --
 -- Everything else is as in 20261201090000_enqueue_at_scale.sql, whose comments explain
--- the function, with the bitmap setting of 20261201110100_enqueue_probes_without_bitmaps.sql.
+-- the function.
 
 create or replace function public.enqueue_weekly_analysis(week_of date default null, as_of timestamptz default now())
 returns integer
@@ -29,9 +29,6 @@ set plan_cache_mode = 'force_custom_plan'
 set jit = 'off'
 -- The person-weeks of a full run are held in memory, not in temporary files.
 set work_mem = '64MB'
--- Per-person probes as index scans that stop at their first row
--- (20261201110100_enqueue_probes_without_bitmaps.sql).
-set enable_bitmapscan = 'off'
 as $$
 declare
   since timestamptz := enqueue_weekly_analysis.as_of - interval '28 days';

@@ -95,18 +95,4 @@ def test_the_hourly_enqueue_finds_active_people_through_indexes(conn: psycopg.Co
     assert set(found) == APP_TABLES
     for table, types in found.items():
         assert "Seq Scan" not in types, f"{table}: {types}"
-        # Per-person probes stop at their first row: index scans, not a bitmap built per
-        # person (20261201110100_enqueue_probes_without_bitmaps.sql).
-        assert "Bitmap Heap Scan" not in types, f"{table}: {types}"
 
-
-def test_the_weekly_enqueue_runs_with_bitmap_scans_off(conn: psycopg.Connection[Any]) -> None:
-    """The plan test above passes on a small database either way; this is the setting that
-    keeps the per-person probes index scans on a large one (about 15% of the hour a zone's
-    Monday begins, bench/results/enqueue_scale.md)."""
-    row = conn.execute(
-        "select proconfig from pg_proc where oid = 'public.enqueue_weekly_analysis(date, timestamptz)'::regprocedure"
-    ).fetchone()
-    assert row is not None
-    assert "enable_bitmapscan=off" in row[0]
-    assert "jit=off" in row[0]
