@@ -13,9 +13,11 @@ times in each database, alternating between them so that other load hits both al
 repetition is begin; claim ``--limit`` jobs (timed: the round trip of the statement);
 rollback, so the queue is the same every time. Statements are prepared by psycopg as in
 the worker. The report gives the median and p90 of each and the ratio backlog / empty
-(target: at most 1.2). ``--old`` repetitions of the claim as it was before
-jobs_next_by_kind_idx (``claim_jobs`` with its kinds filter on jobs_next_idx) show
-what the index changed.
+(target: at most 1.2). ``--any`` repetitions of ``claim_jobs`` (the claim of any kind,
+which since 20261201110300_one_next_job_index.sql skips through the same index for the
+queued kinds) with its kinds filter show that statement too. The claim as it was before
+jobs_next_by_kind_idx (a kinds filter on jobs_next_idx, 39.4x behind the backlog) is in
+bench/results/queue.md.
 
     .venv/bin/python bench/claim_by_kind.py                 # about 30 s
     .venv/bin/python bench/claim_by_kind.py --markdown --reps 5000
@@ -73,8 +75,8 @@ def fill(url: str, *, own: int, backlog: int) -> None:
         conn.execute("vacuum analyze public.jobs")
 
 
-def old_statement(limit: int) -> tuple[sql.Composed, dict[str, Any]]:
-    """The claim as a kind-limited worker sent it before: claim_jobs with its kinds filter."""
+def any_kind_statement(limit: int) -> tuple[sql.Composed, dict[str, Any]]:
+    """claim_jobs, the claim of any kind, with its kinds filter."""
     params = {"owner": "bench", "lease_seconds": 60.0, "kinds": [KIND]}
     return manager.query("claim_jobs").format(limit=sql.Literal(limit)), params
 
@@ -122,14 +124,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--own", type=int, default=1000, help="queued jobs of the asked kind (1000)")
     parser.add_argument("--limit", type=int, default=1, help="jobs per claim (default 1)")
     parser.add_argument("--reps", type=int, default=2000, help="claims per database (default 2000)")
-    parser.add_argument("--old", type=int, default=30, help="claims per database with the old statement (30)")
+    parser.add_argument("--any", type=int, default=200, help="claims per database with claim_jobs (200)")
     parser.add_argument("--markdown", action="store_true", help="print the table as Markdown")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if min(args.backlog, args.own, args.limit, args.reps) < 1 or args.old < 0:
+    if min(args.backlog, args.own, args.limit, args.reps) < 1 or args.any < 0:
         raise SystemExit("--backlog, --own, --limit and --reps must be at least 1")
     started = dt.datetime.now(dt.UTC)
     cluster = LocalCluster.ephemeral()
@@ -154,10 +156,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         note(f"claim_jobs_of_kinds: {args.reps:,} claims in each database, alternating")
         new = measure(urls, statement, params, args.reps, warmup=50)
         client_cpu = time.process_time() - cpu0
-        old: dict[str, list[float]] = {}
-        if args.old:
-            note(f"the old claim (claim_jobs with a kinds filter): {args.old} claims in each")
-            old = measure(urls, *old_statement(args.limit), args.old, warmup=3)
+        any_kind: dict[str, list[float]] = {}
+        if args.any:
+            note(f"claim_jobs with a kinds filter: {args.any} claims in each")
+            any_kind = measure(urls, *any_kind_statement(args.limit), args.any, warmup=10)
     finally:
         note("stopping the cluster")
         cluster.stop()
@@ -165,7 +167,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     labels = list(urls)
     headers = ["statement", "queue", "claims", "median ms", "p90 ms", "ratio to empty (median)"]
     rows = []
-    for name, times in (("claim_jobs_of_kinds (new)", new), ("claim_jobs + kinds filter (old)", old)):
+    for name, times in (("claim_jobs_of_kinds", new), ("claim_jobs + kinds filter", any_kind)):
         if not times:
             continue
         base = statistics.median(times[labels[0]])

@@ -119,38 +119,56 @@ PROCRASTINATE = SystemQueries(
     succeeded="select count(*) from procrastinate_jobs where status = 'succeeded'",
 )
 
-# The bare claim and finish of one job, as two autocommit transactions. The claim is the
-# shape of claim_jobs in worker/queue/queries.sql with limit 1; the finish is finish_job.
-PGBENCH_SCRIPT = """\
-update public.jobs
-   set status = 'running', attempts = attempts + 1, lease_owner = 'pgbench',
+# The claim as claim_jobs in worker/queue/queries.sql does it: the kinds that have queued
+# jobs found by skipping through jobs_next_by_kind_idx, each kind's range walked in claim
+# order with skip locked, the heads merged; {limit} jobs.
+PGBENCH_CLAIM = """\
+with recursive queued_kinds(kind) as (
+  (select q.kind from public.jobs q where q.status = 'queued' order by q.kind limit 1)
+  union all
+  select (select q.kind from public.jobs q where q.status = 'queued' and q.kind > k.kind order by q.kind limit 1)
+    from queued_kinds k where k.kind is not null
+), next as (
+  select c.id from queued_kinds k
+   cross join lateral (
+     select q.id, q.priority, q.run_at from public.jobs q
+      where q.status = 'queued' and q.kind = k.kind and q.run_at <= now()
+      order by q.priority desc, q.run_at, q.id
+      limit {limit}
+        for update skip locked) c
+   where k.kind is not null
+   order by c.priority desc, c.run_at, c.id
+   limit {limit}
+)"""
+
+# The bare claim and finish of one job, as two autocommit transactions: the claim above
+# with limit 1, the finish as finish_job.
+PGBENCH_SCRIPT = (
+    PGBENCH_CLAIM.format(limit=1)
+    + """
+update public.jobs j
+   set status = 'running', attempts = j.attempts + 1, lease_owner = 'pgbench',
        lease_expires_at = now() + interval '60 seconds', updated_at = now()
- where id in (select id from public.jobs
-               where status = 'queued' and run_at <= now()
-               order by priority desc, run_at, id
-               limit 1
-               for update skip locked)
-returning id \\gset
+  from next where j.id = next.id
+returning j.id \\gset
 update public.jobs
    set status = 'succeeded', finished_at = now(), updated_at = now(),
        lease_expires_at = null, last_error = null
  where id = :id and lease_owner = 'pgbench' and attempts = 1 and status = 'running';
 """
+)
 
 
 # The batched ceiling: claim N jobs in one transaction (the claim above with limit N; the
 # ids come back as one array), then finish those N in one transaction, as finish_jobs does.
-PGBENCH_BATCH_SCRIPT = """\
-with claimed as (
-  update public.jobs
-     set status = 'running', attempts = attempts + 1, lease_owner = 'pgbench',
+PGBENCH_BATCH_SCRIPT = (
+    PGBENCH_CLAIM.replace("{limit}", "{batch}")
+    + """, claimed as (
+  update public.jobs j
+     set status = 'running', attempts = j.attempts + 1, lease_owner = 'pgbench',
          lease_expires_at = now() + interval '60 seconds', updated_at = now()
-   where id in (select id from public.jobs
-                 where status = 'queued' and run_at <= now()
-                 order by priority desc, run_at, id
-                 limit {batch}
-                 for update skip locked)
-  returning id
+    from next where j.id = next.id
+  returning j.id
 )
 select array_agg(id) as ids from claimed \\gset
 update public.jobs j
@@ -160,6 +178,7 @@ update public.jobs j
  where j.id = done.id and j.lease_owner = 'pgbench' and j.attempts = 1
    and (j.status = 'running') is true;
 """
+)
 
 
 def note(message: str) -> None:

@@ -95,4 +95,3 @@ def test_the_hourly_enqueue_finds_active_people_through_indexes(conn: psycopg.Co
     assert set(found) == APP_TABLES
     for table, types in found.items():
         assert "Seq Scan" not in types, f"{table}: {types}"
-

@@ -63,7 +63,11 @@ def test_the_kind_filtered_claim_reads_only_its_kinds_rows_behind_a_backlog(
     assert all("rows=10 " in line for line in scanned), text
 
 
-def test_the_unfiltered_claim_keeps_the_next_job_index(db_url: str) -> None:
+def test_the_unfiltered_claim_walks_each_queued_kinds_range(db_url: str) -> None:
+    """One "next job" index (20261201110300_one_next_job_index.sql): the claim of any kind
+    skips through it for the kinds that have queued jobs and walks each one's range, reading
+    at most its limit of each kind's rows however long the backlog, and sorting nothing
+    but the merged heads."""
     with psycopg.connect(db_url, autocommit=True) as conn:
         _fill_backlog(conn)
         manager.enqueue_sync(conn, [JobSpec("export_pdf") for _ in range(20)])
@@ -74,8 +78,39 @@ def test_the_unfiltered_claim_keeps_the_next_job_index(db_url: str) -> None:
                 b"explain (analyze, costs off) " + statement.as_bytes(conn), params
             ).fetchall()
     text = "\n".join(row[0] for row in plan)
-    assert "Index Scan using jobs_next_idx" in text
-    assert "jobs_next_by_kind_idx" not in text
+    assert "jobs_next_idx" not in text
+    assert "Seq Scan" not in text
+    walks = [line for line in text.splitlines() if "Index Scan using jobs_next_by_kind_idx" in line]
+    assert walks, text
+    assert all("rows=10 " in line for line in walks), text
+    assert "loops=2" in "".join(walks), "one walk per queued kind"
+
+
+def _in_claim_order(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    return sorted(rows, key=lambda r: (-int(r[4]), r[7], int(r[0])))  # priority, run_at, id
+
+
+def test_the_unfiltered_claim_takes_every_kind_in_global_claim_order(db_url: str) -> None:
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        now = conn.execute("select now()").fetchone()
+        assert now is not None
+        earlier = now[0] - dt.timedelta(minutes=5)
+        specs = [
+            JobSpec("weekly_analysis", priority=0, run_at=earlier),
+            JobSpec("export_pdf", priority=10),
+            JobSpec("zz_unknown_kind", priority=0, run_at=earlier - dt.timedelta(minutes=1)),
+            JobSpec("export_pdf", priority=0, run_at=earlier),
+            JobSpec("housekeeping", priority=-5),
+            JobSpec("export_pdf", priority=0, run_at=now[0] + dt.timedelta(hours=1)),  # not due
+        ]
+        ids = manager.enqueue_sync(conn, specs)
+        statement, params = manager.claim_statement(owner="w", limit=3, lease_seconds=60)
+        first = conn.execute(statement, params).fetchall()
+        second = conn.execute(statement, params).fetchall()
+        third = conn.execute(statement, params).fetchall()
+    assert [int(r[0]) for r in _in_claim_order(first)] == [ids[1], ids[2], ids[0]]
+    assert [int(r[0]) for r in _in_claim_order(second)] == [ids[3], ids[4]]
+    assert third == []
 
 
 async def _claim(

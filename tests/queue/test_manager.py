@@ -90,7 +90,7 @@ def test_the_next_job_query_is_an_index_scan(db_url: str) -> None:
             {"owner": "w", "lease_seconds": 60, "kinds": None},
         ).fetchall()
     text = "\n".join(row[0] for row in plan)
-    assert "jobs_next_idx" in text
+    assert "jobs_next_by_kind_idx" in text
     assert "Seq Scan on jobs" not in text
 
 
