@@ -385,3 +385,72 @@ def test_the_marks_are_not_readable_by_the_api_roles(conn: psycopg.Connection[An
         with pytest.raises(psycopg.errors.InsufficientPrivilege), conn.transaction():
             conn.execute(f"set local role {role}")
             conn.execute("select * from proxima_private.weekly_enqueue_marks")
+
+
+@pytest.mark.parametrize(
+    ("shape", "jobs"),
+    [
+        ("{}", 1),
+        ("{upper}", 1),
+        ("{nodash}", 0),
+        ("{{{}}}", 0),
+        ("{} ", 0),
+        ("{moved}", 0),
+        ("{extra}", 0),
+    ],
+)
+def test_a_covered_zones_text_ids_count_only_in_a_uuids_shape(
+    conn: psycopg.Connection[Any], shape: str, jobs: int
+) -> None:
+    """What the probes match (lower(user_id) = the uuid's text) is what the hourly run reads
+    from rows written since the mark."""
+    person(conn, "UTC", SUNDAY_1930 - dt.timedelta(days=1))
+    assert enqueue(conn, SUNDAY_1930) == 1
+    later = person(conn, None, None)
+    text = str(later)
+    key = shape.format(
+        text,
+        upper=text.upper(),
+        nodash=text.replace("-", ""),
+        moved=text[:7] + "-" + text[7] + text[9:],
+        extra=text.replace("-", "--", 1)[:36],
+    )
+    conn.execute(
+        "insert into public.quick_scans (user_id, body_part, created_at) values (%s, 'knee', %s)",
+        (key, SUNDAY_1930 + dt.timedelta(minutes=20)),
+    )
+    assert enqueue(conn, SUNDAY_1930 + dt.timedelta(hours=1)) == jobs
+    assert len(weeks_of(conn, later)) == jobs
+
+
+def test_the_uuid_shape_test_agrees_with_the_pattern_on_mutated_ids(conn: psycopg.Connection[Any]) -> None:
+    """The shape test of 20261201110200 against the pattern it replaced, over uuids with one
+    character replaced, inserted or removed at every position (and the originals)."""
+    row = conn.execute(
+        r"""
+        with ids as (select gen_random_uuid()::text as k from generate_series(1, 20)),
+        chars(c) as (select unnest(array['-', 'a', 'F', 'g', '0', ' ', 'é', '{', 'Z'])),
+        mutated(k) as (
+          select k from ids
+          union all select upper(k) from ids
+          union all select overlay(k placing c from p for 1) from ids, chars, generate_series(1, 36) p
+          union all select overlay(k placing c from p for 0) from ids, chars, generate_series(1, 37) p
+          union all select overlay(k placing '' from p for 1) from ids, generate_series(1, 36) p
+        )
+        select count(*),
+               count(*) filter (where k ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'),
+               count(*) filter (where
+                 (k ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$')
+                 is distinct from
+                 (length(k) = 36 and k ~ '^[-0-9A-Fa-f]+$'
+                  and substr(k, 9, 1) = '-' and substr(k, 14, 1) = '-'
+                  and substr(k, 19, 1) = '-' and substr(k, 24, 1) = '-'
+                  and length(replace(k, '-', '')) = 32))
+        from mutated
+        """
+    ).fetchone()
+    assert row is not None
+    total, shaped, disagreements = row
+    assert total > 10_000
+    assert shaped > 1_000  # the originals, upper-cased ones and same-class replacements
+    assert disagreements == 0
