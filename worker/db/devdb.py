@@ -315,6 +315,9 @@ class LocalCluster:
         self.password: str | None = None
         self.pid: int | None = None
         self._process: subprocess.Popen[bytes] | None = None
+        # Server settings on top of the harness's (benchmarks sizing the buffer cache, say);
+        # read when the server starts.
+        self.overrides: dict[str, str] = {}
 
     # -- construction -------------------------------------------------------------------
 
@@ -413,6 +416,7 @@ class LocalCluster:
         if self.pg_cron:
             settings["shared_preload_libraries"] = "pg_cron"
             settings["cron.database_name"] = CRON_DATABASE
+        settings.update(self.overrides)
         return settings
 
     def running(self) -> bool:
