@@ -6,7 +6,7 @@
 -- of any kind now walks jobs_next_by_kind_idx too: it finds the kinds that have queued
 -- jobs by skipping through the index (one probe per kind), walks each kind's range in
 -- claim order and merges the heads (claim_jobs in worker/queue/queries.sql), the same
--- jobs in the same order. Without the second index a weekly job's insert costs about 5%
--- less: 0.95x of the hour one zone's Monday begins, 4,008 jobs, in 11 interleaved rounds
--- (bench/results/enqueue_scale.md).
+-- jobs in the same order. Without the second index the hour one zone's Monday begins
+-- (4,008 jobs) took 289 ms against 323 ms with it, 15 interleaved rounds
+-- (bench/enqueue_ab.py --variant next_idx; bench/results/enqueue_scale.md).
 drop index if exists public.jobs_next_idx;

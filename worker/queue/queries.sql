@@ -23,8 +23,8 @@ returning id;
 -- queued rows: the kinds that have queued jobs are found by skipping through it (one
 -- probe per kind, a handful), each kind's range is walked in claim order locking up to
 -- {limit} of its jobs, and the heads are merged and cut to {limit}, so the result is
--- exactly the global claim order. (A second index in global order cost every inserted
--- job about 5% of its insert, 20261201110300_one_next_job_index.sql.) Jobs of every kind
+-- exactly the global claim order. (A second index in global order made every job insert
+-- dearer, 20261201110300_one_next_job_index.sql.) Jobs of every kind
 -- are claimed, those no handler knows included (the worker fails them). Rows a kind
 -- locked beyond the merged {limit} stay locked only until the claim's transaction ends
 -- (the worker claims in autocommit). %(kinds)s, when not null, keeps only those kinds

@@ -1,0 +1,118 @@
+"""One zone's hour of the weekly enqueue, side by side with variants of the schema or function.
+
+Builds the bench/enqueue_scale.py data (100,000 active people, 1x history), runs the first
+full enqueue and the hour with nobody due for real, then calls the hour in which Tokyo's
+Monday 06:00 passes (4,008 people due) ``--rounds`` times per variant, interleaved, each
+call in a transaction that is rolled back (the variant's statements run first, inside
+it) and followed by ``vacuum analyze public.jobs``. Prints each variant's median and the
+median of its per-round ratio to the queue as the migrations leave it.
+
+Variants (``--variant``, repeatable): ``next_idx`` (the former jobs_next_idx back),
+``bitmap_off`` (bitmap scans off for the function), ``user_id_index`` ((user_id) instead
+of (user_id, dedupe_key)), ``no_weekly_run_idx``, and ``rev:REV`` (the enqueue function as
+the migration 20261201110200 defined it at git revision REV, e.g. ``rev:c4fe41d``).
+
+    flock /tmp/proxima-bench.lock .venv/bin/python bench/enqueue_ab.py --variant next_idx --rounds 15
+    flock /tmp/proxima-bench.lock .venv/bin/python bench/enqueue_ab.py --variant rev:c4fe41d --rounds 15
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psycopg
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import enqueue_scale as es
+
+from worker.db.devdb import LocalCluster
+from worker.db.migrate import migrate_connection
+
+FUNCTION_MIGRATION = "supabase/migrations/20261201110200_enqueue_skips_probes_of_known_writers.sql"
+NAMED = {
+    "next_idx": [
+        "create index jobs_next_idx on public.jobs (priority desc, run_at, id) where status = 'queued'"
+    ],
+    "bitmap_off": [
+        "alter function public.enqueue_weekly_analysis(date, timestamptz) set enable_bitmapscan = off"
+    ],
+    "user_id_index": [
+        "drop index public.jobs_user_dedupe_idx",
+        "create index jobs_user_idx on public.jobs (user_id)",
+    ],
+    "no_weekly_run_idx": ["drop index public.jobs_weekly_run_idx"],
+}
+
+
+def statements(variant: str) -> list[str]:
+    if variant in NAMED:
+        return NAMED[variant]
+    if variant.startswith("rev:"):
+        text = subprocess.run(
+            ["git", "show", f"{variant[4:]}:{FUNCTION_MIGRATION}"], check=True, capture_output=True, text=True
+        ).stdout
+        return [text]
+    raise SystemExit(f"unknown variant {variant!r}: one of {', '.join(NAMED)} or rev:REV")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--variant", action="append", required=True, help="a variant (repeatable)")
+    parser.add_argument("--rounds", type=int, default=15, help="interleaved rounds (15)")
+    parser.add_argument("--people", type=int, default=100_000, help="active people (100000)")
+    args = parser.parse_args()
+    if args.rounds < 1 or args.people < 1000:
+        parser.error("--rounds must be at least 1 and --people at least 1000")
+    variants = {"as the migrations leave it": []} | {v: statements(v) for v in args.variant}
+    people = es.People(args.people, 1)
+    with LocalCluster.ephemeral() as cluster, psycopg.connect(cluster.url(), autocommit=True) as conn:
+        migrate_connection(conn)
+        es.load(conn, people, range(1), with_people=True)
+        conn.execute("vacuum analyze")
+        sizes = sum(
+            int(conn.execute(f"select count(*) from public.{t}").fetchall()[0][0]) for t in es.APP_TABLES
+        )
+        hourly = max(1, sizes // (28 * 24))
+        times: dict[str, list[float]] = {name: [] for name in variants}
+        for number, step in enumerate(es.STEPS):
+            if step.new_rows_before:
+                es.new_hour(conn, people, step.as_of, hourly, 100 + number)
+                conn.execute("analyze public.quick_scans")
+            if step.key != "zone":
+                es.call(conn, "public.enqueue_weekly_analysis", step.as_of, commit=True)
+                conn.execute("vacuum analyze public.jobs")
+                continue
+            for _ in range(args.rounds):
+                for name, setup in variants.items():
+                    try:
+                        with conn.transaction():
+                            for statement in setup:
+                                conn.execute(statement.encode())
+                            started = time.perf_counter()
+                            conn.execute(
+                                "select public.enqueue_weekly_analysis(null::date, %s)", (step.as_of,)
+                            )
+                            times[name].append((time.perf_counter() - started) * 1000)
+                            raise es.Rollback
+                    except es.Rollback:
+                        pass
+                    conn.execute("vacuum analyze public.jobs")
+    base = times["as the migrations leave it"]
+    print(f"bench/enqueue_ab.py {' '.join(sys.argv[1:])}: one zone's hour, {args.rounds} interleaved rounds")
+    for name, values in times.items():
+        ratio = statistics.median(a / b for a, b in zip(values, base, strict=True))
+        print(
+            f"{name:30s} median {statistics.median(values):6.1f} ms  ratio {ratio:.3f}  {[round(v) for v in values]}"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
