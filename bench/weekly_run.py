@@ -307,6 +307,9 @@ class PersonMaker:
             )
             return min(moment, self.latest)
 
+        # Days back from today to the Sunday that ends the week a weekly report covers.
+        due_back = today.weekday() + 1
+
         user_id = self._uuid()
         name = f"{rng.choice(FIRST_NAMES)} {rng.choice(LAST_NAMES)}"
         email = f"person{index:06d}@bench.proxima.local"
@@ -370,9 +373,10 @@ class PersonMaker:
                             min(moment + dt.timedelta(minutes=number), self.latest),
                         )
                     )
-            # A story of their own every week of the current one, most weeks before it.
+            # A story of their own in the week the weekly report covers (the previous local
+            # Monday-to-Sunday week, whatever day the bench runs on), most weeks before it.
             if week == 0 or rng.random() < 0.6:
-                back = rng.randint(1, 5) if week == 0 else 7 * week + rng.randint(0, 6)
+                back = due_back + rng.randint(0, 6) if week == 0 else 7 * week + rng.randint(0, 6)
                 self._story(user_id, [s for s, _ in chosen], at(back, rng.randint(8, 20)), rows)
         return user_id
 

@@ -289,6 +289,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--concurrent", type=int, default=0, help="run the real Worker with this many slots")
     parser.add_argument("--latency", type=float, default=0.001, help="the fake server's latency (0.001 s)")
     parser.add_argument("--cprofile", type=int, default=0, help="print the top K functions by own time")
+    parser.add_argument(
+        "--cprofile-dump", type=Path, default=None, help="also write the profile to this file (pstats)"
+    )
     args = parser.parse_args(argv)
     configure_logging("WARNING")
     load_guard()
@@ -334,6 +337,8 @@ def main(argv: list[str] | None = None) -> int:
         if profiler is not None:
             print()
             print(_profile_text(profiler, args.cprofile, per))
+            if args.cprofile_dump is not None:
+                profiler.dump_stats(args.cprofile_dump)
         return 0
     finally:
         if fake is not None:
