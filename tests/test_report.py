@@ -7,7 +7,17 @@ from typing import Any
 import pydantic
 import pytest
 
-from worker.report import AnalysisAnswer, Insight, MovesAnswer, Prediction, unsafe_medical_claim
+from worker.report import (
+    AnalysisAnswer,
+    Insight,
+    MovesAnswer,
+    Prediction,
+    ShadowPatternWording,
+    StoryDraft,
+    StrategicMove,
+    _free_text_fields,
+    unsafe_medical_claim,
+)
 
 
 def _prediction(**overrides: Any) -> dict[str, Any]:
@@ -174,3 +184,52 @@ def test_the_five_moves_need_different_priorities() -> None:
     moves[4] = {**moves[4], "priority": 1}
     with pytest.raises(pydantic.ValidationError, match="different priorities"):
         MovesAnswer.model_validate({"strategic_moves": moves})
+
+
+def _valid_answers() -> dict[type[pydantic.BaseModel], dict[str, Any]]:
+    return {
+        Prediction: _prediction(),
+        Insight: _insight(),
+        ShadowPatternWording: {
+            "pattern_name": "Evening headaches",
+            "last_seen_description": "Headaches came most evenings in the weeks before this one.",
+        },
+        StrategicMove: {
+            "strategy": "Keep a short walk after lunch on busy days",
+            "strategy_type": "prevention",
+            "priority": 1,
+            "rationale": "Afternoon energy dipped on the three longest days.",
+            "expected_outcome": "Steadier afternoons over the next week.",
+        },
+        StoryDraft: {
+            "title": "A steadier week",
+            "subtitle": "Energy, sleep and a few headaches",
+            "story_text": "Energy held up most days this week, and the headaches came less often than before.",
+        },
+    }
+
+
+def test_every_free_text_field_of_every_answer_is_read_by_the_guard() -> None:
+    """Only fields with a closed set of values (Literal) are left out of the guard: each
+    string field that can hold the model's own words refuses a diagnosis."""
+    claim = "You may have migraine disorder by the look of it"  # fits every field's length
+    checked = 0
+    for model, answer in _valid_answers().items():
+        model.model_validate(answer)  # the valid answer passes
+        for name, value in answer.items():
+            annotation = str(model.model_fields[name].annotation)
+            if isinstance(value, str):
+                bad: Any = claim
+            elif isinstance(value, list) and all(isinstance(v, str) for v in value):
+                bad = [claim]
+            else:
+                assert name not in _free_text_fields(model) or not isinstance(value, str | list)
+                continue
+            if annotation.startswith("typing.Literal"):
+                assert name not in _free_text_fields(model)
+                continue
+            assert name in _free_text_fields(model)
+            with pytest.raises(pydantic.ValidationError, match="holds a diagnosis"):
+                model.model_validate({**answer, name: bad})
+            checked += 1
+    assert checked == 15  # every string and list-of-strings field but the two closed ones

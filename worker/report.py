@@ -11,9 +11,10 @@ instructs about a medicine: the product describes patterns, never diagnoses.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 import unicodedata
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_origin
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -88,7 +89,8 @@ class _Answer(BaseModel):
 
     @model_validator(mode="after")
     def _no_diagnoses_or_doses(self) -> _Answer:
-        for name, value in self:
+        for name in _free_text_fields(type(self)):
+            value = getattr(self, name)
             texts = value if isinstance(value, list) else [value]
             for text in texts:
                 if isinstance(text, str):
@@ -104,6 +106,16 @@ class _Answer(BaseModel):
                             "diagnoses, alarming guesses or advice about medicines"
                         )
         return self
+
+
+@functools.cache
+def _free_text_fields(model: type[BaseModel]) -> tuple[str, ...]:
+    """The fields of an answer model that may hold the model's own words: every field but
+    those with a closed set of values (``Literal``), which validation has already matched
+    exactly and which no guard needs to read."""
+    return tuple(
+        name for name, field in model.model_fields.items() if get_origin(field.annotation) is not Literal
+    )
 
 
 # -- what the model writes ----------------------------------------------------------------

@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 import pytest
 from fake_deepseek import FakeDeepSeek, Reply, analysis_answer, moves_answer, sample_week_facts
 
-from worker.ai import prompts
+from worker.ai import deepseek, prompts
 from worker.ai.base import AIPermanentError, AIRetryableError, Generated
 from worker.ai.deepseek import DeepSeekProvider
 from worker.config import AISettings
@@ -386,3 +386,32 @@ def test_the_api_key_is_never_in_the_providers_repr(fake: FakeDeepSeek) -> None:
     assert KEY not in repr(provider) and KEY not in str(provider)
     assert provider.name == "deepseek" and provider.model == "deepseek-reasoner"
     asyncio.run(provider.aclose())
+
+
+def test_a_freed_request_slot_goes_to_the_next_request_before_the_answer_is_checked(
+    fake: FakeDeepSeek, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Answers come in bursts under load; checking one takes milliseconds of CPU. The
+    request waiting for the slot goes out first, so the slot does not idle meanwhile."""
+    events: list[str] = []
+    parse = deepseek.parse_answer
+
+    def recorded_parse(content: str, schema: Any) -> Any:
+        events.append("check")
+        return parse(content, schema)
+
+    monkeypatch.setattr(deepseek, "parse_answer", recorded_parse)
+
+    async def two(provider: DeepSeekProvider) -> list[Generated[AnalysisAnswer]]:
+        post = provider._pool.post
+
+        async def recorded_post(head: str, body: bytes) -> Any:
+            events.append("send")
+            return await post(head, body)
+
+        monkeypatch.setattr(provider._pool, "post", recorded_post)
+        return await asyncio.gather(provider.write_analysis(FACTS), provider.write_analysis(OTHER_FACTS))
+
+    results = run(fake, two, max_concurrency=1)
+    assert len(results) == 2 and fake.peak_concurrency == 1
+    assert events == ["send", "send", "check", "check"]

@@ -251,6 +251,10 @@ class DeepSeekProvider:
             except TransportError as exc:
                 metrics.model_request("transport")
                 raise _TransientError(f"the connection failed ({exc.kind})") from None
+        # The slot is free: let the request waiting for it go out before this answer is
+        # parsed and checked (milliseconds of CPU). Answers come in bursts; without this
+        # turn a freed slot idled until every answer of the burst had been checked.
+        await asyncio.sleep(0)
         status = response.status
         if status == 200:
             try:

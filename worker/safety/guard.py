@@ -1185,13 +1185,28 @@ def check_text(text: str) -> Finding | None:
     return by_default(view, vocabulary, wanted) if wanted else None
 
 
+# Words already read that name nothing by their ending: what a word's ending says depends on
+# the word and the (fixed) vocabulary alone, and answers reuse most of their words, so a set
+# difference in C leaves only new words to the loop below. Bounded; a word that names
+# something is never kept here.
+_PLAIN_WORDS: set[str] = set()
+_PLAIN_WORDS_LIMIT = 200_000
+
+
 def _by_ending(words: set[str], vocabulary: Vocabulary) -> int:
     """The kinds of word the text names only by their ending ("costochondritis", "ramipril"),
     or as the start of a longer name ("polymyalgia")."""
     found = 0
-    for word in words:
-        if len(word) >= 7 and word.endswith(ENDINGS) and not vocabulary.words.get(word):
-            found |= ending_flags(word)
+    for word in words.difference(_PLAIN_WORDS):
+        flags = (
+            ending_flags(word)
+            if len(word) >= 7 and word.endswith(ENDINGS) and not vocabulary.words.get(word)
+            else 0
+        )
+        if flags:
+            found |= flags
+        elif len(_PLAIN_WORDS) < _PLAIN_WORDS_LIMIT:
+            _PLAIN_WORDS.add(word)
     return found
 
 

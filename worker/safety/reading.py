@@ -69,7 +69,7 @@ class Text:
         self.lower = lower
         self._cuts: list[int] | None = None
         self._words: list[str] | None = None
-        self._word_starts: list[int] = []
+        self._word_starts: list[int] | None = None
         self._quotes: list[tuple[int, int]] | None = None
 
     def clauses(self) -> list[tuple[int, int]]:
@@ -114,20 +114,21 @@ class Text:
     def words(self) -> list[str]:
         """Every word of the text, lower-cased, read once."""
         if self._words is None:
-            found = [(m.group(), m.start()) for m in _TOKEN.finditer(self.lower)]
-            self._words = [word for word, _ in found]
-            self._word_starts = [start for _, start in found]
+            # findall in C; where the words start is found only when asked (most texts
+            # are cleared by their words alone).
+            self._words = _TOKEN.findall(self.lower)
         return self._words
 
     def word_starts(self) -> list[int]:
         """Where each of :meth:`words` starts."""
-        self.words()
+        if self._word_starts is None:
+            self._word_starts = [m.start() for m in _TOKEN.finditer(self.lower)]
         return self._word_starts
 
     def span(self, first: int, last: int) -> list[Token]:
         """Words ``first`` to ``last`` (indices into :meth:`words`) as tokens."""
         words = self.words()
-        starts = self._word_starts
+        starts = self.word_starts()
         cased = self.cased
         return [
             Token(words[i], cased[starts[i] : starts[i] + len(words[i])], starts[i])
