@@ -410,7 +410,9 @@ def test_a_freed_request_slot_goes_to_the_next_request_before_the_answer_is_chec
             return await post(head, body)
 
         monkeypatch.setattr(provider._pool, "post", recorded_post)
-        return await asyncio.gather(provider.write_analysis(FACTS), provider.write_analysis(OTHER_FACTS))
+        return list(
+            await asyncio.gather(provider.write_analysis(FACTS), provider.write_analysis(OTHER_FACTS))
+        )
 
     results = run(fake, two, max_concurrency=1)
     assert len(results) == 2 and fake.peak_concurrency == 1
