@@ -60,6 +60,7 @@ from worker.db.migrate import migrate_connection
 from worker.handlers import default_registry
 from worker.log import configure as configure_logging
 from worker.queue.context import JobContext
+from worker.queue.jobs import NO_JOB, JobFinish
 from worker.runtime.worker import Worker, WorkerSettings
 from worker.safety import load_guard
 
@@ -171,6 +172,14 @@ class _RolledBackContext:
     async def complete(self) -> AsyncIterator[AsyncConnection[Any]]:
         async with self.conn.transaction(force_rollback=True):
             yield self.conn
+
+    @contextlib.asynccontextmanager
+    async def complete_in_statement(self) -> AsyncIterator[tuple[AsyncConnection[Any], JobFinish]]:
+        async with self.conn.transaction(force_rollback=True):
+            yield self.conn, NO_JOB  # no job row here: the statement finishes none
+
+    def mark_finished(self) -> None:
+        self.completed = True
 
     async def outlast_outage(self, step: Callable[[], Awaitable[T]]) -> T:
         return await step()

@@ -185,8 +185,9 @@ async def run_weekly_analysis(
         )
 
         async def store_week() -> store.Stored:
-            async with context.complete() as conn, _model_text_refusals():
-                return await store.store_report(
+            # One statement writes the week and finishes the job: one round trip.
+            async with context.complete_in_statement() as (conn, finish), _model_text_refusals():
+                stored = await store.store_report(
                     conn,
                     user_id=user_id,
                     report=report,
@@ -194,7 +195,11 @@ async def run_weekly_analysis(
                     trigger=payload.trigger,
                     input_hash=digest,
                     duration_ms=int((time.monotonic() - started) * 1000),
+                    finish=finish,
                 )
+                if stored.job_finished:
+                    context.mark_finished()
+                return stored
 
         stored = await context.outlast_outage(store_week)
     except Exception as exc:

@@ -15,7 +15,9 @@ from pipeline_support import CountingProvider, due_week, run_person_week
 
 from worker.analysis import store
 from worker.demo.seed import AIKO, DEMO_PEOPLE, JONAS, MAYA, DemoPerson, seed_demo
+from worker.errors import RetryableError
 from worker.handlers import default_registry
+from worker.queue.context import LeaseLostError
 from worker.report import MAX_INSIGHTS, MAX_PREDICTIONS, MIN_INSIGHTS, MIN_PREDICTIONS, STRATEGIC_MOVES
 from worker.runtime.worker import Worker, WorkerSettings
 
@@ -196,36 +198,80 @@ def test_a_forced_refresh_of_an_unchanged_week_calls_the_model_twice(demo_db: st
     assert provider.calls == ["analysis", "moves"], "two round trips; the week already has a story"
 
 
+def _insight_titles(url: str, user: UUID) -> list[tuple[Any, ...]]:
+    return rows(url, "select id, title from health_insights where user_id = %s order by id", (user,))
+
+
 def test_a_failure_after_generation_leaves_the_previous_week_intact(
     demo_db: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """The week and the job's success are one statement: when its last row is refused, the
+    rows before it, the new generation and the job's finish are all undone."""
     week = due_week(MAYA.timezone, NOW)
     run_person_week(demo_db, MAYA.id, week, now=NOW)
-    snapshot = rows(
-        demo_db,
-        "select id, title from health_insights where user_id = %s order by id",
-        (MAYA.id,),
-    )
-    real_store: Callable[..., Any] = store.store_report
+    snapshot = _insight_titles(demo_db, MAYA.id)
+    real_rows: Callable[..., Any] = store.report_rows
 
-    async def store_then_crash(*args: Any, **kwargs: Any) -> Any:
-        await real_store(*args, **kwargs)  # every row written inside the transaction ...
-        raise RuntimeError("worker crashed before commit")  # ... and then it is rolled back
+    def last_move_refused(report: Any) -> dict[str, Any]:
+        built = real_rows(report)
+        built["strategic_moves"][-1]["priority"] = 99  # the table's CHECK allows 1 to 10
+        return dict(built)
 
-    monkeypatch.setattr(store, "store_report", store_then_crash)
-    with pytest.raises(RuntimeError, match="worker crashed before commit"):
+    monkeypatch.setattr(store, "report_rows", last_move_refused)
+    with pytest.raises(RetryableError, match="the database refused the written report"):
         run_person_week(demo_db, MAYA.id, week, force=True, now=NOW)
-    assert (
-        rows(demo_db, "select id, title from health_insights where user_id = %s order by id", (MAYA.id,))
-        == snapshot
-    )
+    assert _insight_titles(demo_db, MAYA.id) == snapshot
     assert _counts(demo_db, MAYA.id)["strategic_moves"] == STRATEGIC_MOVES
+    assert rows(
+        demo_db,
+        "select count(*) from analysis_generations where user_id = %s and status = 'succeeded'",
+        (MAYA.id,),
+    ) == [(1,)]
     failed = rows(
         demo_db,
         "select error from analysis_generations where user_id = %s and status = 'failed'",
         (MAYA.id,),
     )
-    assert failed == [("RuntimeError: worker crashed before commit",)]
+    assert len(failed) == 1 and "the database refused the written report" in failed[0][0]
+    assert rows(
+        demo_db, "select status from jobs where user_id = %s order by id desc limit 1", (MAYA.id,)
+    ) == [("running",)], "the job's finish was undone with the week"
+
+
+def test_a_lost_lease_writes_nothing_of_the_week_and_does_not_finish_the_job(
+    demo_db: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another worker took the job while the model was answering: the store statement
+    finds the lease gone, fails as a lost lease, and leaves the week and the job as they were."""
+    week = due_week(MAYA.timezone, NOW)
+    run_person_week(demo_db, MAYA.id, week, now=NOW)
+    snapshot = _insight_titles(demo_db, MAYA.id)
+    real_store: Callable[..., Any] = store.store_report
+
+    async def rescued_meanwhile(conn: Any, **kwargs: Any) -> Any:
+        finish = kwargs["finish"]
+        assert finish.job_id is not None, "the weekly store finishes its own job"
+        with psycopg.connect(demo_db, autocommit=True) as other:
+            other.execute(
+                "update jobs set lease_owner = 'another-worker', attempts = attempts + 1 where id = %s",
+                (finish.job_id,),
+            )
+        return await real_store(conn, **kwargs)
+
+    monkeypatch.setattr(store, "store_report", rescued_meanwhile)
+    with pytest.raises(LeaseLostError):
+        run_person_week(demo_db, MAYA.id, week, force=True, now=NOW)
+    assert _insight_titles(demo_db, MAYA.id) == snapshot
+    assert rows(
+        demo_db,
+        "select count(*) from analysis_generations where user_id = %s and status = 'succeeded'",
+        (MAYA.id,),
+    ) == [(1,)]
+    assert rows(
+        demo_db,
+        "select status, lease_owner from jobs where user_id = %s order by id desc limit 1",
+        (MAYA.id,),
+    ) == [("running", "another-worker")]
 
 
 def test_a_malformed_payload_or_week_fails_the_job_readably(demo_db: str) -> None:

@@ -81,7 +81,11 @@ select g.input_hash, g.trigger
 -- name: store_week
 -- The whole person-week in one statement: the generation, the story when one was
 -- written, and the four tables replaced (the delete sees the old rows only; all parts
--- share one snapshot). Run inside the transaction that also finishes the job.
+-- share one snapshot). Given a job (job_id, job_owner, job_attempt), the same statement
+-- finishes it (proxima_private.finish_job_in_statement), or fails with SQLSTATE PXL01,
+-- writing nothing, when the attempt lost its lease: the week and the job's success commit
+-- together, in one round trip. Without a job (job_id null) the caller's transaction
+-- finishes it.
 with generation as (
   insert into public.analysis_generations (
     user_id, week_of, status, trigger, provider, model, prompt_tokens, completion_tokens,
@@ -173,7 +177,8 @@ select generation.id as generation_id,
        (select count(*) from insights) as insights,
        (select count(*) from predictions) as predictions,
        (select count(*) from patterns) as shadow_patterns,
-       (select count(*) from moves) as strategic_moves
+       (select count(*) from moves) as strategic_moves,
+       proxima_private.finish_job_in_statement(%(job_id)s, %(job_owner)s, %(job_attempt)s) as job_finished
   from generation;
 
 -- name: store_story

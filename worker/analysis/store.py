@@ -19,6 +19,7 @@ from psycopg.types.json import Jsonb
 
 from worker.analysis.analytics import GENERATED_BY
 from worker.analysis.gather import LastReport, query
+from worker.queue.jobs import NO_JOB, JobFinish
 from worker.report import Insight, PatternFact, Report, StoryDraft, Usage, WeekFacts
 
 
@@ -30,6 +31,8 @@ class Stored:
     predictions: int
     shadow_patterns: int
     strategic_moves: int
+    # Whether the statement also finished the job it was given (``finish``).
+    job_finished: bool = False
 
 
 def _capped(value: int, cap: int) -> int:
@@ -151,8 +154,11 @@ async def store_report(
     trigger: str,
     input_hash: str,
     duration_ms: int,
+    finish: JobFinish = NO_JOB,
 ) -> Stored:
-    """Write the person-week (call inside the job's completion transaction)."""
+    """Write the person-week. Given ``finish``, the same statement finishes the job (on an
+    autocommit connection, see ``JobContext.complete_in_statement``); without it, call
+    inside the job's completion transaction."""
     facts = report.facts
     story: dict[str, Any] | None = None
     if story_id is None:
@@ -174,6 +180,7 @@ async def store_report(
         "story": Jsonb(story) if story is not None else None,
         "story_id": story_id,
         **{name: Jsonb(value) for name, value in rows.items()},
+        **finish.params(),
     }
     async with conn.cursor(row_factory=dict_row) as cur:
         await cur.execute(query("store_week"), params)

@@ -14,7 +14,7 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from worker.log import get_logger
 from worker.queue import manager
-from worker.queue.jobs import Job
+from worker.queue.jobs import LEASE_LOST_SQLSTATE, Job, JobFinish
 
 T = TypeVar("T")
 
@@ -90,6 +90,35 @@ class JobContext:
             yield conn
             if not await manager.finish_job(conn, self.job, owner=self.owner):
                 raise LeaseLostError(f"job {self.job.id} attempt {self.job.attempt}: lease lost")
+        self.completed = True
+
+    @asynccontextmanager
+    async def complete_in_statement(self) -> AsyncIterator[tuple[AsyncConnection[Any], JobFinish]]:
+        """An autocommit connection and the job's :class:`JobFinish`, for a handler whose
+        effects are one statement that also finishes the job (``finish.params()`` into its
+        call of ``proxima_private.finish_job_in_statement``, as ``store_week`` does).
+
+        A statement is atomic by itself: the effects and the completion still commit
+        together, in one round trip instead of four (BEGIN, the effects, ``finish_job``,
+        COMMIT). The handler must finish the job in that statement and say so
+        (:meth:`mark_finished`); a lost lease raises :class:`LeaseLostError`, nothing written.
+        """
+        if self.completed:
+            raise RuntimeError(f"job {self.job.id} is already complete")
+        async with self._pool.connection() as conn:
+            try:
+                yield conn, JobFinish(self.job.id, self.owner, self.job.attempt)
+            except psycopg.Error as exc:
+                if exc.sqlstate == LEASE_LOST_SQLSTATE:
+                    raise LeaseLostError(
+                        f"job {self.job.id} attempt {self.job.attempt}: lease lost"
+                    ) from None
+                raise
+        if not self.completed:
+            raise RuntimeError(f"job {self.job.id}: the statement did not say it finished the job")
+
+    def mark_finished(self) -> None:
+        """The handler's statement finished the job (see :meth:`complete_in_statement`)."""
         self.completed = True
 
     async def outlast_outage(self, step: Callable[[], Awaitable[T]]) -> T:

@@ -74,3 +74,24 @@ class JobSpec:
             raise ValueError(f"max_attempts {self.max_attempts} must be between 1 and 100")
         if not isinstance(self.payload, dict):
             raise ValueError("a job payload must be a JSON object")
+
+
+# The SQLSTATE of a statement that was to finish its job but found the lease lost
+# (proxima_private.finish_job_in_statement): the statement wrote nothing.
+LEASE_LOST_SQLSTATE = "PXL01"
+
+
+@dataclass(frozen=True)
+class JobFinish:
+    """What one statement needs to finish its own job (see :meth:`JobContext.complete_in_statement`):
+    the job, the worker that holds it and the attempt. ``None`` everywhere: no job to finish."""
+
+    job_id: int | None
+    owner: str | None
+    attempt: int | None
+
+    def params(self) -> dict[str, Any]:
+        return {"job_id": self.job_id, "job_owner": self.owner, "job_attempt": self.attempt}
+
+
+NO_JOB = JobFinish(None, None, None)
