@@ -4,7 +4,7 @@
 -- transaction it took four round trips: BEGIN, the store, finish_job, COMMIT. A statement
 -- is atomic by itself, so the store now finishes its job through this function in the
 -- same statement: the person-week and the job's success commit together, or nothing
--- does. The update is finish_job's own (worker/queue/queries.sql).
+-- does. finish_job (worker/queue/queries.sql), inside a completion transaction, calls it too.
 --
 -- finish_job_in_statement(job_id, owner, attempt): true when it finished the job; false
 -- when called without one (job_id null: a caller that finishes the job in its own

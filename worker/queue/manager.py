@@ -13,12 +13,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import psycopg
 from psycopg import AsyncConnection, Connection, sql
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from worker.db.queries import load_queries
-from worker.queue.jobs import Job, JobSpec
+from worker.queue.jobs import LEASE_LOST_SQLSTATE, Job, JobSpec
 
 CHANNEL = "proxima_jobs"
 
@@ -102,8 +103,15 @@ async def extend_leases(
 
 
 async def finish_job(conn: AsyncConnection[Any], job: Job, *, owner: str) -> bool:
-    cur = await conn.execute(query("finish_job"), {"id": job.id, "owner": owner, "attempt": job.attempt})
-    return cur.rowcount == 1
+    """Mark the attempt succeeded; False when it no longer holds the lease (inside a
+    transaction, that transaction is then aborted: roll it back)."""
+    try:
+        await conn.execute(query("finish_job"), {"id": job.id, "owner": owner, "attempt": job.attempt})
+    except psycopg.Error as exc:
+        if exc.sqlstate == LEASE_LOST_SQLSTATE:
+            return False
+        raise
+    return True
 
 
 async def finish_jobs(conn: AsyncConnection[Any], jobs: Sequence[Job], *, owner: str) -> set[int]:

@@ -125,18 +125,10 @@ select j.id
    );
 
 -- name: finish_job
--- Runs inside the handler's own transaction: its writes and this commit together.
-update public.jobs
-   set status = 'succeeded',
-       finished_at = now(),
-       updated_at = now(),
-       lease_expires_at = null,
-       last_error = null
- where id = %(id)s
-   and lease_owner = %(owner)s
-   and attempts = %(attempt)s
-   and status = 'running'
-returning id;
+-- Runs inside the handler's own transaction: its writes and this commit together. The
+-- update is proxima_private.finish_job_in_statement's, which a one-statement handler calls
+-- itself; a lost lease raises SQLSTATE PXL01.
+select proxima_private.finish_job_in_statement(%(id)s, %(owner)s, %(attempt)s);
 
 -- name: finish_jobs
 -- Batched completion for handlers that wrote nothing of their own.
