@@ -153,3 +153,25 @@ def test_a_stored_zone_the_worker_cannot_load_fails_clearly_instead_of_using_utc
     conn.execute("update public.profiles set timezone = 'Pacific/auckland' where user_id = %s", (user_id,))
     with pytest.raises(WeekError, match=r"time zone cannot be used.*Pacific/auckland"):
         gather(db_url, user_id, dt.date(2026, 11, 30), dt.datetime(2026, 12, 1, tzinfo=dt.UTC))
+
+
+@pytest.mark.parametrize("dirty", [False, True])
+def test_the_app_s_text_is_read_without_forbidden_characters_and_labels_are_cut(
+    conn: psycopg.Connection[Any], db_url: str, dirty: bool
+) -> None:
+    """Labels over 120 characters are cut at a word with a visible marker, whether or not
+    any text of the week holds a control or direction character; those are replaced by a
+    space wherever they are (one dirty row cleans them all, a clean week only cuts)."""
+    zone = "Europe/Berlin"
+    user_id = make_person(conn, zone)
+    monday = dt.date(2026, 11, 30)
+    long_name = "Throbbing " + "pressure " * 20
+    symptom(conn, user_id, monday - dt.timedelta(days=3), long_name)
+    symptom(conn, user_id, monday - dt.timedelta(days=4), "Sore\u202eknee" if dirty else "Sore knee")
+    scan(conn, user_id, at(zone, 2026, 11, 25, 9), "left\x07wrist" if dirty else "left wrist")
+    raw = gather(db_url, user_id, monday, at(zone, 2026, 11, 30, 7))
+    names = sorted(e.name or "" for e in raw.events if e.source == "symptom")
+    assert names[0] == "Sore knee"
+    assert names[1].startswith("Throbbing pressure") and names[1].endswith(" [...]")
+    assert len(names[1]) <= 120 + len(" [...]") and "  " not in names[1]
+    assert {e.body_part for e in raw.events if e.source == "quick_scan"} == {"left wrist"}

@@ -4,8 +4,10 @@ pattern language, reports, referrals, everyday steps and gentle predictions pass
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import sys
+from pathlib import Path
 from unittest import mock
 
 import pytest
@@ -14,6 +16,8 @@ from fake_deepseek import sample_week_facts
 from worker.ai.local import LocalProvider
 from worker.report import WeekFacts
 from worker.safety import Finding, check_text, guard, load_guard, load_vocabulary
+from worker.safety.reading import Text, scan
+from worker.safety.vocabulary import ADJECTIVE, CONDITION, MEDICINE
 
 RULES = {
     "asserted_condition",
@@ -589,3 +593,35 @@ def test_load_guard_leaves_nothing_for_the_first_check_to_build() -> None:
     with mock.patch.object(re, "compile", side_effect=AssertionError("compiled during a check")):
         assert check_text("You might have migraine; take 200 mg of ibuprofen twice a day.") is not None
         assert check_text("Your headaches came on days with less sleep.") is None
+
+
+def test_the_default_s_quick_scan_finds_a_hit_wherever_the_scan_within_clauses_does() -> None:
+    """``by_default`` skips working out clauses when a scan that ignores clause ends finds
+    nothing: every word where the scan within clauses finds a hit must be one where the
+    quick scan finds one too, over every text of the four sets and every wanted kind."""
+    vocabulary = load_vocabulary()
+    texts = [
+        json.loads(line)["text"]
+        for name in ("dev_set", "eval_set", "blind_set", "holdout_set")
+        for line in (Path(__file__).parent / f"{name}.jsonl").read_text().splitlines()
+        if line.strip()
+    ]
+    assert len(texts) == 2460
+    with_hits = 0
+    for text in texts:
+        view = Text(text)
+        words = view.words()
+        starts = view.word_starts()
+        ranges = view.clause_ranges()
+        ends = [last for first, last in ranges for _ in range(first, last)]
+
+        def cased(i: int, view: Text = view, words: list[str] = words, starts: list[int] = starts) -> str:
+            return view.cased[starts[i] : starts[i] + len(words[i])]
+
+        for wanted in (CONDITION, MEDICINE, ADJECTIVE, CONDITION | ADJECTIVE | MEDICINE):
+            within = {first for first, _, _ in scan(words, cased, vocabulary, wanted, ends)}
+            quick = {first for first, _, _ in scan(words, cased, vocabulary, wanted, None)}
+            assert within <= quick, text
+            with_hits += bool(within)
+    # the property is tested on texts that have hits, not only on texts that have none
+    assert with_hits > 1000

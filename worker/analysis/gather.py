@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 from uuid import UUID
 
 from psycopg import AsyncConnection, sql
 
 from worker.analysis.window import DEFAULT_TIMEZONE, WeekError, local_midnight, week_window
 from worker.db.queries import load_queries
-from worker.report import WeekWindow, clean_text
+from worker.report import WeekWindow, clean_text, forbidden_character
 from worker.timezones import UnknownTimeZone
 
 HISTORY_WEEKS = 4  # the weeks before the window that trends and shadow patterns compare with
@@ -33,9 +33,9 @@ def query(name: str) -> sql.SQL:
     return load_queries("worker.analysis", "queries.sql")[name]
 
 
-@dataclass(frozen=True)
-class Event:
-    """One row of the person's activity, on a local date."""
+class Event(NamedTuple):
+    """One row of the person's activity, on a local date (a named tuple: a week reads
+    hundreds of them, and a tuple is built at half a frozen dataclass's cost)."""
 
     source: str
     day: dt.date
@@ -126,20 +126,40 @@ async def gather_week(
     # characters past this point, and names and labels of a sensible length.
     # Columns as gather_activity selects them: source, day, name, body_part, severity,
     # detail, summary, ref, extra.
-    events = [
-        Event(
-            source=source,
-            day=day,
-            name=clean_text(name, NAME_LIMIT),
-            body_part=clean_text(body_part, NAME_LIMIT),
-            severity=severity,
-            detail=clean_text(detail, NAME_LIMIT),
-            summary=clean_text(summary),
-            ref=ref,
-            extra=extra,
-        )
-        for source, day, name, body_part, severity, detail, summary, ref, extra in rows
-    ]
+    if forbidden_character("\n".join([text for row in rows for text in row[2:7] if type(text) is str])):
+        events = [
+            Event(
+                source,
+                day,
+                clean_text(name, NAME_LIMIT),
+                clean_text(body_part, NAME_LIMIT),
+                severity,
+                clean_text(detail, NAME_LIMIT),
+                clean_text(summary),
+                ref,
+                extra,
+            )
+            for source, day, name, body_part, severity, detail, summary, ref, extra in rows
+        ]
+    else:
+        # Nothing to replace in any of them (one search over all the texts): only labels
+        # over the limit are cut.
+        events = [
+            Event(
+                source,
+                day,
+                name if name is None or len(name) <= NAME_LIMIT else clean_text(name, NAME_LIMIT),
+                body_part
+                if body_part is None or len(body_part) <= NAME_LIMIT
+                else clean_text(body_part, NAME_LIMIT),
+                severity,
+                detail if detail is None or len(detail) <= NAME_LIMIT else clean_text(detail, NAME_LIMIT),
+                summary,
+                ref,
+                extra,
+            )
+            for source, day, name, body_part, severity, detail, summary, ref, extra in rows
+        ]
     events.sort(key=lambda e: (e.day, e.source))
     name = str(profile[0]) if profile and profile[0] else None
     last = (

@@ -735,10 +735,20 @@ def _advised_medicine(view: Text, tokens: list[Token], hits: list[tuple[int, int
 def by_default(view: Text, vocabulary: Vocabulary, wanted: int) -> Finding | None:
     """The default's finding for the whole text: conditions first, then medicines."""
     words = view.words()
-    starts = view.word_starts()
+
+    def cased(i: int) -> str:
+        start = view.word_starts()[i]
+        return view.cased[start : start + len(words[i])]
+
+    # Most texts that reach the default name nothing it wants once read in context. A scan
+    # that ignores clause ends finds a hit at every word where the scan within clauses does
+    # (cut at a clause end, a phrase leaves its first word's own flags; uncut, the same word
+    # or a longer wanted phrase), so without a hit there, the clauses are never worked out.
+    if not scan(words, cased, vocabulary, wanted, None):
+        return None
     ranges = view.clause_ranges()
     ends = [last for first, last in ranges for _ in range(first, last)]
-    hits = scan(words, lambda i: view.cased[starts[i] : starts[i] + len(words[i])], vocabulary, wanted, ends)
+    hits = scan(words, cased, vocabulary, wanted, ends)
     if not hits:
         return None
     clauses = []
