@@ -123,7 +123,9 @@ SAMPLE_SECONDS = 0.25  # how often the worker's connections and memory are sampl
 
 # The statements of the three timed calls, as pg_stat_statements shows them.
 DB_STATEMENTS = {
-    # The weekly job reads the profile and the last report in one statement: counted once,
+    # A whole week's gather since 1 December 2026: profile, last report and activity at once.
+    "gather_week_at_once": "with profile as (",
+    # Before it (and a refresh still), the weekly job read the profile and the last report in one statement: counted once,
     # under the first name whose marker it holds.
     "gather_profile_and_last_report": "select p.name, p.timezone, g.input_hash",
     "gather_profile": "select p.name, p.timezone",

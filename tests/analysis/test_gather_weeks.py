@@ -175,3 +175,42 @@ def test_the_app_s_text_is_read_without_forbidden_characters_and_labels_are_cut(
     assert names[1].startswith("Throbbing pressure") and names[1].endswith(" [...]")
     assert len(names[1]) <= 120 + len(" [...]") and "  " not in names[1]
     assert {e.body_part for e in raw.events if e.source == "quick_scan"} == {"left wrist"}
+
+
+@pytest.mark.parametrize("zone", ["Pacific/Kiritimati", "Pacific/Pago_Pago", "Asia/Kathmandu"])
+def test_the_twelve_weeks_begin_at_the_first_local_midnight_in_every_zone(
+    conn: psycopg.Connection[Any], db_url: str, zone: str
+) -> None:
+    """The whole week's gather reads the instants a day either side of the twelve weeks and
+    keeps each event by its local date: UTC+14 and UTC-11 keep exactly their own days."""
+    user_id = make_person(conn, zone)
+    monday = dt.date(2026, 11, 30)
+    first_day = monday - dt.timedelta(days=84)
+    scan(conn, user_id, on(zone, first_day - dt.timedelta(days=1), 23, 59), "too early")
+    scan(conn, user_id, on(zone, first_day, 0, 0), "first")
+    scan(conn, user_id, on(zone, monday - dt.timedelta(days=1), 23, 59), "last")
+    scan(conn, user_id, on(zone, monday, 0, 0), "too late")
+    raw = gather(db_url, user_id, monday, on(zone, monday, 7))
+    assert raw.first_day == first_day
+    assert sorted((e.day, e.body_part) for e in raw.events) == [
+        (first_day, "first"),
+        (monday - dt.timedelta(days=1), "last"),
+    ]
+
+
+def test_a_stored_zone_the_database_does_not_know_fails_clearly(
+    conn: psycopg.Connection[Any], db_url: str
+) -> None:
+    user_id = make_person(conn, "UTC")
+    # Written behind the database's back: without its trigger and its zone check.
+    conn.execute("alter table public.profiles disable trigger user")
+    conn.execute("alter table public.profiles drop constraint profiles_timezone_is_iana")
+    conn.execute("update public.profiles set timezone = 'Mars/Olympus_Mons' where user_id = %s", (user_id,))
+    # With a row to place in the zone (the database reads the zone), and without (the worker does).
+    with pytest.raises(WeekError, match=r"(?i)time zone cannot be used.*olympus_mons"):
+        gather(db_url, user_id, dt.date(2026, 11, 30), dt.datetime(2026, 12, 1, tzinfo=dt.UTC))
+    scan(conn, user_id, dt.datetime(2026, 11, 25, 9, tzinfo=dt.UTC), "knee")
+    with pytest.raises(
+        WeekError, match=r"time zone cannot be used: time zone .Mars/Olympus_Mons. not recognized"
+    ):
+        gather(db_url, user_id, dt.date(2026, 11, 30), dt.datetime(2026, 12, 1, tzinfo=dt.UTC))

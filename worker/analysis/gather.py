@@ -1,5 +1,7 @@
-"""Gather a person's week and the eleven weeks before it, in two queries (trends and
-shadow patterns read the last five weeks, the pattern findings all twelve).
+"""Gather a person's week and the eleven weeks before it (trends and shadow patterns read
+the last five weeks, the pattern findings all twelve): a whole week in one query, whose
+events are kept by their local dates in the profile's zone; a refresh, whose window ends
+at the moment it runs, in two (the profile's zone first, then the activity).
 
 The window comes from ``worker.analysis.window``: the previous whole local week for a
 scheduled report, the seven local days ending now for a refresh. The app's tables are
@@ -15,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 from uuid import UUID
 
+import psycopg
 from psycopg import AsyncConnection, sql
 
 from worker.analysis.window import DEFAULT_TIMEZONE, WeekError, local_midnight, week_window
@@ -93,6 +96,8 @@ async def gather_week(
     (``store.last_report``), in the same round trip as the profile.
     """
     now = now or dt.datetime.now(dt.UTC)
+    if whole_week:
+        return await _gather_whole_week(conn, user_id, week_of, now, with_last_report=with_last_report)
     # Tuple rows (thousands of rows a run: no dict per row), columns as the queries list them.
     async with conn.cursor() as cur:
         if with_last_report:
@@ -103,10 +108,7 @@ async def gather_week(
             await cur.execute(query("gather_profile"), {"user_id": user_id})
         profile = await cur.fetchone()  # name, timezone[, input_hash, trigger]
         timezone = str(profile[1]) if profile and profile[1] else DEFAULT_TIMEZONE
-        try:
-            window = week_window(week_of, timezone, now, whole_week=whole_week)
-        except UnknownTimeZone as exc:
-            raise WeekError(f"the profile's time zone cannot be used: {exc}") from None
+        window = _window(week_of, timezone, now, whole_week=False)
         start = window.start - dt.timedelta(days=7 * (PATTERN_WEEKS - 1))
         assert window.ends_at is not None
         await cur.execute(
@@ -122,6 +124,71 @@ async def gather_week(
             },
         )
         rows = await cur.fetchall()
+    name = str(profile[0]) if profile and profile[0] else None
+    last = (
+        LastReport(input_hash=profile[2], trigger=str(profile[3]))
+        if with_last_report and profile is not None and profile[3] is not None
+        else None
+    )
+    return RawWeek(user_id=user_id, display_name=name, window=window, events=_events(rows), last_report=last)
+
+
+def _window(week_of: dt.date, timezone: str, now: dt.datetime, *, whole_week: bool) -> WeekWindow:
+    try:
+        return week_window(week_of, timezone, now, whole_week=whole_week)
+    except UnknownTimeZone as exc:
+        raise WeekError(f"the profile's time zone cannot be used: {exc}") from None
+
+
+async def _gather_whole_week(
+    conn: AsyncConnection[Any], user_id: UUID, week_of: dt.date, now: dt.datetime, *, with_last_report: bool
+) -> RawWeek:
+    """A whole week in one round trip (``gather_week_at_once``): the week's dates need no
+    zone, each event is kept by its local date, and the window is checked once the
+    profile's zone is known."""
+    if week_of.isoweekday() != 1:
+        raise WeekError(f"week_of must be a Monday; {week_of.isoformat()} is a {week_of:%A}")
+    end = week_of - dt.timedelta(days=1)
+    start = week_of - dt.timedelta(days=7 * PATTERN_WEEKS)
+    async with conn.cursor() as cur:
+        try:
+            await cur.execute(
+                query("gather_week_at_once"),
+                {
+                    "user_id": user_id,
+                    "user_key": str(user_id),
+                    "week_of": week_of,
+                    "start_date": start,
+                    "end_date": end,
+                    # A day wider than the twelve weeks in any zone (offsets are within 15 hours).
+                    "lo": dt.datetime.combine(start - dt.timedelta(days=1), dt.time(0), tzinfo=dt.UTC),
+                    "hi": dt.datetime.combine(week_of + dt.timedelta(days=1), dt.time(0), tzinfo=dt.UTC),
+                },
+            )
+        except psycopg.errors.InvalidParameterValue as exc:
+            # The database does not know the stored zone either (written behind its back).
+            raise WeekError(f"the profile's time zone cannot be used: {exc.diag.message_primary}") from None
+        rows = await cur.fetchall()
+    # The profile's row comes first (UNION ALL keeps its branches' order); found wherever it is.
+    index = (
+        0 if rows and rows[0][0] == _PROFILE else next(i for i, row in enumerate(rows) if row[0] == _PROFILE)
+    )
+    profile = rows.pop(index)  # source, day, name, zone, severity, input_hash, trigger, ...
+    window = _window(week_of, str(profile[3]), now, whole_week=True)
+    last = (
+        LastReport(input_hash=profile[5], trigger=str(profile[6]))
+        if with_last_report and profile[6] is not None
+        else None
+    )
+    name = str(profile[2]) if profile[2] else None
+    return RawWeek(user_id=user_id, display_name=name, window=window, events=_events(rows), last_report=last)
+
+
+_PROFILE = "profile"
+
+
+def _events(rows: list[tuple[Any, ...]]) -> list[Event]:
+    """The activity rows as events, in day order."""
     # The app's free text is the person's (or another model's): no control or direction
     # characters past this point, and names and labels of a sensible length.
     # Columns as gather_activity selects them: source, day, name, body_part, severity,
@@ -161,10 +228,4 @@ async def gather_week(
             for source, day, name, body_part, severity, detail, summary, ref, extra in rows
         ]
     events.sort(key=lambda e: (e.day, e.source))
-    name = str(profile[0]) if profile and profile[0] else None
-    last = (
-        LastReport(input_hash=profile[2], trigger=str(profile[3]))
-        if with_last_report and profile is not None and profile[3] is not None
-        else None
-    )
-    return RawWeek(user_id=user_id, display_name=name, window=window, events=events, last_report=last)
+    return events

@@ -69,6 +69,87 @@ select 'note', (n.created_at at time zone %(tz)s)::date, null, null,
  where n.user_id = %(user_id)s
    and n.created_at >= %(start_at)s and n.created_at < %(end_at)s;
 
+-- name: gather_week_at_once
+-- A whole week's gather in one round trip: the profile row first ('profile': name, zone,
+-- the week's last succeeded report's input_hash and trigger), then every event of the
+-- twelve local weeks %(start_date)s to %(end_date)s, as gather_activity reads them. The
+-- zone comes from the profile in the same statement, so each event is kept by its own
+-- local date (instant to local time, which every zone database agrees on), not by local
+-- midnights turned into instants; the instant range %(lo)s to %(hi)s, a day wider than any
+-- zone's, only lets each branch range-scan its (person, time) index.
+with profile as (
+  select p.name, coalesce(p.timezone, 'UTC') as tz, g.input_hash, g.trigger
+    from (select 1) as one
+    left join public.profiles p on p.user_id = %(user_id)s
+    left join lateral (
+         select g.input_hash, g.trigger
+           from public.analysis_generations g
+          where g.user_id = %(user_id)s and g.week_of = %(week_of)s and g.status = 'succeeded'
+            and g.trigger <> 'story'
+          order by g.created_at desc
+          limit 1) g on true
+)
+select 'profile' as source, null::date as day, pr.name, pr.tz as body_part,
+       null::integer as severity, pr.input_hash as detail, pr.trigger as summary, null::uuid as ref,
+       null::text as extra
+  from profile pr
+union all
+select 'symptom', t.occurrence_date, t.symptom_name, t.body_part,
+       t.severity, null, null, null, null
+  from public.symptom_tracking t
+ where t.user_id = %(user_key)s
+   and t.occurrence_date between %(start_date)s and %(end_date)s
+union all
+select 'quick_scan', local.day, null, q.body_part,
+       null, q.urgency_level, q.llm_summary, q.id, null
+  from public.quick_scans q, profile pr,
+       lateral (select (q.created_at at time zone pr.tz)::date as day) local
+ where q.user_id = %(user_key)s
+   and q.created_at >= %(lo)s and q.created_at < %(hi)s
+   and local.day between %(start_date)s and %(end_date)s
+union all
+select 'deep_dive', local.day, null, d.body_part,
+       null, d.status, d.llm_summary, d.id, null
+  from public.deep_dive_sessions d, profile pr,
+       lateral (select (d.created_at at time zone pr.tz)::date as day) local
+ where d.user_id = %(user_key)s
+   and d.created_at >= %(lo)s and d.created_at < %(hi)s
+   and local.day between %(start_date)s and %(end_date)s
+union all
+select 'conversation', local.day, null, null,
+       null, null, null, c.id, null
+  from public.conversations c, profile pr,
+       lateral (select (c.created_at at time zone pr.tz)::date as day) local
+ where c.user_id = %(user_id)s
+   and c.created_at >= %(lo)s and c.created_at < %(hi)s
+   and local.day between %(start_date)s and %(end_date)s
+union all
+select 'message', local.day, null, null,
+       null, m.role, null, m.conversation_id, null
+  from public.conversations c
+  join public.messages m on m.conversation_id = c.id
+  cross join profile pr
+  cross join lateral (select (m.created_at at time zone pr.tz)::date as day) local
+ where c.user_id = %(user_id)s
+   and m.created_at >= %(lo)s and m.created_at < %(hi)s
+   and local.day between %(start_date)s and %(end_date)s
+union all
+select 'story', local.day, s.title, null,
+       null, s.subtitle, s.story_text, s.id, s.data_sources ->> 'generated_by'
+  from public.health_stories s, profile pr,
+       lateral (select (s.generated_date at time zone pr.tz)::date as day) local
+ where s.user_id = %(user_id)s
+   and s.generated_date >= %(lo)s and s.generated_date < %(hi)s
+   and local.day between %(start_date)s and %(end_date)s
+union all
+select 'note', local.day, null, null,
+       null, null, n.note_text, n.story_id, null
+  from public.story_notes n, profile pr,
+       lateral (select (n.created_at at time zone pr.tz)::date as day) local
+ where n.user_id = %(user_id)s
+   and n.created_at >= %(lo)s and n.created_at < %(hi)s
+   and local.day between %(start_date)s and %(end_date)s;
+
 -- name: last_report_generation
 -- The week's latest succeeded report (story generations write no report).
 select g.input_hash, g.trigger
