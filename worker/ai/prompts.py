@@ -20,6 +20,7 @@ from collections.abc import Mapping, Sequence
 from enum import StrEnum
 from typing import Any, Literal, TypedDict
 
+import orjson
 from pydantic import BaseModel
 
 from worker.report import (
@@ -236,7 +237,10 @@ PRIVATE_FIELDS = frozenset({"display_name"})
 
 def _compact(value: Any) -> str:
     # "<" and ">" written as JSON escapes: no text inside can open or close a fence.
-    text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    # orjson: compact, keys sorted, UTF-8 unescaped, as json.dumps(sort_keys=True,
+    # separators=(",", ":"), ensure_ascii=False) writes (a float under 1e-4 as 0.00001, not
+    # 1e-05), at a fraction of its cost; equal values give equal bytes.
+    text = orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
     return text.replace("<", "\\u003c").replace(">", "\\u003e")
 
 

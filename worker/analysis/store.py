@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
+import orjson
 from psycopg import AsyncConnection
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
@@ -33,6 +34,12 @@ class Stored:
     strategic_moves: int
     # Whether the statement also finished the job it was given (``finish``).
     job_finished: bool = False
+
+
+def _jsonb(value: Any) -> Jsonb:
+    """A jsonb parameter written by orjson (a fifth to a twentieth of json.dumps's time). Its
+    values come from ``model_dump(mode="json")`` and validated answers: no NaN to refuse."""
+    return Jsonb(value, dumps=orjson.dumps)
 
 
 def _capped(value: int, cap: int) -> int:
@@ -167,7 +174,7 @@ async def store_report(
         story = story_row(facts, report.story)
     rows = report_rows(report)
     params = {
-        "findings": Jsonb([f.model_dump(mode="json") for f in facts.findings]),
+        "findings": _jsonb([f.model_dump(mode="json") for f in facts.findings]),
         "user_id": user_id,
         "week_of": facts.window.week_of,
         "trigger": trigger,
@@ -177,9 +184,9 @@ async def store_report(
         **_period(facts),
         "input_hash": input_hash,
         "duration_ms": duration_ms,
-        "story": Jsonb(story) if story is not None else None,
+        "story": _jsonb(story) if story is not None else None,
         "story_id": story_id,
-        **{name: Jsonb(value) for name, value in rows.items()},
+        **{name: _jsonb(value) for name, value in rows.items()},
         **finish.params(),
     }
     async with conn.cursor(row_factory=dict_row) as cur:
@@ -215,7 +222,7 @@ async def store_story(
         **_usage(usage),
         **_period(facts),
         "duration_ms": duration_ms,
-        "story": Jsonb(story_row(facts, story)),
+        "story": _jsonb(story_row(facts, story)),
     }
     async with conn.cursor(row_factory=dict_row) as cur:
         await cur.execute(query("store_story"), params)
