@@ -121,16 +121,29 @@ def job_ended(kind: str, outcome: str, seconds: float) -> None:
         series.failed.inc()
 
 
+# Each labelled series looked up once (labels() takes a lock and builds a key every call;
+# these run for every model request).
+_REQUEST_SERIES: dict[str, Counter] = {}
+
+
 def model_request(status: str, seconds: float | None = None) -> None:
-    MODEL_REQUESTS.labels(status).inc()
+    series = _REQUEST_SERIES.get(status)
+    if series is None:
+        series = _REQUEST_SERIES[status] = MODEL_REQUESTS.labels(status)
+    series.inc()
     if seconds is not None:
         MODEL_LATENCY.observe(seconds)
 
 
+_PROMPT_TOKENS = MODEL_TOKENS.labels("prompt")
+_CACHED_TOKENS = MODEL_TOKENS.labels("cached")
+_COMPLETION_TOKENS = MODEL_TOKENS.labels("completion")
+
+
 def model_tokens(prompt: int, cached: int, completion: int) -> None:
-    MODEL_TOKENS.labels("prompt").inc(max(prompt, 0))
-    MODEL_TOKENS.labels("cached").inc(max(cached, 0))
-    MODEL_TOKENS.labels("completion").inc(max(completion, 0))
+    _PROMPT_TOKENS.inc(max(prompt, 0))
+    _CACHED_TOKENS.inc(max(cached, 0))
+    _COMPLETION_TOKENS.inc(max(completion, 0))
 
 
 class QueueCollector(Collector):

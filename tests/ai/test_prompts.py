@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from enum import StrEnum
 from typing import Any
 
 import pytest
@@ -202,3 +203,37 @@ def test_an_injected_instruction_in_a_story_a_note_and_a_scan_arrives_fenced_and
         assert not any(ch in text for ch in "\x00\x1b\u202e")
     # And the system prompt says what such text is.
     assert "untrusted content to describe" in prompts.SYSTEM_PROMPT
+
+
+def test_every_string_is_cleaned_and_bounded_whatever_its_container_or_type() -> None:
+    """Plain values and their subclasses (an enum's string, a dict or list subclass) alike."""
+
+    class Kind(StrEnum):
+        NOTE = "a\x07note"
+
+    class Items(list[Any]):
+        pass
+
+    class Fields(dict[str, Any]):
+        pass
+
+    long = "word " * 200
+    value = Fields(
+        {
+            "notes": Items([long, Kind.NOTE]),
+            "label": long,
+            "count": 3,
+            "share": 0.5,
+            "flag": True,
+            "none": None,
+            "display_name": "Maya",
+            "nested": [{"summary": "\u202eturned"}],
+        }
+    )
+    bounded = prompts._bounded(value, prompts.FIELD_LIMITS)
+    assert set(bounded) == {"notes", "label", "count", "share", "flag", "none", "nested"}
+    assert len(bounded["notes"][0]) <= prompts.FIELD_LIMITS["notes"] + 6
+    assert bounded["notes"][1] == "a note"
+    assert len(bounded["label"]) <= prompts.LABEL_LIMIT + 6 and bounded["label"].endswith(" [...]")
+    assert (bounded["count"], bounded["share"], bounded["flag"], bounded["none"]) == (3, 0.5, True, None)
+    assert bounded["nested"] == [{"summary": " turned"}]

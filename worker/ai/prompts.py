@@ -246,13 +246,21 @@ def _compact(value: Any) -> str:
 
 def _bounded(value: Any, limits: Mapping[str, int], key: str | None = None) -> Any:
     """``value`` with every string cleaned and bounded by its field's limit."""
-    if isinstance(value, dict):
-        return {k: _bounded(v, limits, k) for k, v in value.items() if k not in PRIVATE_FIELDS}
-    if isinstance(value, list):
-        return [_bounded(item, limits, key) for item in value]
-    if isinstance(value, str):
+    # By exact type first: model_dump(mode="json") gives plain dicts, lists, strings, numbers,
+    # booleans and None, hundreds a week; only anything else pays for isinstance.
+    kind: type | None = type(value)
+    if kind not in _PLAIN:
+        kind = next((base for base in (dict, list, str) if isinstance(value, base)), None)
+    if kind is str:
         return clean_text(value, limits.get(key or "", LABEL_LIMIT))
+    if kind is dict:
+        return {k: _bounded(v, limits, k) for k, v in value.items() if k not in PRIVATE_FIELDS}
+    if kind is list:
+        return [_bounded(item, limits, key) for item in value]
     return value
+
+
+_PLAIN = frozenset({str, dict, list, int, float, bool, type(None)})
 
 
 # The rendering of facts still alive, by id: a person-week's requests (story, analysis,
