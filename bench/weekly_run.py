@@ -990,6 +990,7 @@ async def main_run(
                     _with_application(url),
                     default_registry(settings),
                     WorkerSettings(concurrency=job_shares[0], poll_seconds=WORKER_POLL_SECONDS),
+                    settle_heap=True,  # as `python -m worker run` does
                 )
                 task = asyncio.create_task(worker.run(stop))
             else:

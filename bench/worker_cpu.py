@@ -243,6 +243,7 @@ async def concurrent(
         url,
         default_registry(_settings(fake_url, concurrency)),
         WorkerSettings(concurrency=concurrency, poll_seconds=0.5),
+        settle_heap=True,  # as `python -m worker run` does
     )
     task = asyncio.create_task(worker.run(stop))
     async with await AsyncConnection.connect(url, autocommit=True) as conn:

@@ -47,3 +47,46 @@ def test_sigterm_after_a_delay_exits_0_with_structured_lines_only(db_url: str, d
     assert process.returncode == 0, (delay, stderr[-2000:])
     for line in stderr.splitlines():
         assert isinstance(json.loads(line), dict), line
+
+
+def test_the_worker_process_freezes_its_start_up_heap(db_url: str) -> None:
+    """`python -m worker run` puts what it holds once ready (modules, the guard's
+    vocabularies) out of the cyclic collector's reach (``settle_heap``): its "worker started"
+    line counts the objects frozen."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("PROXIMA_", "DEEPSEEK_", "SUPABASE_", "PORT"))
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "worker", "run", "--no-schedule", "--poll", "0.2"],
+        cwd=ROOT,
+        env=env | {"DATABASE_URL": db_url},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    started: dict[str, object] = {}
+    try:
+        assert process.stderr is not None
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not started:
+            line = process.stderr.readline()
+            if not line:
+                break
+            entry = json.loads(line)
+            if entry.get("event") == "worker started":
+                started = entry
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.communicate(timeout=60)
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.communicate()
+    assert started, "no 'worker started' line"
+    # The vocabularies alone are tens of thousands of containers.
+    frozen = started["frozen_objects"]
+    assert isinstance(frozen, int) and frozen > 10_000, frozen
+    assert process.returncode == 0

@@ -259,7 +259,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        worker = Worker(target.conninfo, registry, settings)
+        worker = Worker(target.conninfo, registry, settings, settle_heap=True)
         tasks = {"worker": asyncio.create_task(worker.run(stop))}
         if not args.no_schedule:
             tasks["schedule"] = asyncio.create_task(run_schedule(target.conninfo, stop))
