@@ -70,6 +70,36 @@ def test_gathering_a_week_reads_every_app_table_through_an_index(conn: psycopg.C
         assert "Seq Scan" not in types, f"{table}: {types}"
 
 
+def test_a_whole_week_at_once_reads_every_app_table_through_an_index(conn: psycopg.Connection[Any]) -> None:
+    """The one-statement gather of a whole week: the profile's zone comes from the same
+    statement, each branch still range-scans its (person, time) index."""
+    user_id = uuid.uuid4()
+    week_of = dt.date(2026, 11, 30)
+    start = week_of - dt.timedelta(days=84)
+    params = {
+        "user_id": user_id,
+        "user_key": str(user_id),
+        "week_of": week_of,
+        "start_date": start,
+        "end_date": week_of - dt.timedelta(days=1),
+        "lo": dt.datetime.combine(start - dt.timedelta(days=1), dt.time(0), tzinfo=dt.UTC),
+        "hi": dt.datetime.combine(week_of + dt.timedelta(days=1), dt.time(0), tzinfo=dt.UTC),
+    }
+    with conn.transaction():
+        conn.execute("set local enable_seqscan = off")
+        [(plan,)] = conn.execute(
+            b"explain (format json) " + query("gather_week_at_once").as_bytes(conn), params
+        ).fetchall()
+    found = scanned(plan[0]["Plan"])
+    assert set(found) == APP_TABLES
+    for table, types in found.items():
+        assert "Seq Scan" not in types, f"{table}: {types}"
+    index_names = {
+        node.get("Index Name") for node in nodes(plan[0]["Plan"]) if node.get("Relation Name") in APP_TABLES
+    }
+    assert None not in index_names, index_names
+
+
 def test_the_hourly_enqueue_finds_active_people_through_indexes(conn: psycopg.Connection[Any]) -> None:
     notices: list[str] = []
     conn.add_notice_handler(lambda diag: notices.append(diag.message_primary or ""))
