@@ -33,6 +33,7 @@ import contextlib
 import cProfile
 import datetime as dt
 import functools
+import gc
 import io
 import os
 import pstats
@@ -234,8 +235,39 @@ async def sequential(
     return phases, counted, total
 
 
+class GcMeter:
+    """The cyclic collector's collections and their CPU time by generation, while on."""
+
+    def __init__(self) -> None:
+        self.on = False
+        self.counts = [0, 0, 0]
+        self.seconds = [0.0, 0.0, 0.0]
+        self._started: dict[int, float] = {}
+        gc.callbacks.append(self._callback)
+
+    def _callback(self, phase: str, info: dict[str, int]) -> None:
+        generation = info["generation"]
+        if phase == "start":
+            self._started[generation] = time.process_time()
+        elif self.on and generation in self._started:
+            self.counts[generation] += 1
+            self.seconds[generation] += time.process_time() - self._started.pop(generation)
+
+    def summary(self) -> str:
+        return ", ".join(
+            f"generation {g}: {self.counts[g]} in {self.seconds[g] * 1000:.0f} ms" for g in range(3)
+        )
+
+
 async def concurrent(
-    url: str, fake_url: str, people: int, concurrency: int, profiler: cProfile.Profile | None
+    url: str,
+    fake_url: str,
+    people: int,
+    concurrency: int,
+    profiler: cProfile.Profile | None,
+    *,
+    settle: bool = True,
+    meter: GcMeter | None = None,
 ) -> tuple[float, float]:
     """The real Worker over every person: (CPU seconds of this process, wall seconds)."""
     stop = asyncio.Event()
@@ -243,7 +275,7 @@ async def concurrent(
         url,
         default_registry(_settings(fake_url, concurrency)),
         WorkerSettings(concurrency=concurrency, poll_seconds=0.5),
-        settle_heap=True,  # as `python -m worker run` does
+        settle_heap=settle,  # as `python -m worker run` does, unless --no-settle-heap
     )
     task = asyncio.create_task(worker.run(stop))
     async with await AsyncConnection.connect(url, autocommit=True) as conn:
@@ -258,6 +290,8 @@ async def concurrent(
                 task.result()
             await asyncio.sleep(0.1)
         cpu0, wall0 = time.process_time(), time.monotonic()
+        if meter is not None:
+            meter.on = True
         if profiler is not None:
             profiler.enable()
         await conn.execute("select public.enqueue_weekly_analysis()")
@@ -275,6 +309,8 @@ async def concurrent(
             await asyncio.sleep(0.2)
         if profiler is not None:
             profiler.disable()
+        if meter is not None:
+            meter.on = False
         cpu, wall = time.process_time() - cpu0, time.monotonic() - wall0
         if row[1]:
             raise RuntimeError(f"{row[1]} jobs failed")
@@ -302,6 +338,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--cprofile-dump", type=Path, default=None, help="also write the profile to this file (pstats)"
     )
+    parser.add_argument(
+        "--no-settle-heap",
+        action="store_true",
+        help="with --concurrent: leave the start-up heap to the collector (the worker before settle_heap)",
+    )
     args = parser.parse_args(argv)
     configure_logging("WARNING")
     load_guard()
@@ -327,12 +368,25 @@ def main(argv: list[str] | None = None) -> int:
             f"load average before {load}, {os.cpu_count()} cores\n"
         )
         if args.concurrent:
-            cpu, wall = asyncio.run(concurrent(url, fake.url, args.people, args.concurrent, profiler))
+            meter = GcMeter()
+            cpu, wall = asyncio.run(
+                concurrent(
+                    url,
+                    fake.url,
+                    args.people,
+                    args.concurrent,
+                    profiler,
+                    settle=not args.no_settle_heap,
+                    meter=meter,
+                )
+            )
+            heap = "start-up heap left to the collector" if args.no_settle_heap else "start-up heap frozen"
             print("| Mode | Person-weeks | Wall | Worker CPU per person-week |\n|---|---|---|---|")
             print(
-                f"| real Worker, {args.concurrent} in flight, latency {args.latency:g} s | {args.people:,} "
-                f"| {wall:.1f} s | {cpu * 1000 / args.people:.2f} ms |"
+                f"| real Worker, {args.concurrent} in flight, latency {args.latency:g} s, {heap} "
+                f"| {args.people:,} | {wall:.1f} s | {cpu * 1000 / args.people:.2f} ms |"
             )
+            print(f"\nCyclic collections during the run: {meter.summary()}.")
             per = args.people
         else:
             ids = seed.user_ids
