@@ -1016,7 +1016,7 @@ async def main_run(
                 cpu_fake = float(fake.command("stats")["cpu_s"])
                 busy0, total0 = _machine_busy()
                 load_before = " ".join(Path("/proc/loadavg").read_text().split()[:3])
-                profiler = cProfile.Profile() if args.profile and not procs else None
+                profiler = cProfile.Profile(time.process_time) if args.profile and not procs else None
                 samples = Samples([p.pid for p in procs] or [os.getpid()])
                 rss_before = sum(_rss_mb(pid) for pid in samples.pids)
                 sampler = asyncio.create_task(samples.run(url))
@@ -1389,7 +1389,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--profile",
         metavar="PATH",
-        help="cProfile the in-process worker during the main run, save the stats to PATH (slows it down)",
+        help="cProfile the in-process worker during the main run by CPU time, save the stats to PATH (slows it down)",
     )
     parser.add_argument("--serve-fake", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--max-recorded", type=int, default=10_000, help=argparse.SUPPRESS)
