@@ -71,7 +71,8 @@ def settle_heap() -> None:
 
     Each full collection walked the vocabularies: 6 of them took 0.9 s of the 9.5 s of CPU
     that 2,000 person-weeks cost (``bench/worker_cpu.py --concurrent 200``); after this,
-    0.06 s. Nothing frozen is freed later, so it runs once, after start-up's objects.
+    0.06-0.1 s. The collector never looks at a frozen object again (reference counting
+    still frees one that is not in a cycle), so it runs once, after start-up's objects.
     """
     gc.collect()
     gc.freeze()
