@@ -123,13 +123,9 @@ SAMPLE_SECONDS = 0.25  # how often the worker's connections and memory are sampl
 
 # The statements of the three timed calls, as pg_stat_statements shows them.
 DB_STATEMENTS = {
-    # A whole week's gather since 1 December 2026: profile, last report and activity at once.
-    "gather_week_at_once": "with profile as (",
-    # Before it (and a refresh still), the weekly job read the profile and the last report in one statement: counted once,
-    # under the first name whose marker it holds.
-    "gather_profile_and_last_report": "select p.name, p.timezone, g.input_hash",
-    "gather_profile": "select p.name, p.timezone",
-    "gather_activity": "as source, t.occurrence_date as day",
+    # A whole week's gather: profile, last report and activity in one statement.
+    "gather_profile_and_activity": "with profile as (",
+    "gather_profile_zone": "select p.timezone from",
     "last_report_generation": "select g.input_hash, g.trigger",
     "store_week": "with generation as (",
 }

@@ -21,14 +21,14 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.mark.parametrize("delay", [0.3, 0.6, 1.0, 2.0, 4.0])
-def test_sigterm_after_a_delay_exits_0_with_structured_lines_only(db_url: str, delay: float) -> None:
+def _start_worker(db_url: str) -> subprocess.Popen[str]:
+    """`python -m worker run` on ``db_url``, without this environment's service settings."""
     env = {
         k: v
         for k, v in os.environ.items()
         if not k.startswith(("PROXIMA_", "DEEPSEEK_", "SUPABASE_", "PORT"))
     }
-    process = subprocess.Popen(
+    return subprocess.Popen(
         [sys.executable, "-m", "worker", "run", "--no-schedule", "--poll", "0.2"],
         cwd=ROOT,
         env=env | {"DATABASE_URL": db_url},
@@ -36,6 +36,11 @@ def test_sigterm_after_a_delay_exits_0_with_structured_lines_only(db_url: str, d
         stderr=subprocess.PIPE,
         text=True,
     )
+
+
+@pytest.mark.parametrize("delay", [0.3, 0.6, 1.0, 2.0, 4.0])
+def test_sigterm_after_a_delay_exits_0_with_structured_lines_only(db_url: str, delay: float) -> None:
+    process = _start_worker(db_url)
     time.sleep(delay)
     process.send_signal(signal.SIGTERM)
     try:
@@ -53,19 +58,7 @@ def test_the_worker_process_freezes_its_start_up_heap(db_url: str) -> None:
     """`python -m worker run` puts what it holds once ready (modules, the guard's
     vocabularies) out of the cyclic collector's reach (``settle_heap``): its "worker started"
     line counts the objects frozen."""
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("PROXIMA_", "DEEPSEEK_", "SUPABASE_", "PORT"))
-    }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "worker", "run", "--no-schedule", "--poll", "0.2"],
-        cwd=ROOT,
-        env=env | {"DATABASE_URL": db_url},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    process = _start_worker(db_url)
     started: dict[str, object] = {}
     try:
         assert process.stderr is not None

@@ -1,7 +1,7 @@
 """Gather a person's week and the eleven weeks before it (trends and shadow patterns read
-the last five weeks, the pattern findings all twelve): a whole week in one query, whose
-events are kept by their local dates in the profile's zone; a refresh, whose window ends
-at the moment it runs, in two (the profile's zone first, then the activity).
+the last five weeks, the pattern findings all twelve) in one statement: the profile, the
+week's last report and every event, each kept by its local date in the profile's zone. A
+refresh, whose window ends at the moment it runs, reads the zone first.
 
 The window comes from ``worker.analysis.window``: the previous whole local week for a
 scheduled report, the seven local days ending now for a refresh. The app's tables are
@@ -38,7 +38,7 @@ def query(name: str) -> sql.SQL:
 
 class Event(NamedTuple):
     """One row of the person's activity, on a local date (a named tuple: a week reads
-    hundreds of them, and a tuple is built at half a frozen dataclass's cost)."""
+    hundreds of them, and a tuple is cheaper to build than a frozen dataclass)."""
 
     source: str
     day: dt.date
@@ -93,76 +93,43 @@ async def gather_week(
     time zone this worker does not know (never a silent fallback to UTC).
 
     ``with_last_report`` also reads the week's latest succeeded report generation
-    (``store.last_report``), in the same round trip as the profile.
+    (``store.last_report``), in the same statement as the activity.
     """
     now = now or dt.datetime.now(dt.UTC)
-    if whole_week:
-        return await _gather_whole_week(conn, user_id, week_of, now, with_last_report=with_last_report)
-    # Tuple rows (thousands of rows a run: no dict per row), columns as the queries list them.
-    async with conn.cursor() as cur:
-        if with_last_report:
-            await cur.execute(
-                query("gather_profile_and_last_report"), {"user_id": user_id, "week_of": week_of}
-            )
-        else:
-            await cur.execute(query("gather_profile"), {"user_id": user_id})
-        profile = await cur.fetchone()  # name, timezone[, input_hash, trigger]
-        timezone = str(profile[1]) if profile and profile[1] else DEFAULT_TIMEZONE
-        window = _window(week_of, timezone, now, whole_week=False)
-        start = window.start - dt.timedelta(days=7 * (PATTERN_WEEKS - 1))
-        assert window.ends_at is not None
-        await cur.execute(
-            query("gather_activity"),
-            {
-                "user_id": user_id,
-                "user_key": str(user_id),
-                "tz": window.timezone,
-                "start_date": start,
-                "end_date": window.end,
-                "start_at": local_midnight(start, window.timezone),
-                "end_at": window.ends_at,
-            },
-        )
-        rows = await cur.fetchall()
-    name = str(profile[0]) if profile and profile[0] else None
-    last = (
-        LastReport(input_hash=profile[2], trigger=str(profile[3]))
-        if with_last_report and profile is not None and profile[3] is not None
-        else None
-    )
-    return RawWeek(user_id=user_id, display_name=name, window=window, events=_events(rows), last_report=last)
-
-
-def _window(week_of: dt.date, timezone: str, now: dt.datetime, *, whole_week: bool) -> WeekWindow:
-    try:
-        return week_window(week_of, timezone, now, whole_week=whole_week)
-    except UnknownTimeZone as exc:
-        raise WeekError(f"the profile's time zone cannot be used: {exc}") from None
-
-
-async def _gather_whole_week(
-    conn: AsyncConnection[Any], user_id: UUID, week_of: dt.date, now: dt.datetime, *, with_last_report: bool
-) -> RawWeek:
-    """A whole week in one round trip (``gather_week_at_once``): the week's dates need no
-    zone, each event is kept by its local date, and the window is checked once the
-    profile's zone is known."""
     if week_of.isoweekday() != 1:
         raise WeekError(f"week_of must be a Monday; {week_of.isoformat()} is a {week_of:%A}")
-    end = week_of - dt.timedelta(days=1)
-    start = week_of - dt.timedelta(days=7 * PATTERN_WEEKS)
+    window: WeekWindow | None = None
+    if whole_week:
+        # The twelve weeks' dates need no zone; the instants a day wider than any zone's
+        # (offsets are within 15 hours) only let each branch range-scan its index.
+        end = week_of - dt.timedelta(days=1)
+        start = week_of - dt.timedelta(days=7 * PATTERN_WEEKS)
+        lo = dt.datetime.combine(start - dt.timedelta(days=1), dt.time(0), tzinfo=dt.UTC)
+        hi = dt.datetime.combine(week_of + dt.timedelta(days=1), dt.time(0), tzinfo=dt.UTC)
+    else:
+        # A refresh's seven days end now, in the profile's zone: the zone first.
+        async with conn.cursor() as cur:
+            await cur.execute(query("gather_profile_zone"), {"user_id": user_id})
+            found = await cur.fetchone()
+        zone = str(found[0]) if found and found[0] else DEFAULT_TIMEZONE
+        window = _window(week_of, zone, now, whole_week=False)
+        assert window.ends_at is not None
+        end = window.end
+        start = window.start - dt.timedelta(days=7 * (PATTERN_WEEKS - 1))
+        lo, hi = local_midnight(start, window.timezone), window.ends_at
+    # Tuple rows (thousands of rows a run: no dict per row), columns as the query lists them.
     async with conn.cursor() as cur:
         try:
             await cur.execute(
-                query("gather_week_at_once"),
+                query("gather_profile_and_activity"),
                 {
                     "user_id": user_id,
                     "user_key": str(user_id),
                     "week_of": week_of,
                     "start_date": start,
                     "end_date": end,
-                    # A day wider than the twelve weeks in any zone (offsets are within 15 hours).
-                    "lo": dt.datetime.combine(start - dt.timedelta(days=1), dt.time(0), tzinfo=dt.UTC),
-                    "hi": dt.datetime.combine(week_of + dt.timedelta(days=1), dt.time(0), tzinfo=dt.UTC),
+                    "lo": lo,
+                    "hi": hi,
                 },
             )
         except psycopg.errors.InvalidParameterValue as exc:
@@ -174,7 +141,8 @@ async def _gather_whole_week(
         0 if rows and rows[0][0] == _PROFILE else next(i for i, row in enumerate(rows) if row[0] == _PROFILE)
     )
     profile = rows.pop(index)  # source, day, name, zone, severity, input_hash, trigger, ...
-    window = _window(week_of, str(profile[3]), now, whole_week=True)
+    if window is None:
+        window = _window(week_of, str(profile[3]), now, whole_week=True)
     last = (
         LastReport(input_hash=profile[5], trigger=str(profile[6]))
         if with_last_report and profile[6] is not None
@@ -184,48 +152,33 @@ async def _gather_whole_week(
     return RawWeek(user_id=user_id, display_name=name, window=window, events=_events(rows), last_report=last)
 
 
+def _window(week_of: dt.date, timezone: str, now: dt.datetime, *, whole_week: bool) -> WeekWindow:
+    try:
+        return week_window(week_of, timezone, now, whole_week=whole_week)
+    except UnknownTimeZone as exc:
+        raise WeekError(f"the profile's time zone cannot be used: {exc}") from None
+
+
 _PROFILE = "profile"
 
 
 def _events(rows: list[tuple[Any, ...]]) -> list[Event]:
     """The activity rows as events, in day order."""
     # The app's free text is the person's (or another model's): no control or direction
-    # characters past this point, and names and labels of a sensible length.
-    # Columns as gather_activity selects them: source, day, name, body_part, severity,
-    # detail, summary, ref, extra.
+    # characters past this point, and names and labels of a sensible length. One search
+    # over all the week's texts; only a week that holds such a character is cleaned row by row.
+    # Columns as gather_profile_and_activity selects them: source, day, name, body_part,
+    # severity, detail, summary, ref, extra.
     if forbidden_character("\n".join([text for row in rows for text in row[2:7] if type(text) is str])):
-        events = [
-            Event(
-                source,
-                day,
-                clean_text(name, NAME_LIMIT),
-                clean_text(body_part, NAME_LIMIT),
-                severity,
-                clean_text(detail, NAME_LIMIT),
-                clean_text(summary),
-                ref,
-                extra,
-            )
-            for source, day, name, body_part, severity, detail, summary, ref, extra in rows
-        ]
-    else:
-        # Nothing to replace in any of them (one search over all the texts): only labels
-        # over the limit are cut.
-        events = [
-            Event(
-                source,
-                day,
-                name if name is None or len(name) <= NAME_LIMIT else clean_text(name, NAME_LIMIT),
-                body_part
-                if body_part is None or len(body_part) <= NAME_LIMIT
-                else clean_text(body_part, NAME_LIMIT),
-                severity,
-                detail if detail is None or len(detail) <= NAME_LIMIT else clean_text(detail, NAME_LIMIT),
-                summary,
-                ref,
-                extra,
-            )
-            for source, day, name, body_part, severity, detail, summary, ref, extra in rows
-        ]
+        rows = [tuple(clean_text(value) if type(value) is str else value for value in row) for row in rows]
+    events = [
+        Event(source, day, _label(name), _label(body_part), severity, _label(detail), summary, ref, extra)
+        for source, day, name, body_part, severity, detail, summary, ref, extra in rows
+    ]
     events.sort(key=lambda e: (e.day, e.source))
     return events
+
+
+def _label(text: str | None) -> str | None:
+    """A name or label cut to NAME_LIMIT characters (at a word, with a marker)."""
+    return text if text is None or len(text) <= NAME_LIMIT else clean_text(text, NAME_LIMIT)

@@ -1,82 +1,22 @@
 -- The analysis room's statements: what it reads of a person's week, and how it stores
 -- the report. Called by name from worker/analysis/gather.py and store.py.
 
--- name: gather_profile
--- Only what the report needs: a display name and the time zone. No e-mail.
-select p.name, p.timezone
+-- name: gather_profile_zone
+-- A refresh's window ends now in the person's zone: the zone, read first. No e-mail.
+select p.timezone
   from public.profiles p
  where p.user_id = %(user_id)s;
 
--- name: gather_profile_and_last_report
--- gather_profile and last_report_generation in one round trip, for the weekly report:
--- always one row; nulls where there is no profile or no earlier report.
-select p.name, p.timezone, g.input_hash, g.trigger
-  from (select 1) as one
-  left join public.profiles p on p.user_id = %(user_id)s
-  left join lateral (
-       select g.input_hash, g.trigger
-         from public.analysis_generations g
-        where g.user_id = %(user_id)s and g.week_of = %(week_of)s and g.status = 'succeeded'
-          and g.trigger <> 'story'
-        order by g.created_at desc
-        limit 1) g on true;
-
--- name: gather_activity
--- Every event of the five weeks ending at %(end_at)s, as local dates in %(tz)s: one row
--- per event, one kind per source. The app keys scans, symptoms and deep dives by a text
--- user id (%(user_key)s, the uuid's text) and messages by their conversation's owner.
--- Messages are counted, never read. Each branch is an index range scan on (person, time).
-select 'symptom' as source, t.occurrence_date as day, t.symptom_name as name, t.body_part,
-       t.severity, null::text as detail, null::text as summary, null::uuid as ref, null::text as extra
-  from public.symptom_tracking t
- where t.user_id = %(user_key)s
-   and t.occurrence_date between %(start_date)s and %(end_date)s
-union all
-select 'quick_scan', (q.created_at at time zone %(tz)s)::date, null, q.body_part,
-       null, q.urgency_level, q.llm_summary, q.id, null
-  from public.quick_scans q
- where q.user_id = %(user_key)s
-   and q.created_at >= %(start_at)s and q.created_at < %(end_at)s
-union all
-select 'deep_dive', (d.created_at at time zone %(tz)s)::date, null, d.body_part,
-       null, d.status, d.llm_summary, d.id, null
-  from public.deep_dive_sessions d
- where d.user_id = %(user_key)s
-   and d.created_at >= %(start_at)s and d.created_at < %(end_at)s
-union all
-select 'conversation', (c.created_at at time zone %(tz)s)::date, null, null,
-       null, null, null, c.id, null
-  from public.conversations c
- where c.user_id = %(user_id)s
-   and c.created_at >= %(start_at)s and c.created_at < %(end_at)s
-union all
-select 'message', (m.created_at at time zone %(tz)s)::date, null, null,
-       null, m.role, null, m.conversation_id, null
-  from public.conversations c
-  join public.messages m on m.conversation_id = c.id
- where c.user_id = %(user_id)s
-   and m.created_at >= %(start_at)s and m.created_at < %(end_at)s
-union all
-select 'story', (s.generated_date at time zone %(tz)s)::date, s.title, null,
-       null, s.subtitle, s.story_text, s.id, s.data_sources ->> 'generated_by'
-  from public.health_stories s
- where s.user_id = %(user_id)s
-   and s.generated_date >= %(start_at)s and s.generated_date < %(end_at)s
-union all
-select 'note', (n.created_at at time zone %(tz)s)::date, null, null,
-       null, null, n.note_text, n.story_id, null
-  from public.story_notes n
- where n.user_id = %(user_id)s
-   and n.created_at >= %(start_at)s and n.created_at < %(end_at)s;
-
--- name: gather_week_at_once
--- A whole week's gather in one round trip: the profile row first ('profile': name, zone,
--- the week's last succeeded report's input_hash and trigger), then every event of the
--- twelve local weeks %(start_date)s to %(end_date)s, as gather_activity reads them. The
--- zone comes from the profile in the same statement, so each event is kept by its own
--- local date (instant to local time, which every zone database agrees on), not by local
--- midnights turned into instants; the instant range %(lo)s to %(hi)s, a day wider than any
--- zone's, only lets each branch range-scan its (person, time) index.
+-- name: gather_profile_and_activity
+-- The profile row first ('profile': name, zone, the week's last succeeded report's
+-- input_hash and trigger), then every event of the local dates %(start_date)s to
+-- %(end_date)s in the profile's zone: one row per event, one kind per source. The app keys
+-- scans, symptoms and deep dives by a text user id (%(user_key)s, the uuid's text) and
+-- messages by their conversation's owner; messages are counted, never read. The zone comes
+-- from the profile in the same statement, so each event is kept by its own local date
+-- (instant to local time, which every zone database agrees on); the instants %(lo)s to
+-- %(hi)s bound each branch's range scan of its (person, time) index: a day wider than
+-- any zone's for a whole week, the window's own for a refresh that ends now.
 with profile as (
   select p.name, coalesce(p.timezone, 'UTC') as tz, g.input_hash, g.trigger
     from (select 1) as one

@@ -37,8 +37,8 @@ class Stored:
 
 
 def _jsonb(value: Any) -> Jsonb:
-    """A jsonb parameter written by orjson (a fifth to a twentieth of json.dumps's time). Its
-    values come from ``model_dump(mode="json")`` and validated answers: no NaN to refuse."""
+    """A jsonb parameter written by orjson rather than json.dumps. Its values come from
+    ``model_dump(mode="json")`` and validated answers: no NaN to refuse."""
     return Jsonb(value, dumps=orjson.dumps)
 
 

@@ -69,9 +69,9 @@ def settle_heap() -> None:
     dicts of hundreds of thousands of entries) out of the cyclic collector's reach, so that
     its full collections, every few seconds under load, walk only what jobs create.
 
-    Each full collection walked the vocabularies: 6 of them took 0.9 s of the 9.5 s of CPU
-    that 2,000 person-weeks cost (``bench/worker_cpu.py --concurrent 200``); after this,
-    0.06-0.1 s. The collector never looks at a frozen object again (reference counting
+    Each full collection walked the vocabularies: without this, 6 of them took 0.85-0.89 s
+    of the 8.8-9.0 s of CPU that 2,000 person-weeks cost; with it, 0.09-0.1 s
+    (``bench/worker_cpu.py --concurrent 200 --people 2000 [--no-settle-heap]``). The collector never looks at a frozen object again (reference counting
     still frees one that is not in a cycle), so it runs once, after start-up's objects.
     """
     gc.collect()
