@@ -8,6 +8,11 @@ Each round runs every variant once (the order reversed every other round), each 
 ``flock /tmp/proxima-bench.lock``; it prints each run's wall-to-bound ratio, the worker's CPU a
 person-week, the middle pace and the ramp, then each variant's medians. On a shared machine
 the same code's CPU figure moves with the load, so compare variants of the same rounds only.
+
+Each run is ``weekly_run.py --people N --guide-batches 1 --db-sample 100`` and the options after
+``--``, so each tree runs its own default job slots (trees before the 50% default ran as many as
+their request slots, ``python -m worker run`` 20% more: add ``-- --job-concurrency 240`` to hold
+every tree to one number).
 """
 
 from __future__ import annotations
@@ -46,7 +51,7 @@ def _found(pattern: re.Pattern[str], text: str) -> str:
 def run_once(tree: Path, people: int, extra: list[str]) -> tuple[float, float, str, str]:
     command = [
         "flock", BENCH_LOCK, str(PYTHON), str(tree / "bench" / "weekly_run.py"),
-        "--people", str(people), "--job-concurrency", "240", "--guide-batches", "1", "--db-sample", "100",
+        "--people", str(people), "--guide-batches", "1", "--db-sample", "100",
         *extra,
     ]  # fmt: skip
     done = subprocess.run(

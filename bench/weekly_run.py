@@ -33,9 +33,10 @@ Phases, in order, all against the same cluster and fake server:
    unfinished after ``--timeout`` is stopped and reported as such, with its wall time
    projected to all people at the rate it reached (labelled "projected").
 
-``--job-concurrency`` gives the worker more job slots than the provider has request
-slots (one process only): a job holds its slot while it gathers and stores, when it
-needs no model.
+The worker runs as many job slots as ``python -m worker run`` would (50% more than its
+request slots, ``worker.config.default_job_slots``: a job holds its slot while it gathers
+and stores, when it needs no model); ``--job-concurrency`` sets another number (one
+process only).
 
 Known deviation from the schema as migrated: ``profiles_timezone_is_iana`` calls
 ``is_valid_time_zone``, which scans ``pg_timezone_names`` for every row (about 30 ms a
@@ -88,7 +89,7 @@ from worker.ai.deepseek import DeepSeekProvider
 from worker.ai.local import LocalProvider
 from worker.analysis import analytics, store
 from worker.analysis.gather import gather_week
-from worker.config import AISettings
+from worker.config import AISettings, default_job_slots
 from worker.db.devdb import LocalCluster
 from worker.db.migrate import migrate_connection
 from worker.handlers import default_registry
@@ -598,11 +599,16 @@ class FakeServerProcess:
 
 def _proc_cpu(pid: int) -> float:
     """User + system CPU seconds of one process (0 if it is gone)."""
+    return sum(_proc_cpu_split(pid))
+
+
+def _proc_cpu_split(pid: int) -> tuple[float, float]:
+    """(user, system) CPU seconds of one process ((0, 0) if it is gone)."""
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except (FileNotFoundError, ProcessLookupError, IndexError):
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+        return 0.0, 0.0
+    return int(fields[11]) / CLK_TCK, int(fields[12]) / CLK_TCK
 
 
 def _children_cpu(parent: int) -> float:
@@ -779,6 +785,7 @@ class MainRun:
     wall_s: float  # server clock: before the enqueue -> the last finished_at (else: until the timeout)
     harness_wall_s: float  # harness clock: before the enqueue -> completion noticed
     worker_cpu_s: float
+    worker_sys_s: float  # the part of worker_cpu_s spent in the kernel (system calls)
     postgres_cpu_s: float
     fake_cpu_s: float
     busy_cores: float
@@ -805,6 +812,29 @@ def _dump_profile(profiler: cProfile.Profile, path: str) -> None:
     out = io.StringIO()
     pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(25)
     note(f"profile of the worker process during the run (saved to {path}):\n{out.getvalue()}")
+
+
+def _bench_ai(request_slots: int, base_url: str = "http://127.0.0.1:9") -> AISettings:
+    """The worker's DeepSeek settings against the fake server."""
+    return AISettings(
+        provider="deepseek",
+        api_key=BENCH_API_KEY,
+        base_url=base_url,
+        model=MODEL,
+        max_concurrency=request_slots,
+    )
+
+
+def _job_shares(args: argparse.Namespace) -> list[int]:
+    """Each worker process's job slots: without --job-concurrency, what `python -m worker run`
+    would run for its request slots."""
+    if args.job_concurrency:
+        return _split(args.job_concurrency, args.processes)
+    return [default_job_slots(_bench_ai(share)) for share in _split(args.concurrency, args.processes)]
+
+
+def _job_slots(args: argparse.Namespace) -> int:
+    return sum(_job_shares(args))
 
 
 def _split(total: int, parts: int) -> list[int]:
@@ -967,7 +997,7 @@ async def main_run(
 ) -> MainRun:
     fake.command("clear")
     shares = _split(args.concurrency, args.processes)
-    job_shares = _split(args.job_concurrency or args.concurrency, args.processes)
+    job_shares = _job_shares(args)
     async with await AsyncConnection.connect(url, autocommit=True, options=HARNESS_STATEMENT_TIMEOUT) as conn:
         await conn.execute("select pg_stat_statements_reset()")
         stop = asyncio.Event()
@@ -975,13 +1005,7 @@ async def main_run(
         with contextlib.ExitStack() as stack:
             procs: list[subprocess.Popen[bytes]] = []
             if args.processes == 1:
-                settings = AISettings(
-                    provider="deepseek",
-                    api_key=BENCH_API_KEY,
-                    base_url=fake.url,
-                    model=MODEL,
-                    max_concurrency=shares[0],
-                )
+                settings = _bench_ai(shares[0], fake.url)
                 worker = Worker(
                     _with_application(url),
                     default_registry(settings),
@@ -990,7 +1014,7 @@ async def main_run(
                 )
                 task = asyncio.create_task(worker.run(stop))
             else:
-                if job_shares != shares:
+                if args.job_concurrency:
                     raise SystemExit("--job-concurrency needs --processes 1")
                 procs = stack.enter_context(worker_processes(url, fake.url, shares, log_dir))
 
@@ -1008,6 +1032,7 @@ async def main_run(
                 await _wait_listening(conn, args.processes, alive)
                 cpu_self = resource.getrusage(resource.RUSAGE_SELF)
                 cpu_workers = sum(_proc_cpu(p.pid) for p in procs)
+                sys_workers = sum(_proc_cpu_split(p.pid)[1] for p in procs)
                 cpu_pg = _children_cpu(cluster_pid)
                 cpu_fake = float(fake.command("stats")["cpu_s"])
                 busy0, total0 = _machine_busy()
@@ -1033,11 +1058,13 @@ async def main_run(
                 cpu_pg = _children_cpu(cluster_pid) - cpu_pg
                 if procs:
                     worker_cpu = sum(_proc_cpu(p.pid) for p in procs) - cpu_workers
+                    worker_sys = sum(_proc_cpu_split(p.pid)[1] for p in procs) - sys_workers
                 else:
                     now_self = resource.getrusage(resource.RUSAGE_SELF)
                     worker_cpu = (now_self.ru_utime + now_self.ru_stime) - (
                         cpu_self.ru_utime + cpu_self.ru_stime
                     )
+                    worker_sys = now_self.ru_stime - cpu_self.ru_stime
             finally:
                 stop.set()
                 if task is not None:
@@ -1101,6 +1128,7 @@ async def main_run(
         wall_s=wall,
         harness_wall_s=drive.harness_s,
         worker_cpu_s=worker_cpu,
+        worker_sys_s=worker_sys,
         postgres_cpu_s=cpu_pg,
         fake_cpu_s=float(fake_stats["cpu_s"]) - cpu_fake,
         load_before=load_before,
@@ -1205,6 +1233,8 @@ def render(
         f"{seed.tz_check_ms:.1f} ms a row ("
         + ("kept during the load" if seed.tz_check_kept else "dropped for the load, re-added NOT VALID")
         + ")",
+        f"- worker: {_job_slots(args)} job slots, {args.concurrency} request slots, "
+        f"{args.processes} process(es)",
         f"- jobs: {run.succeeded:,} succeeded, {run.failed} failed, {run.retried} retried; "
         f"generations stored {run.generations['count']:,}, stories written by the model "
         f"{run.generations['generated_stories']}; people without a story in the sample {db.needing_story}",
@@ -1221,7 +1251,8 @@ def render(
         "- server-side ms per person-week by statement: "
         + ", ".join(f"{k} {v / stored:.2f}" for k, v in run.db_server_ms.items()),
         f"- CPU during the run ({run.harness_wall_s:.0f} s, {env['cores']} cores): worker "
-        f"{run.worker_cpu_s:.0f} s ({run.worker_cpu_s * 1000 / stored:.1f} ms a person-week), "
+        f"{run.worker_cpu_s:.0f} s ({run.worker_cpu_s * 1000 / stored:.1f} ms a person-week, of which "
+        f"{run.worker_sys_s * 1000 / stored:.1f} ms in the kernel), "
         f"PostgreSQL {run.postgres_cpu_s:.0f} s, fake server {run.fake_cpu_s:.0f} s, other processes on the "
         f"machine {max(0.0, other_cpu):.0f} s; machine busy {run.busy_cores:.2f} of {env['cores']} cores; "
         f"load average before the run {run.load_before}",

@@ -21,7 +21,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _start_worker(db_url: str) -> subprocess.Popen[str]:
+def _start_worker(db_url: str, env_extra: dict[str, str] | None = None) -> subprocess.Popen[str]:
     """`python -m worker run` on ``db_url``, without this environment's service settings."""
     env = {
         k: v
@@ -31,11 +31,38 @@ def _start_worker(db_url: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-m", "worker", "run", "--no-schedule", "--poll", "0.2"],
         cwd=ROOT,
-        env=env | {"DATABASE_URL": db_url},
+        env=env | {"DATABASE_URL": db_url} | (env_extra or {}),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
+
+
+def _started_line(db_url: str, env_extra: dict[str, str] | None = None) -> dict[str, object]:
+    """The "worker started" line of a worker started, then stopped with SIGTERM (exit 0)."""
+    process = _start_worker(db_url, env_extra)
+    started: dict[str, object] = {}
+    try:
+        assert process.stderr is not None
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not started:
+            line = process.stderr.readline()
+            if not line:
+                break
+            entry = json.loads(line)
+            if entry.get("event") == "worker started":
+                started = entry
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.communicate(timeout=60)
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.communicate()
+    assert started, "no 'worker started' line"
+    assert process.returncode == 0
+    return started
 
 
 @pytest.mark.parametrize("delay", [0.3, 0.6, 1.0, 2.0, 4.0])
@@ -58,28 +85,16 @@ def test_the_worker_process_freezes_its_start_up_heap(db_url: str) -> None:
     """`python -m worker run` puts what it holds once ready (modules, the guard's
     vocabularies) out of the cyclic collector's reach (``settle_heap``): its "worker started"
     line counts the objects frozen."""
-    process = _start_worker(db_url)
-    started: dict[str, object] = {}
-    try:
-        assert process.stderr is not None
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and not started:
-            line = process.stderr.readline()
-            if not line:
-                break
-            entry = json.loads(line)
-            if entry.get("event") == "worker started":
-                started = entry
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.communicate(timeout=60)
-        finally:
-            if process.poll() is None:
-                process.kill()
-                process.communicate()
-    assert started, "no 'worker started' line"
+    started = _started_line(db_url)
     # The vocabularies alone are tens of thousands of containers.
     frozen = started["frozen_objects"]
     assert isinstance(frozen, int) and frozen > 10_000, frozen
-    assert process.returncode == 0
+
+
+def test_with_deepseek_the_worker_runs_half_again_as_many_jobs_as_request_slots(db_url: str) -> None:
+    """A job also gathers, checks and stores: job slots beyond the model's request slots keep
+    those busy (``worker.config.default_job_slots``); the local provider runs 8."""
+    deepseek = {"DEEPSEEK_API_KEY": "sk-test-not-used", "DEEPSEEK_BASE_URL": "http://127.0.0.1:9"}
+    assert _started_line(db_url, deepseek | {"DEEPSEEK_MAX_CONCURRENCY": "40"})["concurrency"] == 60
+    assert _started_line(db_url, deepseek | {"DEEPSEEK_MAX_CONCURRENCY": "7"})["concurrency"] == 11
+    assert _started_line(db_url)["concurrency"] == 8

@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
-import math
 import re
 import signal
 import sys
@@ -22,6 +21,7 @@ from worker.config import (
     DatabaseTarget,
     ai_settings_from_env,
     database_url_from_env,
+    default_job_slots,
     parse_database_url,
     require_production_settings,
     service_settings_from_env,
@@ -223,9 +223,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     registry = default_registry(ai, storage, mail)
     concurrency = args.concurrency
     if concurrency is None:
-        # A job holds its slot while it gathers, prompts and stores, not only while the
-        # model answers: a few more job slots keep every request slot busy.
-        concurrency = math.ceil(ai.max_concurrency * 1.2) if ai.provider == "deepseek" else 8
+        concurrency = default_job_slots(ai)
     for plugin in args.plugin or []:
         try:
             load_plugin(registry, plugin)
@@ -408,7 +406,7 @@ def build_parser() -> argparse.ArgumentParser:
     p_run.add_argument(
         "--concurrency",
         type=_positive_int,
-        help="jobs at once (default 8; with DeepSeek, 20%% more than DEEPSEEK_MAX_CONCURRENCY)",
+        help="jobs at once (default 8; with DeepSeek, 50%% more than DEEPSEEK_MAX_CONCURRENCY)",
     )
     p_run.add_argument("--kinds", type=_kinds, help="comma-separated kinds to run (default: all)")
     p_run.add_argument("--lease", type=_positive_float, default=60.0, help="lease in seconds (default 60)")

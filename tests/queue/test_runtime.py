@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import itertools
 import os
@@ -10,9 +11,12 @@ import sys
 from typing import Any
 
 import psycopg
-from queue_support import PROJECT, run_worker, scalar
+from queue_support import PROJECT, probe_registry, run_worker, scalar
 
-from worker.queue.jobs import JobSpec
+from worker.ai.slots import request_priority
+from worker.config import AISettings, default_job_slots
+from worker.queue.context import JobContext
+from worker.queue.jobs import Job, JobSpec
 from worker.queue.manager import enqueue_sync
 from worker.runtime.worker import WorkerSettings
 
@@ -126,6 +130,32 @@ def test_urgent_jobs_run_before_older_ordinary_ones(probe_db: str) -> None:
     with psycopg.connect(probe_db) as conn:
         order = [r[0] for r in conn.execute("select job_id from probe_effects order by created_at")]
     assert order[0] == urgent[0]
+
+
+def test_each_job_s_model_requests_wait_for_a_slot_by_the_job_s_priority(probe_db: str) -> None:
+    """The worker sets request_priority for each job it runs, one slot task running several
+    jobs in turn included; nothing leaks out of the job."""
+    seen: dict[int, int] = {}
+
+    async def record(job: Job, context: JobContext) -> None:
+        seen[job.id] = request_priority.get()
+        await asyncio.sleep(0)
+
+    registry = probe_registry()
+    registry.register("priority_probe", record)
+    priorities = [10, 0, -5, 10, 3, 0, -100, 100]
+    ids = _enqueue(probe_db, *[JobSpec("priority_probe", priority=p) for p in priorities])
+    settings = WorkerSettings(concurrency=2, poll_seconds=0.1)
+    run_worker(probe_db, lambda: _finished(probe_db, *ids), settings=settings, registry=registry)
+    assert seen == dict(zip(ids, priorities, strict=True))
+    assert request_priority.get() == 0
+
+
+def test_a_worker_runs_half_again_as_many_jobs_as_deepseek_request_slots() -> None:
+    deepseek = AISettings(provider="deepseek", api_key="sk-test", max_concurrency=200)
+    assert default_job_slots(deepseek) == 300
+    assert default_job_slots(AISettings(provider="deepseek", api_key="sk-test", max_concurrency=1)) == 2
+    assert default_job_slots(AISettings(provider="local")) == 8
 
 
 def _cli(url: str, *args: str) -> subprocess.CompletedProcess[str]:

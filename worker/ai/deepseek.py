@@ -46,6 +46,7 @@ from worker.ai import prompts
 from worker.ai.base import AIPermanentError, AIRetryableError, Generated
 from worker.ai.http11 import ConnectionPool, Response, TransportError
 from worker.ai.prompts import Message, Task
+from worker.ai.slots import RequestSlots
 from worker.config import AISettings
 from worker.errors import ConfigError
 from worker.log import get_logger
@@ -124,7 +125,8 @@ class DeepSeekProvider:
         self._backoff_base = backoff_base
         self._backoff_cap = backoff_cap
         self._rng = rng or random.Random()
-        self._slots = asyncio.Semaphore(settings.max_concurrency)
+        # A refresh's requests go ahead of the weekly batch's (see worker.ai.slots).
+        self._slots = RequestSlots(settings.max_concurrency)
 
     def __repr__(self) -> str:  # never the key
         return f"DeepSeekProvider(model={self.model!r}, base_url={self._settings.base_url!r})"

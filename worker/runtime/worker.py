@@ -46,6 +46,7 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 from psycopg_pool.base import AttemptWithBackoff
 
 from worker import metrics
+from worker.ai.slots import request_priority
 from worker.log import get_logger
 from worker.queue import manager
 from worker.queue.context import JobContext, LeaseLostError, outlast_outage
@@ -322,6 +323,9 @@ class Worker:
         metrics.job_started()
         outcome = "failed"
         job_log = self._log.bind(job_id=job.id, kind=job.kind, attempt=job.attempt)
+        # Model requests made for this job wait for a slot by its priority (a slot task
+        # runs its jobs one after another, each setting its own).
+        request_priority.set(job.priority)
         config = self.registry.get(job.kind)
         context = JobContext(job, self.pool, self.owner)
         try:
