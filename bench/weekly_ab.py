@@ -10,7 +10,7 @@ person-week, the middle pace and the ramp, then each variant's medians. On a sha
 the same code's CPU figure moves with the load, so compare variants of the same rounds only.
 
 Each run is ``weekly_run.py --people N --guide-batches 1 --db-sample 100`` and the options after
-``--``, so each tree runs its own default job slots (trees before the 50% default ran as many as
+``--``, so each tree runs its own default job slots (trees before that default ran as many as
 their request slots, ``python -m worker run`` 20% more: add ``-- --job-concurrency 240`` to hold
 every tree to one number).
 """

@@ -33,7 +33,7 @@ Phases, in order, all against the same cluster and fake server:
    unfinished after ``--timeout`` is stopped and reported as such, with its wall time
    projected to all people at the rate it reached (labelled "projected").
 
-The worker runs as many job slots as ``python -m worker run`` would (50% more than its
+The worker runs as many job slots as ``python -m worker run`` would (twice its
 request slots, ``worker.config.default_job_slots``: a job holds its slot while it gathers
 and stores, when it needs no model); ``--job-concurrency`` sets another number (one
 process only).

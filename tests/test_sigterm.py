@@ -91,10 +91,10 @@ def test_the_worker_process_freezes_its_start_up_heap(db_url: str) -> None:
     assert isinstance(frozen, int) and frozen > 10_000, frozen
 
 
-def test_with_deepseek_the_worker_runs_half_again_as_many_jobs_as_request_slots(db_url: str) -> None:
+def test_with_deepseek_the_worker_runs_twice_as_many_jobs_as_request_slots(db_url: str) -> None:
     """A job also gathers, checks and stores: job slots beyond the model's request slots keep
     those busy (``worker.config.default_job_slots``); the local provider runs 8."""
     deepseek = {"DEEPSEEK_API_KEY": "sk-test-not-used", "DEEPSEEK_BASE_URL": "http://127.0.0.1:9"}
-    assert _started_line(db_url, deepseek | {"DEEPSEEK_MAX_CONCURRENCY": "40"})["concurrency"] == 60
-    assert _started_line(db_url, deepseek | {"DEEPSEEK_MAX_CONCURRENCY": "7"})["concurrency"] == 11
+    assert _started_line(db_url, deepseek | {"DEEPSEEK_MAX_CONCURRENCY": "40"})["concurrency"] == 80
+    assert _started_line(db_url, deepseek | {"DEEPSEEK_MAX_CONCURRENCY": "7"})["concurrency"] == 14
     assert _started_line(db_url)["concurrency"] == 8

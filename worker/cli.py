@@ -406,7 +406,7 @@ def build_parser() -> argparse.ArgumentParser:
     p_run.add_argument(
         "--concurrency",
         type=_positive_int,
-        help="jobs at once (default 8; with DeepSeek, 50%% more than DEEPSEEK_MAX_CONCURRENCY)",
+        help="jobs at once (default 8; with DeepSeek, twice DEEPSEEK_MAX_CONCURRENCY)",
     )
     p_run.add_argument("--kinds", type=_kinds, help="comma-separated kinds to run (default: all)")
     p_run.add_argument("--lease", type=_positive_float, default=60.0, help="lease in seconds (default 60)")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ipaddress
-import math
 import os
 import re
 from collections.abc import Mapping
@@ -122,21 +121,21 @@ class AISettings:
 
 # Job slots a worker process runs for each model request slot. A job holds its slot while
 # it gathers, checks and stores, not only while the model answers; when answers come fast
-# that is a fifth of its time, and with only 20% more job slots the request slots idled:
-# 2,000 person-weeks at 1 s and 200 requests at once took 1.123-1.129x the bound with 240
-# job slots, 1.085-1.089x with 300, 1.076-1.083x with 400 (two interleaved rounds,
-# `bench/weekly_run.py --people 2000 --job-concurrency N --guide-batches 1 --db-sample 20`).
-# The jobs waiting for a request slot are the batch's: a refresh's requests go first
-# (worker.ai.slots).
-JOB_SLOTS_PER_REQUEST_SLOT = 1.5
+# that is a fifth of its time or more, and with only 20% more job slots the request slots
+# idled: 2,000 person-weeks at 1 s with 200 requests at once took 1.123-1.129x the bound with
+# 240 job slots, 1.085-1.089x with 300 and 1.076-1.083x with 400 (two interleaved rounds,
+# `bench/weekly_run.py --people 2000 --job-concurrency N --guide-batches 1 --db-sample 20`;
+# 300 against 240 in three more: 1.093-1.118x against 1.110-1.135x). The jobs waiting for a
+# request slot are the weekly batch's: a refresh's requests go first (worker.ai.slots).
+JOB_SLOTS_PER_REQUEST_SLOT = 2
 
 
 def default_job_slots(ai: AISettings) -> int:
-    """Jobs a worker process runs at once unless told otherwise: 50% more than its model
-    request slots with DeepSeek, 8 with the local provider (it answers at once)."""
+    """Jobs a worker process runs at once unless told otherwise: twice its model request
+    slots with DeepSeek, 8 with the local provider (it answers at once)."""
     if ai.provider != "deepseek":
         return 8
-    return math.ceil(ai.max_concurrency * JOB_SLOTS_PER_REQUEST_SLOT)
+    return ai.max_concurrency * JOB_SLOTS_PER_REQUEST_SLOT
 
 
 def _number(env: Mapping[str, str], name: str, default: float) -> float:

@@ -151,9 +151,9 @@ def test_each_job_s_model_requests_wait_for_a_slot_by_the_job_s_priority(probe_d
     assert request_priority.get() == 0
 
 
-def test_a_worker_runs_half_again_as_many_jobs_as_deepseek_request_slots() -> None:
+def test_a_worker_runs_twice_as_many_jobs_as_deepseek_request_slots() -> None:
     deepseek = AISettings(provider="deepseek", api_key="sk-test", max_concurrency=200)
-    assert default_job_slots(deepseek) == 300
+    assert default_job_slots(deepseek) == 400
     assert default_job_slots(AISettings(provider="deepseek", api_key="sk-test", max_concurrency=1)) == 2
     assert default_job_slots(AISettings(provider="local")) == 8
 
