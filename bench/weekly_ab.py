@@ -10,9 +10,10 @@ person-week, the middle pace and the ramp, then each variant's medians. On a sha
 the same code's CPU figure moves with the load, so compare variants of the same rounds only.
 
 Each run is ``weekly_run.py --people N --guide-batches 1 --db-sample 100`` and the options after
-``--``, so each tree runs its own default job slots (trees before that default ran as many as
-their request slots, ``python -m worker run`` 20% more: add ``-- --job-concurrency 240`` to hold
-every tree to one number).
+``--``, so each tree runs its own default job slots (since 1 December twice its request slots,
+as ``python -m worker run`` does; older trees ran as many as their request slots while their
+``python -m worker run`` ran 20% more). A variant can carry its own options, to run it as its
+worker did: ``--variant "base=/tmp/base --job-concurrency 240"``.
 """
 
 from __future__ import annotations
@@ -33,12 +34,16 @@ _PACE = re.compile(r"middle [\d.]+ requests/s \(([\d.]+)%")
 _RAMP = re.compile(r"ramp ([\d.]+) s")
 
 
-def _variant(text: str) -> tuple[str, Path]:
-    name, sep, tree = text.partition("=")
+def _variant(text: str) -> tuple[str, Path, list[str]]:
+    """``NAME=TREE``, optionally followed by that variant's own weekly_run.py options."""
+    head, *options = text.split()
+    name, sep, tree = head.partition("=")
     path = Path(tree).resolve()
     if not sep or not name or not (path / "bench" / "weekly_run.py").is_file():
-        raise argparse.ArgumentTypeError(f"{text!r}: expected NAME=TREE, a tree with bench/weekly_run.py")
-    return name, path
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: expected NAME=TREE [OPTIONS], a tree with bench/weekly_run.py"
+        )
+    return name, path, options
 
 
 def _found(pattern: re.Pattern[str], text: str) -> str:
@@ -70,18 +75,24 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--variant", type=_variant, action="append", required=True, help="NAME=TREE (repeat)")
+    parser.add_argument(
+        "--variant",
+        type=_variant,
+        action="append",
+        required=True,
+        help="NAME=TREE, optionally followed by that variant's own weekly_run.py options (repeat)",
+    )
     parser.add_argument("--rounds", type=int, default=2, help="rounds, each running every variant once (2)")
     parser.add_argument("--people", type=int, default=2000, help="people of each run (2000)")
     parser.add_argument("extra", nargs="*", help="more weekly_run.py options, after --")
     args = parser.parse_args(argv)
     if args.rounds < 1 or args.people < 1:
         parser.error("--rounds and --people must be at least 1")
-    variants: list[tuple[str, Path]] = args.variant
-    results: dict[str, list[tuple[float, float]]] = {name: [] for name, _ in variants}
+    variants: list[tuple[str, Path, list[str]]] = args.variant
+    results: dict[str, list[tuple[float, float]]] = {name: [] for name, _, _ in variants}
     for number in range(args.rounds):
-        for name, tree in variants if number % 2 == 0 else list(reversed(variants)):
-            ratio, cpu, pace, ramp = run_once(tree, args.people, args.extra)
+        for name, tree, options in variants if number % 2 == 0 else list(reversed(variants)):
+            ratio, cpu, pace, ramp = run_once(tree, args.people, [*args.extra, *options])
             results[name].append((ratio, cpu))
             print(
                 f"round {number} {name}: {ratio}x, {cpu} ms a person-week, pace {pace}%, ramp {ramp} s",

@@ -268,6 +268,7 @@ async def concurrent(
     *,
     settle: bool = True,
     meter: GcMeter | None = None,
+    gc_threshold: int = 0,
 ) -> tuple[float, float]:
     """The real Worker over every person: (CPU seconds of this process, wall seconds)."""
     stop = asyncio.Event()
@@ -289,6 +290,8 @@ async def concurrent(
             if task.done():
                 task.result()
             await asyncio.sleep(0.1)
+        if gc_threshold:
+            gc.set_threshold(gc_threshold, *gc.get_threshold()[1:])
         cpu0, wall0 = time.process_time(), time.monotonic()
         if meter is not None:
             meter.on = True
@@ -339,11 +342,20 @@ def main(argv: list[str] | None = None) -> int:
         "--cprofile-dump", type=Path, default=None, help="also write the profile to this file (pstats)"
     )
     parser.add_argument(
+        "--gc-threshold",
+        type=int,
+        default=0,
+        help="with --concurrent: the collector's generation-0 threshold once the worker started "
+        "(Python's default: 700)",
+    )
+    parser.add_argument(
         "--no-settle-heap",
         action="store_true",
         help="with --concurrent: leave the start-up heap to the collector (the worker before settle_heap)",
     )
     args = parser.parse_args(argv)
+    if args.gc_threshold < 0:
+        parser.error("--gc-threshold must be 0 (unchanged) or more")
     configure_logging("WARNING")
     load_guard()
     cluster = weekly_run.BenchCluster.ephemeral()
@@ -378,9 +390,12 @@ def main(argv: list[str] | None = None) -> int:
                     profiler,
                     settle=not args.no_settle_heap,
                     meter=meter,
+                    gc_threshold=args.gc_threshold,
                 )
             )
             heap = "start-up heap left to the collector" if args.no_settle_heap else "start-up heap frozen"
+            if args.gc_threshold:
+                heap += f", generation-0 threshold {args.gc_threshold}"
             print("| Mode | Person-weeks | Wall | Worker CPU per person-week |\n|---|---|---|---|")
             print(
                 f"| real Worker, {args.concurrent} in flight, latency {args.latency:g} s, {heap} "
