@@ -814,7 +814,7 @@ def _dump_profile(profiler: cProfile.Profile, path: str) -> None:
     note(f"profile of the worker process during the run (saved to {path}):\n{out.getvalue()}")
 
 
-def _bench_ai(request_slots: int, base_url: str = "http://127.0.0.1:9") -> AISettings:
+def _bench_ai(request_slots: int, base_url: str) -> AISettings:
     """The worker's DeepSeek settings against the fake server."""
     return AISettings(
         provider="deepseek",
@@ -830,7 +830,10 @@ def _job_shares(args: argparse.Namespace) -> list[int]:
     would run for its request slots."""
     if args.job_concurrency:
         return _split(args.job_concurrency, args.processes)
-    return [default_job_slots(_bench_ai(share)) for share in _split(args.concurrency, args.processes)]
+    return [
+        default_job_slots(AISettings(provider="deepseek", api_key=BENCH_API_KEY, max_concurrency=share))
+        for share in _split(args.concurrency, args.processes)
+    ]
 
 
 def _job_slots(args: argparse.Namespace) -> int:
