@@ -97,4 +97,6 @@ def test_with_deepseek_the_worker_runs_twice_as_many_jobs_as_request_slots(db_ur
     deepseek = {"DEEPSEEK_API_KEY": "sk-test-not-used", "DEEPSEEK_BASE_URL": "http://127.0.0.1:9"}
     assert _started_line(db_url, deepseek | {"DEEPSEEK_MAX_CONCURRENCY": "40"})["concurrency"] == 80
     assert _started_line(db_url, deepseek | {"DEEPSEEK_MAX_CONCURRENCY": "7"})["concurrency"] == 14
+    # The most request slots a process may have: still a worker that starts.
+    assert _started_line(db_url, deepseek | {"DEEPSEEK_MAX_CONCURRENCY": "1000"})["concurrency"] == 2000
     assert _started_line(db_url)["concurrency"] == 8

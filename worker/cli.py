@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from worker.config import (
+    MAX_JOB_SLOTS,
     DatabaseTarget,
     ai_settings_from_env,
     database_url_from_env,
@@ -171,6 +172,13 @@ def _positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _job_slots(text: str) -> int:
+    value = _positive_int(text)
+    if value > MAX_JOB_SLOTS:
+        raise argparse.ArgumentTypeError(f"must be at most {MAX_JOB_SLOTS}, got {value}")
     return value
 
 
@@ -405,8 +413,8 @@ def build_parser() -> argparse.ArgumentParser:
     p_run = sub.add_parser("run", help="run the worker until SIGTERM/SIGINT")
     p_run.add_argument(
         "--concurrency",
-        type=_positive_int,
-        help="jobs at once (default 8; with DeepSeek, twice DEEPSEEK_MAX_CONCURRENCY)",
+        type=_job_slots,
+        help=f"jobs at once, at most {MAX_JOB_SLOTS} (default 8; with DeepSeek, twice DEEPSEEK_MAX_JOB_SLOTS)",
     )
     p_run.add_argument("--kinds", type=_kinds, help="comma-separated kinds to run (default: all)")
     p_run.add_argument("--lease", type=_positive_float, default=60.0, help="lease in seconds (default 60)")

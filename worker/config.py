@@ -83,6 +83,10 @@ _DEFAULT_DEEPSEEK_URL = "https://api.deepseek.com"
 _DEFAULT_DEEPSEEK_MODEL = "deepseek-reasoner"
 
 
+# The most model requests a process may have open at once (DEEPSEEK_MAX_CONCURRENCY).
+MAX_REQUEST_SLOTS = 1000
+
+
 @dataclass(frozen=True)
 class AISettings:
     """Which model writes the reports, and how it is reached.
@@ -110,8 +114,8 @@ class AISettings:
             raise ConfigError(f"DEEPSEEK_MODEL is not a model name: {self.model!r}")
         if not 0 < self.timeout_seconds <= 3600:
             raise ConfigError("DEEPSEEK_TIMEOUT must be between 0 and 3600 seconds")
-        if not 1 <= self.max_concurrency <= 1000:
-            raise ConfigError("DEEPSEEK_MAX_CONCURRENCY must be between 1 and 1000")
+        if not 1 <= self.max_concurrency <= MAX_REQUEST_SLOTS:
+            raise ConfigError(f"DEEPSEEK_MAX_CONCURRENCY must be between 1 and {MAX_REQUEST_SLOTS}")
         if not 1 <= self.max_attempts <= 10:
             raise ConfigError("DEEPSEEK_MAX_ATTEMPTS must be between 1 and 10")
 
@@ -128,6 +132,8 @@ class AISettings:
 # 300 against 240 in three more: 1.093-1.118x against 1.110-1.135x). The jobs waiting for a
 # request slot are the weekly batch's: a refresh's requests go first (worker.ai.slots).
 JOB_SLOTS_PER_REQUEST_SLOT = 2
+# The most jobs a process may run at once: its default job slots for the most request slots.
+MAX_JOB_SLOTS = MAX_REQUEST_SLOTS * JOB_SLOTS_PER_REQUEST_SLOT
 
 
 def default_job_slots(ai: AISettings) -> int:

@@ -213,6 +213,7 @@ def test_cancel_cancels_queued_jobs_only(probe_db: str) -> None:
 def test_bad_worker_flags_are_refused_before_anything_runs(probe_db: str) -> None:
     for args, message in [
         (["--concurrency", "0"], "must be at least 1"),
+        (["--concurrency", "2001"], "must be at most 2000, got 2001"),
         (["--concurrency", "lots"], "expected a whole number"),
         (["--kinds", "Weekly-Analysis"], "is not a job kind"),
         (["--lease", "-3"], "must be positive"),

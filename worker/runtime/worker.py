@@ -47,6 +47,7 @@ from psycopg_pool.base import AttemptWithBackoff
 
 from worker import metrics
 from worker.ai.slots import request_priority
+from worker.config import MAX_JOB_SLOTS
 from worker.log import get_logger
 from worker.queue import manager
 from worker.queue.context import JobContext, LeaseLostError, outlast_outage
@@ -98,8 +99,8 @@ class WorkerSettings:
     prefetch_below_seconds: float = 0.05
 
     def __post_init__(self) -> None:
-        if not 1 <= self.concurrency <= 1000:
-            raise ValueError(f"concurrency must be between 1 and 1000, not {self.concurrency}")
+        if not 1 <= self.concurrency <= MAX_JOB_SLOTS:
+            raise ValueError(f"concurrency must be between 1 and {MAX_JOB_SLOTS}, not {self.concurrency}")
         if not 0 <= self.prefetch <= 1000:
             raise ValueError(f"prefetch must be between 0 and 1000, not {self.prefetch}")
         if self.prefetch_below_seconds < 0:
