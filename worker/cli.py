@@ -414,7 +414,7 @@ def build_parser() -> argparse.ArgumentParser:
     p_run.add_argument(
         "--concurrency",
         type=_job_slots,
-        help=f"jobs at once, at most {MAX_JOB_SLOTS} (default 8; with DeepSeek, twice DEEPSEEK_MAX_JOB_SLOTS)",
+        help=f"jobs at once, at most {MAX_JOB_SLOTS} (default 8; with DeepSeek, twice DEEPSEEK_MAX_CONCURRENCY)",
     )
     p_run.add_argument("--kinds", type=_kinds, help="comma-separated kinds to run (default: all)")
     p_run.add_argument("--lease", type=_positive_float, default=60.0, help="lease in seconds (default 60)")

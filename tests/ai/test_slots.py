@@ -28,13 +28,20 @@ async def _settle() -> None:
         await asyncio.sleep(0)
 
 
+async def _one_slot_held() -> tuple[RequestSlots, list[str], asyncio.Event, asyncio.Task[None]]:
+    """One slot, taken by a task named "holder" that keeps it until the event is set; the
+    list records who got a slot, in order."""
+    slots = RequestSlots(1)
+    order: list[str] = []
+    release = asyncio.Event()
+    holder = asyncio.create_task(_hold(slots, "holder", 0, order, release))
+    await _settle()
+    return slots, order, release, holder
+
+
 def test_a_freed_slot_goes_to_the_highest_priority_then_the_earliest() -> None:
     async def scenario() -> list[str]:
-        slots = RequestSlots(1)
-        order: list[str] = []
-        release = asyncio.Event()
-        holder = asyncio.create_task(_hold(slots, "holder", 0, order, release))
-        await _settle()
+        slots, order, release, holder = await _one_slot_held()
         waiters = [
             asyncio.create_task(_hold(slots, name, priority, order, release))
             for name, priority in [
@@ -77,11 +84,7 @@ def test_never_more_holders_than_slots_and_every_request_gets_one() -> None:
 
 def test_a_waiter_cancelled_while_waiting_takes_no_slot() -> None:
     async def scenario() -> list[str]:
-        slots = RequestSlots(1)
-        order: list[str] = []
-        release = asyncio.Event()
-        holder = asyncio.create_task(_hold(slots, "holder", 0, order, release))
-        await _settle()
+        slots, order, release, holder = await _one_slot_held()
         gone = asyncio.create_task(_hold(slots, "gone", 10, order, release))
         after = asyncio.create_task(_hold(slots, "after", 0, order, release))
         await _settle()

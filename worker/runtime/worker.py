@@ -73,8 +73,9 @@ def settle_heap() -> None:
 
     Each full collection walked the vocabularies: without this, 6 of them took 0.85-0.89 s
     of the 8.8-9.0 s of CPU that 2,000 person-weeks cost; with it, 0.09-0.1 s
-    (``bench/worker_cpu.py --concurrent 200 --people 2000 [--no-settle-heap]``). The collector never looks at a frozen object again (reference counting
-    still frees one that is not in a cycle), so it runs once, after start-up's objects.
+    (``bench/worker_cpu.py --concurrent 200 --people 2000 [--no-settle-heap]``). The
+    collector never looks at a frozen object again (reference counting still frees one
+    that is not in a cycle), so it runs once, after start-up's objects.
     """
     gc.collect()
     gc.freeze()
