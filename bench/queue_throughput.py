@@ -16,9 +16,10 @@ Every scenario drains the same number of no-op jobs on one private PostgreSQL cl
   (concurrency x processes), each over a table pre-filled with as many queued jobs:
   per job, the bare claim of one job then its finish, two transactions per job; and
   batched, a claim of N jobs then the finish of those N (``finish_jobs``), two
-  transactions per N jobs, where N is the worker's claim batch
-  (``WorkerSettings.claim_batch``: its slots plus its claim-ahead buffer; ``--ceiling-batch``
-  overrides it). Both are reported as jobs/s.
+  transactions per N jobs, where N is the number of jobs our worker claimed a statement
+  on average in the same attempt, rounded up (in-process from the worker, in processes
+  from their "worker stopped" lines; ``--ceiling-batch`` overrides it). Both are reported
+  as jobs/s.
 
 Every measurement gets a fresh database cloned from a migrated template. ``--long``
 adds a drain of two minutes at concurrency 4 that reports jobs/s in the first and last
@@ -43,6 +44,7 @@ import cProfile
 import dataclasses
 import datetime as dt
 import io
+import json
 import logging
 import math
 import os
@@ -81,6 +83,7 @@ except ImportError:  # an optional bench dependency; its columns are left empty 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 POLL_SECONDS = 0.2  # the worker's fallback poll; both systems also LISTEN
 PROBE_SECONDS = 0.01  # how often the harness checks whether a drain is over
+FALLBACK_AHEAD = 16  # the batched ceiling's N beyond the slots when our claims were not counted
 READY_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 60.0
 PROCRASTINATE_TASK = "bench_noop"
@@ -196,6 +199,12 @@ class Drain:
     enqueue_s: float
     drain_s: float
     cpu: CpuSplit  # over the drain
+    claims: int | None = None  # claim statements that returned jobs (our in-process worker only)
+
+    @property
+    def mean_claim(self) -> float | None:
+        """Jobs per claim statement, over the whole run (start-up included)."""
+        return self.jobs / self.claims if self.claims else None
 
     @property
     def enqueue_rate(self) -> float:
@@ -537,6 +546,19 @@ class Subprocesses:
         if failed:
             raise RuntimeError(f"worker processes exited with {failed}: {self._log_tail()}")
 
+    def claims(self) -> int | None:
+        """The claim statements the processes made, from their "worker stopped" lines."""
+        total, found = 0, 0
+        for path in self.logs:
+            with contextlib.suppress(OSError):
+                for line in path.read_text(errors="replace").splitlines():
+                    with contextlib.suppress(ValueError):
+                        entry = json.loads(line)
+                        if isinstance(entry, dict) and entry.get("event") == "worker stopped":
+                            total += int(entry.get("claims", 0))
+                            found += 1
+        return total if found == len(self.logs) and total else None
+
     def check_alive(self) -> None:
         dead = [p.returncode for p in self.processes if p.poll() is not None]
         if dead:
@@ -662,11 +684,11 @@ async def run_ours(
                 "--poll",
                 str(POLL_SECONDS),
                 "--log-level",
-                "WARNING",
+                "INFO",  # a handful of lines, the last one with the worker's claim count
             ]
             env = {**os.environ, "DATABASE_URL": url}
             group = Subprocesses(argv, env, processes, log_dir)
-        return await measure(
+        drain = await measure(
             url,
             group,
             lambda: enqueue_ours(url, args.jobs, args.batch),
@@ -676,6 +698,11 @@ async def run_ours(
             stale_stats=args.stale_stats,
             profile=profile,
         )
+        if isinstance(group, OurWorkerInProcess):
+            drain = dataclasses.replace(drain, claims=group.worker.claims)
+        elif isinstance(group, Subprocesses):
+            drain = dataclasses.replace(drain, claims=group.claims())
+        return drain
     finally:
         bench.drop(db)
 
@@ -984,8 +1011,11 @@ def verdicts(rows: Sequence[Row]) -> list[str]:
         if r.vs_ceiling is not None and r.ceiling is not None:
             met = "met" if r.vs_ceiling >= 0.8 else "MISSED"
             which = "per job" if r.ceiling.batch == 1 else f"batched, N={r.ceiling.batch}"
+            mean = r.ours.mean_claim
+            claims = f"; our worker's claims took {mean:.1f} jobs on average" if mean is not None else ""
             lines.append(
                 f"{label}: {100 * r.vs_ceiling:.0f}% of the pgbench ceiling ({which}) (target >= 80%: {met})"
+                + claims
             )
     return lines
 
@@ -1080,13 +1110,22 @@ def build_parser() -> argparse.ArgumentParser:
         "--ceiling-batch",
         type=int,
         default=0,
-        help="N of the batched pgbench ceiling (default: the worker's claim batch at each concurrency; "
-        "1 skips the batched run)",
+        help="N of the batched pgbench ceiling (default: the jobs our worker claimed a statement on "
+        "average in the same attempt, rounded up; 1 skips the batched run)",
     )
     parser.add_argument(
         "--profile",
         action="store_true",
         help="cProfile the in-process drain at the first concurrency (stderr)",
+    )
+    parser.add_argument(
+        "--profile-sort",
+        choices=("tottime", "cumulative"),
+        default="tottime",
+        help="order of the --profile listing (default tottime)",
+    )
+    parser.add_argument(
+        "--profile-lines", type=int, default=30, help="functions the --profile listing shows (default 30)"
     )
     parser.add_argument("--procrastinate-worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--worker-concurrency", type=int, default=1, help=argparse.SUPPRESS)
@@ -1112,7 +1151,6 @@ async def run_suite(
         their_runs: list[Drain] = []
         ceilings: list[Ceiling] = []
         batched: list[Ceiling] = []
-        batch = args.ceiling_batch or WorkerSettings(concurrency=concurrency).claim_batch
         for rep in range(1, args.repeat + 1):  # interleaved, so a burst of other load hits one attempt
             label = f"{name}, concurrency {concurrency}" + (
                 f", attempt {rep}/{args.repeat}" if args.repeat > 1 else ""
@@ -1123,10 +1161,13 @@ async def run_suite(
             note(f"{label}: our worker")
             ours = await run_ours(bench, args, concurrency, processes, work_dir, profile=profile)
             ours_runs.append(ours)
-            note(f"  enqueue {ours.enqueue_rate:,.0f} jobs/s, drain {ours.drain_rate:,.0f} jobs/s")
+            mean = f", {ours.mean_claim:.1f} jobs a claim" if ours.mean_claim is not None else ""
+            note(f"  enqueue {ours.enqueue_rate:,.0f} jobs/s, drain {ours.drain_rate:,.0f} jobs/s{mean}")
             if profile is not None:
                 buffer = io.StringIO()
-                pstats.Stats(profile, stream=buffer).sort_stats("tottime").print_stats(30)
+                pstats.Stats(profile, stream=buffer).sort_stats(args.profile_sort).print_stats(
+                    args.profile_lines
+                )
                 print(buffer.getvalue(), file=sys.stderr)
             if want_procrastinate:
                 note(f"{label}: procrastinate")
@@ -1138,6 +1179,13 @@ async def run_suite(
                 note(f"{label}: pgbench ceiling at {clients} clients, per job")
                 ceilings.append(run_ceiling(bench, args.jobs, clients, args.timeout, work_dir))
                 note(f"  {ceilings[-1].tps:,.0f} jobs/s")
+                # The batched ceiling claims as many jobs a statement as our worker did on
+                # average in this attempt (rounded up), unless --ceiling-batch says otherwise.
+                batch = args.ceiling_batch or (
+                    math.ceil(ours.mean_claim)
+                    if ours.mean_claim is not None
+                    else concurrency + FALLBACK_AHEAD
+                )
                 if batch > 1:
                     note(f"{label}: pgbench ceiling at {clients} clients, batches of {batch}")
                     batched.append(

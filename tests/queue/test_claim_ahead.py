@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+import datetime as dt
+from typing import Any
+
 import psycopg
 import pytest
 from queue_support import run_worker, scalar
 
-from worker.queue.jobs import JobSpec
-from worker.queue.manager import enqueue_sync
-from worker.runtime.worker import WorkerSettings
+from worker.queue.jobs import Job, JobSpec
+from worker.queue.manager import claim_jobs, enqueue_sync
+from worker.queue.registry import Registry
+from worker.runtime.worker import Worker, WorkerSettings
 
 
 def _enqueue(url: str, specs: list[JobSpec]) -> list[int]:
@@ -16,10 +21,12 @@ def _enqueue(url: str, specs: list[JobSpec]) -> list[int]:
         return enqueue_sync(conn, specs)
 
 
-def test_settings_refuse_a_negative_prefetch_and_size_the_claim_batch() -> None:
+def test_settings_refuse_a_prefetch_out_of_range() -> None:
     with pytest.raises(ValueError, match="prefetch"):
         WorkerSettings(prefetch=-1)
-    assert WorkerSettings(concurrency=4, prefetch=16).claim_batch == 20
+    with pytest.raises(ValueError, match="prefetch"):
+        WorkerSettings(prefetch=1001)
+    assert WorkerSettings(prefetch=0).prefetch == 0
 
 
 def test_jobs_claimed_ahead_are_handed_back_at_once_on_shutdown_their_attempt_not_counted(
@@ -92,3 +99,94 @@ def test_a_job_waiting_in_the_buffer_longer_than_a_lease_keeps_it_and_runs_once(
         runs = conn.execute("select count(*), count(distinct job_id) from probe_runs").fetchone()
     assert jobs == [(1, None)] * len(ids), "no lease ran out: nothing was rescued or run twice"
     assert runs == (len(ids), len(ids))
+
+
+def _worker(**settings: Any) -> Worker:
+    return Worker("postgresql://unused", Registry(), WorkerSettings(**settings))
+
+
+def _fill(worker: Worker, *, buffered: int, running: int) -> None:
+    now = dt.datetime.now(dt.UTC)
+    jobs = [Job(i, "noop", None, {}, 0, 1, 5, now, now) for i in range(buffered + running)]
+    worker._buffer = [(0, now, job.id, job) for job in jobs[:buffered]]
+    worker._inflight = {job.id: (job, None) for job in jobs[buffered:]}  # type: ignore[misc]
+
+
+def test_claim_ahead_covers_a_claim_round_trip_at_the_slots_pace_within_bounds() -> None:
+    worker = _worker(concurrency=4, prefetch=8)
+    assert worker._ahead() == 8, "prefetch until the round trip and the pace are measured"
+    worker._claim_seconds = 0.002
+    assert worker._ahead() == 8
+    # Four slots each taking a job every 10 ms: 400 jobs/s, 3 ms of round trips: 1.2 jobs.
+    worker._slot_period = 0.010
+    assert worker._ahead() == 2
+    worker._slot_period = 1.0  # slow jobs: never less than one
+    assert worker._ahead() == 1
+    worker._slot_period = 0.000_02  # no-op jobs: 600 jobs a round trip, held to 4 x prefetch
+    assert worker._ahead() == 32
+
+
+def test_claims_stay_moderate_and_come_back_to_back_while_the_slots_outpace_them() -> None:
+    worker = _worker(concurrency=1, prefetch=8)
+    worker._job_seconds = 0.001  # short jobs
+    worker._claim_seconds, worker._slot_period = 0.002, 0.000_02  # 32 ahead (the limit)
+    _fill(worker, buffered=0, running=0)
+    assert worker._claim_room() == 1 + 8, "an idle slot and at most prefetch ahead, not the whole 32"
+    _fill(worker, buffered=20, running=1)
+    assert worker._claim_room() == 8, "fewer than 32 buffered: claim again at once"
+    _fill(worker, buffered=32, running=1)
+    assert worker._claim_room() == 8
+    _fill(worker, buffered=33, running=1)
+    assert worker._claim_room() == 0, "enough buffered: no claim"
+
+
+def test_long_jobs_are_claimed_only_for_idle_slots() -> None:
+    worker = _worker(concurrency=4, prefetch=8)
+    worker._job_seconds = 5.0
+    worker._claim_seconds, worker._slot_period = 0.002, 5.0
+    _fill(worker, buffered=0, running=1)
+    assert worker._claim_room() == 3
+    _fill(worker, buffered=1, running=1)
+    assert worker._claim_room() == 2
+    _fill(worker, buffered=0, running=4)
+    assert worker._claim_room() == 0
+
+
+def test_a_drain_of_short_jobs_claims_in_moderate_batches_and_counts_them(probe_db: str) -> None:
+    ids = _enqueue(probe_db, [JobSpec("noop") for _ in range(400)])
+    settings = WorkerSettings(concurrency=2, prefetch=8, poll_seconds=0.1, lease_seconds=5)
+    held: list[int] = []
+
+    def all_done() -> bool:
+        held.append(int(scalar(probe_db, "select count(*) from jobs where status = 'running'")))
+        return int(scalar(probe_db, "select count(*) from jobs where status = 'succeeded'")) == len(ids)
+
+    worker = run_worker(probe_db, all_done, settings=settings)
+    assert worker.processed == len(ids)
+    # No claim takes more than the idle slots and prefetch ahead (2 + 8), so 400 jobs need
+    # at least 40 claims; the buffer never holds more than 4 x prefetch plus one claim.
+    assert worker.claims >= len(ids) // (2 + 8)
+    assert max(held) <= 2 + 4 * 8 + 8 + 2, max(held)
+    with psycopg.connect(probe_db) as conn:
+        attempts = conn.execute("select attempts from jobs where id = any (%s)", (ids,)).fetchall()
+    assert attempts == [(1,)] * len(ids), "each ran once"
+
+
+def test_a_claimed_payload_reads_back_exactly_empty_or_not(probe_db: str) -> None:
+    payloads: list[dict[str, Any]] = [
+        {},
+        {},
+        {"export_id": "0f8fad5b-d9cb-469f-a165-70867728950e", "week": "2026-11-23"},
+        {"big": 123456789012345678901234567890, "nested": {"a": [1, 2.5, None, True]}, "text": "ça {}"},
+    ]
+    ids = _enqueue(probe_db, [JobSpec("noop", p) for p in payloads])
+
+    async def claim() -> list[Job]:
+        async with await psycopg.AsyncConnection.connect(probe_db, autocommit=True) as conn:
+            return await claim_jobs(conn, owner="t", limit=10, lease_seconds=60)
+
+    jobs = {job.id: job for job in asyncio.run(claim())}
+    assert [jobs[i].payload for i in ids] == payloads
+    assert type(jobs[ids[3]].payload["big"]) is int, "a large integer is not rounded through a float"
+    jobs[ids[0]].payload["x"] = 1
+    assert jobs[ids[1]].payload == {}, "each job's empty payload is a dict of its own"

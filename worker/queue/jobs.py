@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -39,18 +41,15 @@ class Job:
         return self.attempt >= self.max_attempts
 
     @classmethod
-    def from_row(cls, row: dict[str, Any]) -> Job:
-        return cls(
-            id=int(row["id"]),
-            kind=str(row["kind"]),
-            user_id=row["user_id"],
-            payload=dict(row["payload"] or {}),
-            priority=int(row["priority"]),
-            attempt=int(row["attempts"]),
-            max_attempts=int(row["max_attempts"]),
-            run_at=row["run_at"],
-            created_at=row["created_at"],
-        )
+    def from_claim(cls, row: Sequence[Any]) -> Job:
+        """A row of the claim statements' ``returning`` list, in its order, as the driver
+        typed it (bigint, smallint and integer as int), the payload as jsonb's text: most
+        payloads are empty, and ``{}`` is then not run through a JSON parser. Read as
+        tuples: a dict per row, the conversions and the parser took about a tenth of a
+        no-op job's CPU."""
+        job_id, kind, user_id, payload, priority, attempts, max_attempts, run_at, created_at = row[:9]
+        parsed = {} if payload == "{}" else json.loads(payload)
+        return cls(job_id, kind, user_id, parsed, priority, attempts, max_attempts, run_at, created_at)
 
 
 @dataclass(frozen=True)

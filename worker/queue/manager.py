@@ -15,7 +15,7 @@ from typing import Any
 
 import psycopg
 from psycopg import AsyncConnection, Connection, sql
-from psycopg.rows import dict_row
+from psycopg.rows import dict_row, tuple_row
 from psycopg.types.json import Jsonb
 
 from worker.db.queries import load_queries
@@ -82,10 +82,9 @@ async def claim_jobs(
     (``claim_jobs_of_kinds``), so queued jobs of other kinds cost nothing.
     """
     statement, params = claim_statement(owner=owner, limit=limit, lease_seconds=lease_seconds, kinds=kinds)
-    async with conn.cursor(row_factory=dict_row) as cur:
+    async with conn.cursor(row_factory=tuple_row) as cur:
         await cur.execute(statement, params)
-        rows = await cur.fetchall()
-    jobs = [Job.from_row(row) for row in rows]
+        jobs = [Job.from_claim(row) for row in await cur.fetchall()]
     jobs.sort(key=lambda j: (-j.priority, j.run_at, j.id))
     return jobs
 

@@ -66,8 +66,8 @@ update public.jobs j
        updated_at = now()
   from next
  where j.id = next.id
-returning j.id, j.kind, j.user_id, j.payload, j.priority, j.attempts, j.max_attempts,
-          j.run_at, j.created_at, j.lease_expires_at;
+returning j.id, j.kind, j.user_id, j.payload::text, j.priority, j.attempts, j.max_attempts,
+          j.run_at, j.created_at;
 
 -- name: claim_jobs_of_kinds
 -- The same for a worker limited to some kinds. Each asked kind walks its own range of
@@ -100,8 +100,8 @@ update public.jobs j
        updated_at = now()
   from next
  where j.id = next.id
-returning j.id, j.kind, j.user_id, j.payload, j.priority, j.attempts, j.max_attempts,
-          j.run_at, j.created_at, j.lease_expires_at;
+returning j.id, j.kind, j.user_id, j.payload::text, j.priority, j.attempts, j.max_attempts,
+          j.run_at, j.created_at;
 
 -- name: extend_leases
 -- Heartbeat for long jobs. Returns the ids whose lease another worker now holds (or a

@@ -5,9 +5,11 @@ Guarantees, on top of the queue's (see :mod:`worker.queue`):
 * At most ``concurrency`` jobs run at once in a process; several processes on several
   hosts run side by side safely, coordinating only through PostgreSQL.
 * While jobs are short (their recent average under ``prefetch_below_seconds``), the
-  worker claims up to ``prefetch`` jobs ahead of its free slots and keeps them in a local
-  buffer, most urgent first, so a slot that frees takes its next job at once instead of
-  waiting for a claim round trip, and claims come in batches. Buffered jobs are under
+  worker claims ahead of its free slots: it keeps as many jobs as its slots take during
+  one and a half claim round trips (at most ``prefetch``) to twice that in a local buffer,
+  most urgent first, so a slot that frees takes its next job at once instead of waiting
+  for a claim round trip, and claims come in batches (each statement's fixed cost spread
+  over them). Buffered jobs are under
   lease like running ones (the heartbeat extends theirs too); a new urgent job overtakes
   them when it is claimed; on shutdown they are handed back at once, their attempt not
   counted. With long jobs nothing is claimed ahead: a slot's claim round trip is then
@@ -34,9 +36,11 @@ import contextlib
 import datetime as dt
 import gc
 import heapq
+import math
 import os
 import socket
 import uuid
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
@@ -64,6 +68,9 @@ log = get_logger("worker.runtime")
 AttemptWithBackoff.INITIAL_DELAY = 0.25
 AttemptWithBackoff.DELAY_BACKOFF = 1.0
 _OUTAGE_RETRY_SECONDS = 0.25
+# At most this many times ``prefetch`` jobs are kept claimed ahead (a claim takes at most
+# ``prefetch`` of them).
+_AHEAD_LIMIT = 4
 
 
 def settle_heap() -> None:
@@ -119,11 +126,6 @@ class WorkerSettings:
     def heartbeat_seconds(self) -> float:
         return self.lease_seconds / 3
 
-    @property
-    def claim_batch(self) -> int:
-        """The most jobs one claim takes: every slot free and the buffer empty."""
-        return self.concurrency + self.prefetch
-
 
 def new_owner_id() -> str:
     """``host:pid:random``: unique per worker process, readable in ``jobs.lease_owner``."""
@@ -153,6 +155,10 @@ class Worker:
         # Claimed ahead, not started: a heap in claim order (priority desc, run_at, id).
         self._buffer: list[tuple[int, dt.datetime, int, Job]] = []
         self._job_seconds: float | None = None  # moving average of recent job durations
+        # Moving averages that size the claim-ahead buffer (_ahead): a claim's round trip,
+        # and the time between two jobs a slot takes from the buffer one after the other.
+        self._claim_seconds: float | None = None
+        self._slot_period: float | None = None
         self._stopping = False
         self._db_trouble_at: float | None = None  # loop time this worker last failed to reach the database
         self._pending_completion: list[Job] = []
@@ -162,6 +168,7 @@ class Worker:
         self._pool: AsyncConnectionPool[Any] | None = None
         self._log = log.bind(worker=self.owner)
         self.processed = 0
+        self.claims = 0  # claim statements that returned jobs
 
     @property
     def pool(self) -> AsyncConnectionPool[Any]:
@@ -212,11 +219,12 @@ class Worker:
             await self.registry.aclose()
             await self._pool.close()
             self._pool = None
-            self._log.info("worker stopped", processed=self.processed)
+            self._log.info("worker stopped", processed=self.processed, claims=self.claims)
 
     async def _claim_loop(self, stop: asyncio.Event) -> None:
         settings = self.settings
         kinds = settings.kinds
+        loop = asyncio.get_running_loop()
         failures = 0
         while not stop.is_set():
             room = self._claim_room()
@@ -227,12 +235,15 @@ class Worker:
             # Cleared before claiming, so a notification that arrives during the claim
             # is not lost: the wait below then returns at once.
             self._wake.clear()
+            sent = loop.time()
             try:
                 async with self.pool.connection() as conn:
                     jobs = await manager.claim_jobs(
                         conn, owner=self.owner, limit=room, lease_seconds=settings.lease_seconds, kinds=kinds
                     )
                 failures = 0
+                took, average = loop.time() - sent, self._claim_seconds
+                self._claim_seconds = took if average is None else average + 0.2 * (took - average)
             except (psycopg.OperationalError, psycopg.InterfaceError, PoolTimeout) as exc:
                 # The database is away: ask again every quarter second, so claiming
                 # resumes within a second of its return. Logged once per outage.
@@ -244,8 +255,11 @@ class Worker:
                     )
                 await _wait_first(stop, timeout=_OUTAGE_RETRY_SECONDS)
                 continue
+            if jobs:
+                self.claims += 1
+                for kind, count in Counter(job.kind for job in jobs).items():
+                    metrics.job_claimed(kind, count)
             for job in jobs:
-                metrics.job_claimed(job.kind)
                 heapq.heappush(self._buffer, (-job.priority, job.run_at, job.id, job))
             self._dispatch()
             if len(jobs) == room:
@@ -256,17 +270,35 @@ class Worker:
         """How many jobs to claim now; 0 while the slots and the buffer have enough.
 
         A slot that would otherwise go idle always asks for a claim. Beyond that, while
-        jobs are short, the buffer is topped up to ``prefetch`` once it has drained to
-        half, so claims come in batches.
+        jobs are short, the worker claims again whenever no more than ``_ahead()`` jobs
+        are buffered, at most ``prefetch`` ahead a claim: claims of a moderate size, back
+        to back while the slots take jobs faster than one claim brings them.
         """
         settings = self.settings
         free = settings.concurrency - len(self._inflight)
         short = self._job_seconds is not None and self._job_seconds <= settings.prefetch_below_seconds
-        ahead = settings.prefetch if short else 0
-        room = free + ahead - len(self._buffer)
-        if len(self._buffer) < free or room >= max(1, ahead // 2):
-            return room
+        ahead = self._ahead() if short else 0
+        buffered = len(self._buffer)
+        if buffered < free or (ahead and buffered <= ahead):
+            return max(0, free - buffered) + min(settings.prefetch, ahead)
         return 0
+
+    def _ahead(self) -> int:
+        """How many short jobs to keep claimed ahead: as many as the slots take during one
+        and a half claim round trips (all of them busy, each taking a job every
+        ``_slot_period`` seconds), at least 1, at most four times ``prefetch``;
+        ``prefetch`` until both have been measured.
+
+        A fixed number either ran dry (no-op jobs, 16 ahead: every claim found the slot
+        idle, its round trip longer than the jobs left) or, for jobs of tens of
+        milliseconds, held more jobs under this worker's lease than it needed.
+        """
+        prefetch = self.settings.prefetch
+        claim, period = self._claim_seconds, self._slot_period
+        if claim is None or not period:
+            return prefetch
+        taken = 1.5 * claim * self.settings.concurrency / period
+        return max(1, min(_AHEAD_LIMIT * prefetch, math.ceil(taken)))
 
     def _dispatch(self) -> None:
         """Start buffered jobs, most urgent first, in every free slot."""
@@ -284,6 +316,8 @@ class Worker:
         """
         task = asyncio.current_task()
         assert task is not None
+        loop = asyncio.get_running_loop()
+        began = loop.time()
         while True:
             await self._execute(job)
             await asyncio.sleep(0)  # claims, completions and heartbeats run between jobs
@@ -291,6 +325,9 @@ class Worker:
                 return
             job = heapq.heappop(self._buffer)[3]
             self._inflight[job.id] = (job, task)
+            now = loop.time()
+            period, average, began = now - began, self._slot_period, now
+            self._slot_period = period if average is None else average + 0.1 * (period - average)
 
     async def _shut_down(self) -> None:
         self._stopping = True
@@ -320,11 +357,14 @@ class Worker:
 
     # -- one job ---------------------------------------------------------------------------
 
+    def _job_log(self, job: Job) -> Any:
+        """The worker's logger bound to ``job``: made only when there is something to say."""
+        return self._log.bind(job_id=job.id, kind=job.kind, attempt=job.attempt)
+
     async def _execute(self, job: Job) -> None:
         started = asyncio.get_running_loop().time()
         metrics.job_started()
         outcome = "failed"
-        job_log = self._log.bind(job_id=job.id, kind=job.kind, attempt=job.attempt)
         # Model requests made for this job wait for a slot by its priority (a slot task
         # runs its jobs one after another, each setting its own).
         request_priority.set(job.priority)
@@ -340,13 +380,15 @@ class Worker:
                 raise TimeoutError(f"{job.kind} timed out after {config.timeout_seconds:g} s") from exc
         except LeaseLostError:
             outcome = "lost"
-            job_log.warning("lease lost; this attempt's effects were rolled back")
+            self._job_log(job).warning("lease lost; this attempt's effects were rolled back")
         except asyncio.CancelledError:
             outcome = "released"
-            job_log.info("cancelled during shutdown")
+            self._job_log(job).info("cancelled during shutdown")
             raise
         except Exception as exc:
-            outcome = await self._record_failure(job, config.retry if config else RetryPolicy(), exc, job_log)
+            outcome = await self._record_failure(
+                job, config.retry if config else RetryPolicy(), exc, self._job_log(job)
+            )
         else:
             outcome = "succeeded"
             if not context.completed:
@@ -354,7 +396,6 @@ class Worker:
                 if len(self._pending_completion) >= self.settings.completion_batch:
                     self._completion_due.set()
             self.processed += 1
-            job_log.debug("job done")
         finally:
             self._inflight.pop(job.id, None)
             seconds = asyncio.get_running_loop().time() - started
