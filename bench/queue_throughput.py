@@ -1017,7 +1017,27 @@ def verdicts(rows: Sequence[Row]) -> list[str]:
                 f"{label}: {100 * r.vs_ceiling:.0f}% of the pgbench ceiling ({which}) (target >= 80%: {met})"
                 + claims
             )
+            lines.append(f"  {budget_line(r)}")
     return lines
+
+
+def budget_line(r: Row) -> str:
+    """What draining at 80% of the ceiling would leave the workers on this machine: its cores
+    less PostgreSQL's share at that pace (no more a job than in the ceiling's own run), and at
+    most one core per worker process (one event loop each), spread over the jobs."""
+    ceiling = r.ceiling
+    assert ceiling is not None
+    cores = os.cpu_count() or 1
+    pace = 0.8 * ceiling.tps
+    postgres = ceiling.cpu.postgres_s / ceiling.jobs
+    room = max(0.0, min(cores - pace * postgres, float(r.processes)))
+    ours = r.ours.cpu.bench_s / r.ours.jobs
+    return (
+        f"80% is {pace:,.0f} jobs/s: PostgreSQL needs {pace * postgres:.2f} of {cores} cores at the "
+        f"ceiling's {1000 * postgres:.3f} ms a job, leaving the workers {room:.2f} cores, "
+        f"{1000 * room / pace:.3f} ms of CPU a job; ours used {1000 * ours:.3f} ms"
+        + (" (within it)" if ours <= room / pace else f" ({ours * pace / room:.1f}x it)" if room else "")
+    )
 
 
 def long_lines(run: LongRun) -> list[str]:
