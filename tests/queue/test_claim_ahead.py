@@ -157,16 +157,22 @@ def test_a_drain_of_short_jobs_claims_in_moderate_batches_and_counts_them(probe_
     settings = WorkerSettings(concurrency=2, prefetch=8, poll_seconds=0.1, lease_seconds=5)
     held: list[int] = []
 
+    async def watch(worker: Worker) -> None:
+        for _ in range(2000):  # what the worker holds ahead: buffered and asked for
+            held.append(len(worker._buffer) + worker._claiming)
+            if worker.processed == len(ids):
+                return
+            await asyncio.sleep(0.001)
+
     def all_done() -> bool:
-        held.append(int(scalar(probe_db, "select count(*) from jobs where status = 'running'")))
         return int(scalar(probe_db, "select count(*) from jobs where status = 'succeeded'")) == len(ids)
 
-    worker = run_worker(probe_db, all_done, settings=settings)
+    worker = run_worker(probe_db, all_done, settings=settings, during=watch)
     assert worker.processed == len(ids)
     # No claim takes more than the idle slots and prefetch ahead (2 + 8), so 400 jobs need
-    # at least 40 claims; the buffer never holds more than 4 x prefetch plus one claim.
+    # at least 40 claims; a claim starts only while at most 4 x prefetch are held ahead.
     assert worker.claims >= len(ids) // (2 + 8)
-    assert max(held) <= 2 + 4 * 8 + 8 + 2, max(held)
+    assert held and 2 < max(held) <= 4 * 8 + 2 + 8, max(held)
     with psycopg.connect(probe_db) as conn:
         attempts = conn.execute("select attempts from jobs where id = any (%s)", (ids,)).fetchall()
     assert attempts == [(1,)] * len(ids), "each ran once"
@@ -190,3 +196,46 @@ def test_a_claimed_payload_reads_back_exactly_empty_or_not(probe_db: str) -> Non
     assert type(jobs[ids[3]].payload["big"]) is int, "a large integer is not rounded through a float"
     jobs[ids[0]].payload["x"] = 1
     assert jobs[ids[1]].payload == {}, "each job's empty payload is a dict of its own"
+
+
+def _claims_started(*, short: bool) -> tuple[list[int], bool]:
+    """Run the claim loop with claims that never come back until released: how many it
+    started, and whether it waited for them once told to stop."""
+    worker = _worker(concurrency=1, prefetch=8, poll_seconds=0.05)
+    worker._job_seconds = 0.001 if short else 5.0
+    worker._claim_seconds, worker._slot_period = 0.002, 0.000_02
+    started: list[int] = []
+
+    async def scenario() -> bool:
+        release = asyncio.Event()
+
+        async def held_claim(room: int) -> None:
+            started.append(room)
+            try:
+                await release.wait()
+            finally:
+                worker._claiming -= room
+                worker._slot_freed.set()
+
+        worker._claim = held_claim  # type: ignore[method-assign]
+        stop = asyncio.Event()
+        claim_loop = asyncio.create_task(worker._claim_loop(stop))
+        await asyncio.sleep(0.2)
+        stop.set()
+        await asyncio.sleep(0.1)
+        waited = not claim_loop.done()
+        release.set()
+        await asyncio.wait_for(claim_loop, 5)
+        return waited
+
+    waited = asyncio.run(scenario())
+    return started, waited
+
+
+def test_two_claims_go_out_at_once_only_while_jobs_are_short_and_none_is_abandoned() -> None:
+    started, waited = _claims_started(short=True)
+    assert started == [1 + 8, 8], "a second claim while the first is under way"
+    assert waited, "the loop stopped only once its claims were back"
+    started, waited = _claims_started(short=False)
+    assert started == [1], "long jobs: one claim at a time"
+    assert waited

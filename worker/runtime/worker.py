@@ -5,11 +5,11 @@ Guarantees, on top of the queue's (see :mod:`worker.queue`):
 * At most ``concurrency`` jobs run at once in a process; several processes on several
   hosts run side by side safely, coordinating only through PostgreSQL.
 * While jobs are short (their recent average under ``prefetch_below_seconds``), the
-  worker claims ahead of its free slots: it keeps as many jobs as its slots take during
-  one and a half claim round trips (at most ``prefetch``) to twice that in a local buffer,
-  most urgent first, so a slot that frees takes its next job at once instead of waiting
-  for a claim round trip, and claims come in batches (each statement's fixed cost spread
-  over them). Buffered jobs are under
+  worker claims ahead of its free slots: it claims again whenever no more jobs are
+  buffered or asked for than its slots take during one and a half claim round trips (at
+  most four times ``prefetch``), at most ``prefetch`` ahead a claim and two claims at
+  once, and keeps them in a local buffer, most urgent first, so a slot that frees takes
+  its next job at once instead of waiting for a claim round trip. Buffered jobs are under
   lease like running ones (the heartbeat extends theirs too); a new urgent job overtakes
   them when it is claimed; on shutdown they are handed back at once, their attempt not
   counted. With long jobs nothing is claimed ahead: a slot's claim round trip is then
@@ -68,6 +68,8 @@ log = get_logger("worker.runtime")
 AttemptWithBackoff.INITIAL_DELAY = 0.25
 AttemptWithBackoff.DELAY_BACKOFF = 1.0
 _OUTAGE_RETRY_SECONDS = 0.25
+# Claims under way at once while jobs are short (one otherwise).
+_CLAIMS_AT_ONCE = 2
 # At most this many times ``prefetch`` jobs are kept claimed ahead (a claim takes at most
 # ``prefetch`` of them).
 _AHEAD_LIMIT = 4
@@ -159,6 +161,11 @@ class Worker:
         # and the time between two jobs a slot takes from the buffer one after the other.
         self._claim_seconds: float | None = None
         self._slot_period: float | None = None
+        self._claiming = 0  # jobs asked for by claims under way
+        self._dry = False  # the last claim found fewer jobs than it asked for
+        self._claim_failures = 0  # claims in a row the database did not answer
+        self._claim_retry_at = 0.0  # loop time before which no claim is started (an outage)
+        self._claim_error: BaseException | None = None
         self._stopping = False
         self._db_trouble_at: float | None = None  # loop time this worker last failed to reach the database
         self._pending_completion: list[Job] = []
@@ -222,49 +229,90 @@ class Worker:
             self._log.info("worker stopped", processed=self.processed, claims=self.claims)
 
     async def _claim_loop(self, stop: asyncio.Event) -> None:
+        """Start claims while there is room: one at a time, or two at once while jobs are
+        short (a claim's round trip then takes longer than the slots take to run what one
+        claim brings). Claims are never cancelled: once the loop stops, those under way
+        finish and their jobs reach the buffer, to be handed back."""
         settings = self.settings
-        kinds = settings.kinds
         loop = asyncio.get_running_loop()
-        failures = 0
-        while not stop.is_set():
-            room = self._claim_room()
-            if room <= 0:
-                self._slot_freed.clear()
-                await _wait_first(self._slot_freed, stop, timeout=settings.poll_seconds)
-                continue
-            # Cleared before claiming, so a notification that arrives during the claim
-            # is not lost: the wait below then returns at once.
-            self._wake.clear()
-            sent = loop.time()
-            try:
-                async with self.pool.connection() as conn:
-                    jobs = await manager.claim_jobs(
-                        conn, owner=self.owner, limit=room, lease_seconds=settings.lease_seconds, kinds=kinds
-                    )
-                failures = 0
-                took, average = loop.time() - sent, self._claim_seconds
-                self._claim_seconds = took if average is None else average + 0.2 * (took - average)
-            except (psycopg.OperationalError, psycopg.InterfaceError, PoolTimeout) as exc:
-                # The database is away: ask again every quarter second, so claiming
-                # resumes within a second of its return. Logged once per outage.
-                failures += 1
-                self._trouble()
-                if failures == 1:
-                    self._log.warning(
-                        "claim failed; retrying until the database answers", error=describe(exc)
-                    )
-                await _wait_first(stop, timeout=_OUTAGE_RETRY_SECONDS)
-                continue
-            if jobs:
-                self.claims += 1
-                for kind, count in Counter(job.kind for job in jobs).items():
-                    metrics.job_claimed(kind, count)
-            for job in jobs:
-                heapq.heappush(self._buffer, (-job.priority, job.run_at, job.id, job))
-            self._dispatch()
-            if len(jobs) == room:
-                continue  # the queue may hold more: claim again as soon as there is room
-            await _wait_first(self._wake, stop, timeout=settings.poll_seconds)
+        claims: set[asyncio.Task[None]] = set()
+        try:
+            while not stop.is_set():
+                if self._claim_error is not None:
+                    raise self._claim_error
+                wait = self._claim_retry_at - loop.time()
+                if wait > 0:  # the database was away: ask again shortly
+                    await _wait_first(stop, timeout=wait)
+                    continue
+                room = self._claim_room()
+                if room <= 0 or len(claims) >= (_CLAIMS_AT_ONCE if self._short() else 1):
+                    self._slot_freed.clear()
+                    await _wait_first(self._slot_freed, stop, timeout=settings.poll_seconds)
+                    continue
+                if self._dry:
+                    if claims:  # the queue looked empty: no second claim beside one under way
+                        self._slot_freed.clear()
+                        await _wait_first(self._slot_freed, stop, timeout=settings.poll_seconds)
+                        continue
+                    self._dry = False
+                    await _wait_first(self._wake, stop, timeout=settings.poll_seconds)
+                    continue
+                # Cleared before claiming, so a notification that arrives during the claim
+                # is not lost: the wait above then returns at once.
+                self._wake.clear()
+                self._claiming += room
+                task = asyncio.create_task(self._claim(room), name="claim")
+                claims.add(task)
+                task.add_done_callback(claims.discard)
+        finally:
+            if claims:
+                await asyncio.gather(*claims, return_exceptions=True)
+
+    async def _claim(self, room: int) -> None:
+        """One claim of up to ``room`` jobs into the buffer, then their start in free slots."""
+        loop = asyncio.get_running_loop()
+        sent = loop.time()
+        try:
+            async with self.pool.connection() as conn:
+                jobs = await manager.claim_jobs(
+                    conn,
+                    owner=self.owner,
+                    limit=room,
+                    lease_seconds=self.settings.lease_seconds,
+                    kinds=self.settings.kinds,
+                )
+        except (psycopg.OperationalError, psycopg.InterfaceError, PoolTimeout) as exc:
+            # The database is away: ask again every quarter second, so claiming resumes
+            # within a second of its return. Logged once per outage.
+            self._claim_failures += 1
+            self._trouble()
+            if self._claim_failures == 1:
+                self._log.warning("claim failed; retrying until the database answers", error=describe(exc))
+            self._claim_retry_at = loop.time() + _OUTAGE_RETRY_SECONDS
+            return
+        except Exception as exc:  # a fault of the worker's own: the claim loop raises it
+            self._claim_error = exc
+            return
+        finally:
+            self._claiming -= room
+            self._slot_freed.set()  # the claim loop may start the next claim
+        self._claim_failures = 0
+        took, average = loop.time() - sent, self._claim_seconds
+        self._claim_seconds = took if average is None else average + 0.2 * (took - average)
+        if jobs:
+            self.claims += 1
+            for kind, count in Counter(job.kind for job in jobs).items():
+                metrics.job_claimed(kind, count)
+        for job in jobs:
+            heapq.heappush(self._buffer, (-job.priority, job.run_at, job.id, job))
+        if len(jobs) < room:
+            self._dry = True  # wait for a notification (or the poll) before claiming again
+        self._dispatch()
+
+    def _short(self) -> bool:
+        """Whether recent jobs were short enough to claim ahead."""
+        average = self._job_seconds
+        return average is not None and average <= self.settings.prefetch_below_seconds
 
     def _claim_room(self) -> int:
         """How many jobs to claim now; 0 while the slots and the buffer have enough.
@@ -276,9 +324,8 @@ class Worker:
         """
         settings = self.settings
         free = settings.concurrency - len(self._inflight)
-        short = self._job_seconds is not None and self._job_seconds <= settings.prefetch_below_seconds
-        ahead = self._ahead() if short else 0
-        buffered = len(self._buffer)
+        ahead = self._ahead() if self._short() else 0
+        buffered = len(self._buffer) + self._claiming  # what claims under way bring counts
         if buffered < free or (ahead and buffered <= ahead):
             return max(0, free - buffered) + min(settings.prefetch, ahead)
         return 0
