@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
+from collections.abc import AsyncIterator
 from typing import Any
 
 import psycopg
@@ -239,3 +241,48 @@ def test_two_claims_go_out_at_once_only_while_jobs_are_short_and_none_is_abandon
     started, waited = _claims_started(short=False)
     assert started == [1], "long jobs: one claim at a time"
     assert waited
+
+
+class _FailingPool:
+    """A pool whose every connection fails with ``error``."""
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+        self.asked = 0
+
+    @contextlib.asynccontextmanager
+    async def connection(self) -> AsyncIterator[Any]:
+        self.asked += 1
+        raise self.error
+        yield  # pragma: no cover
+
+
+def _claim_loop_with(error: Exception) -> tuple[_FailingPool, BaseException | None]:
+    worker = _worker(concurrency=1, poll_seconds=0.05)
+    pool = _FailingPool(error)
+    worker._pool = pool  # type: ignore[assignment]
+
+    async def scenario() -> BaseException | None:
+        stop = asyncio.Event()
+        claim_loop = asyncio.create_task(worker._claim_loop(stop))
+        await asyncio.sleep(0.6)
+        stop.set()
+        try:
+            await asyncio.wait_for(claim_loop, 5)
+        except Exception as exc:
+            return exc
+        return None
+
+    return pool, asyncio.run(scenario())
+
+
+def test_an_unreachable_database_is_asked_again_every_quarter_second() -> None:
+    pool, raised = _claim_loop_with(psycopg.OperationalError("connection refused"))
+    assert raised is None, "an outage does not stop the worker"
+    assert 2 <= pool.asked <= 4, pool.asked
+
+
+def test_a_claim_that_fails_for_another_reason_stops_the_worker() -> None:
+    pool, raised = _claim_loop_with(psycopg.errors.UndefinedTable("relation jobs does not exist"))
+    assert isinstance(raised, psycopg.errors.UndefinedTable)
+    assert pool.asked == 1
