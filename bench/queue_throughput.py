@@ -1017,7 +1017,7 @@ def verdicts(rows: Sequence[Row]) -> list[str]:
                 f"{label}: {100 * r.vs_ceiling:.0f}% of the pgbench ceiling ({which}) (target >= 80%: {met})"
                 + claims
             )
-            lines.append(f"  {budget_line(r)}")
+            lines.append(f"{label}: {budget_line(r)}")
     return lines
 
 
