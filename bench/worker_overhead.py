@@ -1,0 +1,149 @@
+"""What a no-op job costs the worker's own Python, apart from PostgreSQL.
+
+Three figures, each the median of ``--rounds`` rounds, in µs of this process's CPU:
+
+* the slot path a job: ``--jobs`` no-op jobs put in a worker's buffer and run by one slot
+  (``Worker._dispatch`` and ``_run_slot``: the per-job timeout, metrics, the completion
+  queued for a batched finish), with no database at all;
+* one statement's round trip over psycopg's async connection (``select 1``), on a private
+  cluster (``LocalCluster.ephemeral()``, 127.0.0.1);
+* one claim of ``--claim`` jobs (``manager.claim_jobs`` with a kinds filter, in autocommit,
+  as a worker limited to ``noop`` sends it), in a queue of no-op jobs.
+
+They bound what the queue's drain can reach on the machine: ``bench/queue_throughput.py``
+prints what 80% of the pgbench ceiling would leave the workers a job.
+
+    flock /tmp/proxima-bench.lock .venv/bin/python bench/worker_overhead.py
+    .venv/bin/python bench/worker_overhead.py --jobs 5000 --rounds 2     # smoke run
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import heapq
+import platform
+import statistics
+import sys
+import time
+from typing import Any
+
+import psycopg
+from psycopg import AsyncConnection
+
+from worker.db.devdb import LocalCluster
+from worker.db.migrate import migrate_connection
+from worker.handlers import default_registry
+from worker.log import configure
+from worker.queue import manager
+from worker.queue.jobs import Job, JobSpec
+from worker.runtime.worker import Worker, WorkerSettings
+
+PUT_BACK = (
+    "update public.jobs set status = 'queued', attempts = 0, lease_owner = null,"
+    " lease_expires_at = null where id = any (%s)"
+)
+
+
+def note(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+async def slot_path(jobs: int) -> float:
+    """µs of CPU a no-op job through one slot, no database."""
+    worker = Worker("postgresql://unused", default_registry(), WorkerSettings(concurrency=1, kinds=("noop",)))
+    worker._pool = object()  # type: ignore[assignment]  # a no-op job never asks for a connection
+    now = dt.datetime.now(dt.UTC)
+    for i in range(jobs):
+        heapq.heappush(worker._buffer, (0, now, i, Job(i, "noop", None, {}, 0, 1, 5, now, now)))
+    started = time.process_time()
+    worker._dispatch()
+    while worker._inflight or worker._buffer:
+        await asyncio.sleep(0.001)
+    spent = time.process_time() - started
+    if worker.processed != jobs:
+        raise RuntimeError(f"{worker.processed} of {jobs} jobs ran")
+    return 1e6 * spent / jobs
+
+
+async def round_trips(url: str, count: int) -> float:
+    """µs of CPU a ``select 1`` over an async connection."""
+    async with await AsyncConnection.connect(url, autocommit=True) as conn:
+        started = time.process_time()
+        for _ in range(count):
+            cur = await conn.execute("select 1")
+            await cur.fetchall()
+        return 1e6 * (time.process_time() - started) / count
+
+
+async def claims(url: str, count: int, size: int) -> float:
+    """µs of CPU a claim of ``size`` no-op jobs in autocommit, as the worker claims (each put
+    back in the queue by an untimed statement, so the queue stays as it is)."""
+    async with await AsyncConnection.connect(url, autocommit=True) as conn:
+        spent = 0.0
+        for _ in range(count):
+            started = time.process_time()
+            jobs = await manager.claim_jobs(
+                conn, owner="bench", limit=size, lease_seconds=60, kinds=("noop",)
+            )
+            spent += time.process_time() - started
+            if len(jobs) != size:
+                raise RuntimeError(f"claimed {len(jobs)} of {size}")
+            await conn.execute(PUT_BACK, ([job.id for job in jobs],))
+        return 1e6 * spent / count
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--jobs", type=int, default=50_000, help="no-op jobs through the slot a round")
+    parser.add_argument("--statements", type=int, default=2_000, help="round trips and claims a round")
+    parser.add_argument("--claim", type=int, default=16, help="jobs a claim takes (default 16)")
+    parser.add_argument("--rounds", type=int, default=5, help="rounds; the median is reported")
+    args = parser.parse_args()
+    for name in ("jobs", "statements", "claim", "rounds"):
+        if not 1 <= getattr(args, name) <= 1_000_000:
+            parser.error(f"--{name} must be between 1 and 1000000")
+    configure("WARNING")
+    results: dict[str, list[float]] = {"slot": [], "select 1": [], "claim": []}
+    with LocalCluster.ephemeral() as cluster:
+        url = cluster.url()
+        with psycopg.connect(url, autocommit=True) as conn:
+            migrate_connection(conn)
+            manager.enqueue_sync(conn, [JobSpec("noop") for _ in range(args.claim * 4)])
+            conn.execute("vacuum analyze public.jobs")
+
+        async def one_round() -> None:
+            results["slot"].append(await slot_path(args.jobs))
+            results["select 1"].append(await round_trips(url, args.statements))
+            results["claim"].append(await claims(url, args.statements, args.claim))
+
+        for number in range(1, args.rounds + 1):
+            note(f"round {number}/{args.rounds}")
+            asyncio.run(one_round())
+    print(
+        f"worker overhead, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}: "
+        f"{platform.machine()}, Python {platform.python_version()}, median of {args.rounds} rounds"
+    )
+    print("command: bench/worker_overhead.py " + " ".join(sys.argv[1:]))
+    rows: list[tuple[str, Any]] = [
+        ("a no-op job through one slot, no database (µs CPU a job)", statistics.median(results["slot"])),
+        (
+            "select 1 over psycopg's async connection (µs CPU a statement)",
+            statistics.median(results["select 1"]),
+        ),
+        (
+            f"a claim of {args.claim} jobs, kinds filter (µs CPU a claim; a job: "
+            f"{statistics.median(results['claim']) / args.claim:.1f})",
+            statistics.median(results["claim"]),
+        ),
+    ]
+    for label, value in rows:
+        print(f"| {label} | {value:.1f} |")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
