@@ -199,7 +199,8 @@ class Drain:
     enqueue_s: float
     drain_s: float
     cpu: CpuSplit  # over the drain
-    claims: int | None = None  # claim statements that returned jobs (our in-process worker only)
+    claims: int | None = None  # claim statements that returned jobs (our worker only)
+    claim_s: float | None = None  # their round trips, summed (our in-process worker only)
 
     @property
     def mean_claim(self) -> float | None:
@@ -699,7 +700,7 @@ async def run_ours(
             profile=profile,
         )
         if isinstance(group, OurWorkerInProcess):
-            drain = dataclasses.replace(drain, claims=group.worker.claims)
+            drain = dataclasses.replace(drain, claims=group.worker.claims, claim_s=group.worker.claim_seconds)
         elif isinstance(group, Subprocesses):
             drain = dataclasses.replace(drain, claims=group.claims())
         return drain
@@ -1013,6 +1014,8 @@ def verdicts(rows: Sequence[Row]) -> list[str]:
             which = "per job" if r.ceiling.batch == 1 else f"batched, N={r.ceiling.batch}"
             mean = r.ours.mean_claim
             claims = f"; our worker's claims took {mean:.1f} jobs on average" if mean is not None else ""
+            if mean is not None and r.ours.claim_s is not None and r.ours.claims:
+                claims += f", {1000 * r.ours.claim_s / r.ours.claims:.2f} ms a round trip"
             lines.append(
                 f"{label}: {100 * r.vs_ceiling:.0f}% of the pgbench ceiling ({which}) (target >= 80%: {met})"
                 + claims
@@ -1182,6 +1185,8 @@ async def run_suite(
             ours = await run_ours(bench, args, concurrency, processes, work_dir, profile=profile)
             ours_runs.append(ours)
             mean = f", {ours.mean_claim:.1f} jobs a claim" if ours.mean_claim is not None else ""
+            if ours.claim_s is not None and ours.claims:
+                mean += f" in {1000 * ours.claim_s / ours.claims:.2f} ms"
             note(f"  enqueue {ours.enqueue_rate:,.0f} jobs/s, drain {ours.drain_rate:,.0f} jobs/s{mean}")
             if profile is not None:
                 buffer = io.StringIO()

@@ -176,6 +176,7 @@ class Worker:
         self._log = log.bind(worker=self.owner)
         self.processed = 0
         self.claims = 0  # claim statements that returned jobs
+        self.claim_seconds = 0.0  # their round trips, summed
 
     @property
     def pool(self) -> AsyncConnectionPool[Any]:
@@ -301,6 +302,7 @@ class Worker:
         self._claim_seconds = took if average is None else average + 0.2 * (took - average)
         if jobs:
             self.claims += 1
+            self.claim_seconds += took
             for kind, count in Counter(job.kind for job in jobs).items():
                 metrics.job_claimed(kind, count)
         for job in jobs:
