@@ -126,6 +126,11 @@ def test_claim_ahead_covers_a_claim_round_trip_at_the_slots_pace_within_bounds()
     assert worker._ahead() == 1
     worker._slot_period = 0.000_02  # no-op jobs: 600 jobs a round trip, held to 4 x prefetch
     assert worker._ahead() == 32
+    never = _worker(concurrency=4, prefetch=0)
+    never._claim_seconds, never._slot_period, never._job_seconds = 0.002, 0.000_02, 0.001
+    assert never._ahead() == 0, "prefetch 0: nothing is claimed ahead"
+    _fill(never, buffered=0, running=4)
+    assert never._claim_room() == 0
 
 
 def test_claims_stay_moderate_and_come_back_to_back_while_the_slots_outpace_them() -> None:

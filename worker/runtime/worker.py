@@ -336,7 +336,7 @@ class Worker:
         """How many short jobs to keep claimed ahead: as many as the slots take during one
         and a half claim round trips (all of them busy, each taking a job every
         ``_slot_period`` seconds), at least 1, at most four times ``prefetch``;
-        ``prefetch`` until both have been measured.
+        ``prefetch`` until both have been measured (0 with ``prefetch`` 0: never ahead).
 
         A fixed number either ran dry (no-op jobs, 16 ahead: every claim found the slot
         idle, its round trip longer than the jobs left) or, for jobs of tens of
@@ -344,7 +344,7 @@ class Worker:
         """
         prefetch = self.settings.prefetch
         claim, period = self._claim_seconds, self._slot_period
-        if claim is None or not period:
+        if claim is None or not period or not prefetch:
             return prefetch
         taken = 1.5 * claim * self.settings.concurrency / period
         return max(1, min(_AHEAD_LIMIT * prefetch, math.ceil(taken)))
