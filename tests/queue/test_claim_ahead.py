@@ -291,3 +291,29 @@ def test_a_claim_that_fails_for_another_reason_stops_the_worker() -> None:
     pool, raised = _claim_loop_with(psycopg.errors.UndefinedTable("relation jobs does not exist"))
     assert isinstance(raised, psycopg.errors.UndefinedTable)
     assert pool.asked == 1
+
+
+def test_a_claim_fault_while_the_loop_stops_is_not_swallowed() -> None:
+    worker = _worker(concurrency=1, poll_seconds=0.05)
+
+    async def scenario() -> None:
+        release = asyncio.Event()
+
+        async def failing_claim(room: int) -> None:
+            try:
+                await release.wait()
+                worker._claim_error = RuntimeError("a fault of the worker's own")
+            finally:
+                worker._claiming -= room
+                worker._slot_freed.set()
+
+        worker._claim = failing_claim  # type: ignore[method-assign]
+        stop = asyncio.Event()
+        claim_loop = asyncio.create_task(worker._claim_loop(stop))
+        await asyncio.sleep(0.1)
+        stop.set()
+        release.set()
+        await asyncio.wait_for(claim_loop, 5)
+
+    with pytest.raises(RuntimeError, match="fault of the worker's own"):
+        asyncio.run(scenario())

@@ -268,6 +268,8 @@ class Worker:
         finally:
             if claims:
                 await asyncio.gather(*claims, return_exceptions=True)
+        if self._claim_error is not None:  # a claim that ended while the loop was stopping
+            raise self._claim_error
 
     async def _claim(self, room: int) -> None:
         """One claim of up to ``room`` jobs into the buffer, then their start in free slots."""
