@@ -117,7 +117,7 @@ def _fill(worker: Worker, *, buffered: int, running: int) -> None:
 def test_claim_ahead_covers_a_claim_round_trip_at_the_slots_pace_within_bounds() -> None:
     worker = _worker(concurrency=4, prefetch=8)
     assert worker._ahead() == 8, "prefetch until the round trip and the pace are measured"
-    worker._claim_seconds = 0.002
+    worker._claim_round_trip = 0.002
     assert worker._ahead() == 8
     # Four slots each taking a job every 10 ms: 400 jobs/s, 3 ms of round trips: 1.2 jobs.
     worker._slot_period = 0.010
@@ -127,7 +127,7 @@ def test_claim_ahead_covers_a_claim_round_trip_at_the_slots_pace_within_bounds()
     worker._slot_period = 0.000_02  # no-op jobs: 600 jobs a round trip, held to 4 x prefetch
     assert worker._ahead() == 32
     never = _worker(concurrency=4, prefetch=0)
-    never._claim_seconds, never._slot_period, never._job_seconds = 0.002, 0.000_02, 0.001
+    never._claim_round_trip, never._slot_period, never._job_seconds = 0.002, 0.000_02, 0.001
     assert never._ahead() == 0, "prefetch 0: nothing is claimed ahead"
     _fill(never, buffered=0, running=4)
     assert never._claim_room() == 0
@@ -136,7 +136,7 @@ def test_claim_ahead_covers_a_claim_round_trip_at_the_slots_pace_within_bounds()
 def test_claims_stay_moderate_and_come_back_to_back_while_the_slots_outpace_them() -> None:
     worker = _worker(concurrency=1, prefetch=8)
     worker._job_seconds = 0.001  # short jobs
-    worker._claim_seconds, worker._slot_period = 0.002, 0.000_02  # 32 ahead (the limit)
+    worker._claim_round_trip, worker._slot_period = 0.002, 0.000_02  # 32 ahead (the limit)
     _fill(worker, buffered=0, running=0)
     assert worker._claim_room() == 1 + 8, "an idle slot and at most prefetch ahead, not the whole 32"
     _fill(worker, buffered=20, running=1)
@@ -150,7 +150,7 @@ def test_claims_stay_moderate_and_come_back_to_back_while_the_slots_outpace_them
 def test_long_jobs_are_claimed_only_for_idle_slots() -> None:
     worker = _worker(concurrency=4, prefetch=8)
     worker._job_seconds = 5.0
-    worker._claim_seconds, worker._slot_period = 0.002, 5.0
+    worker._claim_round_trip, worker._slot_period = 0.002, 5.0
     _fill(worker, buffered=0, running=1)
     assert worker._claim_room() == 3
     _fill(worker, buffered=1, running=1)
@@ -205,26 +205,37 @@ def test_a_claimed_payload_reads_back_exactly_empty_or_not(probe_db: str) -> Non
     assert jobs[ids[1]].payload == {}, "each job's empty payload is a dict of its own"
 
 
+def _hold_claims(
+    worker: Worker, release: asyncio.Event, started: list[int], *, fault: Exception | None = None
+) -> None:
+    """Put in the worker's claim one that notes its size in ``started`` and comes back only
+    once ``release`` is set, with ``fault`` (a fault of the worker's own) if given, as
+    ``Worker._claim`` ends a claim."""
+
+    async def held_claim(room: int) -> None:
+        started.append(room)
+        try:
+            await release.wait()
+            if fault is not None:
+                worker._claim_error = fault
+        finally:
+            worker._claiming -= room
+            worker._slot_freed.set()
+
+    worker._claim = held_claim  # type: ignore[method-assign]
+
+
 def _claims_started(*, short: bool) -> tuple[list[int], bool]:
     """Run the claim loop with claims that never come back until released: how many it
     started, and whether it waited for them once told to stop."""
     worker = _worker(concurrency=1, prefetch=8, poll_seconds=0.05)
     worker._job_seconds = 0.001 if short else 5.0
-    worker._claim_seconds, worker._slot_period = 0.002, 0.000_02
+    worker._claim_round_trip, worker._slot_period = 0.002, 0.000_02
     started: list[int] = []
 
     async def scenario() -> bool:
         release = asyncio.Event()
-
-        async def held_claim(room: int) -> None:
-            started.append(room)
-            try:
-                await release.wait()
-            finally:
-                worker._claiming -= room
-                worker._slot_freed.set()
-
-        worker._claim = held_claim  # type: ignore[method-assign]
+        _hold_claims(worker, release, started)
         stop = asyncio.Event()
         claim_loop = asyncio.create_task(worker._claim_loop(stop))
         await asyncio.sleep(0.2)
@@ -298,16 +309,7 @@ def test_a_claim_fault_while_the_loop_stops_is_not_swallowed() -> None:
 
     async def scenario() -> None:
         release = asyncio.Event()
-
-        async def failing_claim(room: int) -> None:
-            try:
-                await release.wait()
-                worker._claim_error = RuntimeError("a fault of the worker's own")
-            finally:
-                worker._claiming -= room
-                worker._slot_freed.set()
-
-        worker._claim = failing_claim  # type: ignore[method-assign]
+        _hold_claims(worker, release, [], fault=RuntimeError("a fault of the worker's own"))
         stop = asyncio.Event()
         claim_loop = asyncio.create_task(worker._claim_loop(stop))
         await asyncio.sleep(0.1)

@@ -159,7 +159,7 @@ class Worker:
         self._job_seconds: float | None = None  # moving average of recent job durations
         # Moving averages that size the claim-ahead buffer (_ahead): a claim's round trip,
         # and the time between two jobs a slot takes from the buffer one after the other.
-        self._claim_seconds: float | None = None
+        self._claim_round_trip: float | None = None
         self._slot_period: float | None = None
         self._claiming = 0  # jobs asked for by claims under way
         self._dry = False  # the last claim found fewer jobs than it asked for
@@ -300,8 +300,8 @@ class Worker:
             self._claiming -= room
             self._slot_freed.set()  # the claim loop may start the next claim
         self._claim_failures = 0
-        took, average = loop.time() - sent, self._claim_seconds
-        self._claim_seconds = took if average is None else average + 0.2 * (took - average)
+        took, average = loop.time() - sent, self._claim_round_trip
+        self._claim_round_trip = took if average is None else average + 0.2 * (took - average)
         if jobs:
             self.claims += 1
             self.claim_seconds += took
@@ -345,7 +345,7 @@ class Worker:
         milliseconds, held more jobs under this worker's lease than it needed.
         """
         prefetch = self.settings.prefetch
-        claim, period = self._claim_seconds, self._slot_period
+        claim, period = self._claim_round_trip, self._slot_period
         if claim is None or not period or not prefetch:
             return prefetch
         taken = 1.5 * claim * self.settings.concurrency / period
