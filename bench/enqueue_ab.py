@@ -1,19 +1,26 @@
-"""One zone's hour of the weekly enqueue, side by side with variants of the schema or function.
+"""One step of the weekly enqueue, side by side with variants of the schema or function.
 
-Builds the bench/enqueue_scale.py data (100,000 active people, 1x history), runs the first
-full enqueue and the hour with nobody due for real, then calls the hour in which Tokyo's
-Monday 06:00 passes (4,008 people due) ``--rounds`` times per variant, interleaved, each
-call in a transaction that is rolled back (the variant's statements run first, inside
-it) and followed by ``vacuum analyze public.jobs``. Prints each variant's median and the
-median of its per-round ratio to the queue as the migrations leave it.
+Builds the bench/enqueue_scale.py data (100,000 active people, 1x history). With ``--step
+zone`` (the default) it runs the first full enqueue and the hour with nobody due for real,
+then calls the hour in which Tokyo's Monday 06:00 passes (4,008 people due) ``--rounds``
+times per variant; with ``--step full`` it calls the first full enqueue (every active
+person due, no jobs yet: 101,052 jobs) instead. Variants are interleaved, each call in a
+transaction that is rolled back (the variant's statements run first, inside it) and
+followed by ``vacuum analyze public.jobs``. Prints each variant's median and the median
+of its per-round ratio to the queue as the migrations leave it.
 
 Variants (``--variant``, repeatable): ``next_idx`` (the former jobs_next_idx back),
 ``bitmap_off`` (bitmap scans off for the function), ``user_id_index`` ((user_id) instead
-of (user_id, dedupe_key)), ``no_weekly_run_idx``, and ``rev:REV`` (the enqueue function as
-the migration 20261201110200 defined it at git revision REV, e.g. ``rev:c4fe41d``).
+of (user_id, dedupe_key)), ``no_weekly_run_idx``, ``include_user_id`` (the text-keyed
+sources' (lower(user_id), time) indexes with user_id included, so a probe can be an
+index-only scan), and ``rev:REV`` (the enqueue function as
+the migration 20261201110200 defined it at git revision REV, e.g. ``rev:c4fe41d``), and
+``sql:FILE[+FILE...]`` (migration files of the working tree run as they are, in that order).
 
     flock /tmp/proxima-bench.lock .venv/bin/python bench/enqueue_ab.py --variant next_idx --rounds 15
     flock /tmp/proxima-bench.lock .venv/bin/python bench/enqueue_ab.py --variant rev:c4fe41d --rounds 15
+    flock /tmp/proxima-bench.lock .venv/bin/python bench/enqueue_ab.py --step full --rounds 5 \
+        --variant sql:supabase/migrations/20261201110200_enqueue_skips_probes_of_known_writers.sql+supabase/migrations/20261201100400_queue_person_check_per_statement.sql
 """
 
 from __future__ import annotations
@@ -46,6 +53,17 @@ NAMED = {
         "create index jobs_user_idx on public.jobs (user_id)",
     ],
     "no_weekly_run_idx": ["drop index public.jobs_weekly_run_idx"],
+    "include_user_id": [
+        f"drop index public.proxima_{table}_lower_user_{column}; create index proxima_{table}_lower_user_{column}"
+        f" on public.{table} (lower(user_id), {time}) include (user_id)"
+        for table, column, time in (
+            ("symptom_tracking", "date", "occurrence_date"),
+            ("quick_scans", "created", "created_at"),
+            ("deep_dive_sessions", "created", "created_at"),
+        )
+    ]
+    # The new expression indexes' statistics, as the old ones have.
+    + ["analyze public.symptom_tracking, public.quick_scans, public.deep_dive_sessions"],
 }
 
 
@@ -57,7 +75,10 @@ def statements(variant: str) -> list[str]:
             ["git", "show", f"{variant[4:]}:{FUNCTION_MIGRATION}"], check=True, capture_output=True, text=True
         ).stdout
         return [text]
-    raise SystemExit(f"unknown variant {variant!r}: one of {', '.join(NAMED)} or rev:REV")
+    if variant.startswith("sql:"):
+        root = Path(__file__).resolve().parent.parent
+        return [(root / name).read_text(encoding="utf-8") for name in variant[4:].split("+")]
+    raise SystemExit(f"unknown variant {variant!r}: one of {', '.join(NAMED)}, rev:REV or sql:FILE[+FILE]")
 
 
 def main() -> int:
@@ -67,10 +88,13 @@ def main() -> int:
     parser.add_argument("--variant", action="append", required=True, help="a variant (repeatable)")
     parser.add_argument("--rounds", type=int, default=15, help="interleaved rounds (15)")
     parser.add_argument("--people", type=int, default=100_000, help="active people (100000)")
+    parser.add_argument("--step", choices=("zone", "full"), default="zone", help="the step timed (zone)")
     args = parser.parse_args()
     if args.rounds < 1 or args.people < 1000:
         parser.error("--rounds must be at least 1 and --people at least 1000")
-    variants = {"as the migrations leave it": []} | {v: statements(v) for v in args.variant}
+    variants: dict[str, list[str]] = {"as the migrations leave it": []} | {
+        v: statements(v) for v in args.variant
+    }
     people = es.People(args.people, 1)
     with LocalCluster.ephemeral() as cluster, psycopg.connect(cluster.url(), autocommit=True) as conn:
         migrate_connection(conn)
@@ -85,7 +109,7 @@ def main() -> int:
             if step.new_rows_before:
                 es.new_hour(conn, people, step.as_of, hourly, 100 + number)
                 conn.execute("analyze public.quick_scans")
-            if step.key != "zone":
+            if step.key != args.step:
                 es.call(conn, "public.enqueue_weekly_analysis", step.as_of, commit=True)
                 conn.execute("vacuum analyze public.jobs")
                 continue
@@ -104,8 +128,10 @@ def main() -> int:
                     except es.Rollback:
                         pass
                     conn.execute("vacuum analyze public.jobs")
+            break
     base = times["as the migrations leave it"]
-    print(f"bench/enqueue_ab.py {' '.join(sys.argv[1:])}: one zone's hour, {args.rounds} interleaved rounds")
+    what = "one zone's hour" if args.step == "zone" else "the full enqueue"
+    print(f"bench/enqueue_ab.py {' '.join(sys.argv[1:])}: {what}, {args.rounds} interleaved rounds")
     for name, values in times.items():
         ratio = statistics.median(a / b for a, b in zip(values, base, strict=True))
         print(

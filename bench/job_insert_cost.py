@@ -80,6 +80,7 @@ def variants(indexes: list[str]) -> dict[str, tuple[list[str], str]]:
     found: dict[str, tuple[list[str], str]] = {
         "the queue as it is (on conflict do nothing)": ([], full),
         "plain insert (no on conflict)": ([], INSERT),
+        "rows in the person's order (order by u.id)": ([], INSERT + " order by u.id" + ON_CONFLICT),
         "without the NOTIFY and person-check trigger": (
             ["alter table public.jobs disable trigger jobs_notify_inserted"],
             full,

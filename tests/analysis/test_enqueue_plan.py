@@ -228,6 +228,10 @@ def test_with_statistics_the_planner_itself_chooses_indexes_and_no_sort_spills(
     first = enqueue_plan(conn, SUNDAY_1930, seqscan=True, analyze=True)
     assert not {"symptom_tracking", "quick_scans"} & set(seq_scans(first)), scans(first)
     assert enqueue(conn, SUNDAY_1930) == 4000
+    # 20261201130000: the jobs went in in the person's order, so each index by key or by
+    # person was filled from one end, not at random pages.
+    inserted = [r[0] for r in conn.execute("select user_id from public.jobs order by id").fetchall()]
+    assert len(inserted) == 4000 and inserted == sorted(inserted)
     conn.execute("vacuum analyze public.jobs")
     hourly = enqueue_plan(conn, SUNDAY_2130 - dt.timedelta(hours=1), seqscan=True, analyze=True)
     assert not set(seq_scans(hourly)) & filled, scans(hourly)

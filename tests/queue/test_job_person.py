@@ -134,3 +134,62 @@ def test_the_wake_up_still_names_the_kinds(conn: psycopg.Connection[Any], db_url
         )
         notices = list(listener.notifies(timeout=5, stop_after=1))
     assert [sorted(n.payload.split(",")) for n in notices] == [["export_pdf", "weekly_analysis"]]
+
+
+def _check_plans(conn: psycopg.Connection[Any], people: list[uuid.UUID]) -> list[str]:
+    """The trigger's person check plan (auto_explain, as text) for one insert of ``people``'s
+    jobs; the insert is rolled back."""
+    notices: list[str] = []
+    conn.add_notice_handler(lambda diag: notices.append(diag.message_primary or ""))
+    with pytest.raises(errors.QueryCanceled), conn.transaction():
+        conn.execute("load 'auto_explain'")
+        for setting, value in {
+            "auto_explain.log_min_duration": "0",
+            "auto_explain.log_nested_statements": "on",
+            "auto_explain.log_level": "notice",
+        }.items():
+            conn.execute("select set_config(%s, %s, true)", (setting, value))
+        conn.execute(
+            "insert into public.jobs (kind, user_id) select 'weekly_analysis', p from unnest(%s::uuid[]) p",
+            (people,),
+        )
+        raise errors.QueryCanceled("roll back")
+    return [n for n in notices if "from inserted_jobs j" in n and "auth.users" in n]
+
+
+def test_a_large_batch_checks_its_people_in_one_join_and_a_small_one_by_probes(
+    conn: psycopg.Connection[Any],
+) -> None:
+    # 20261201130000: without LIMIT 1 the plan follows the batch's size. With it, every
+    # row probed auth.users once (101,052 probes in a full weekly enqueue).
+    people = [uuid.uuid4() for _ in range(5000)]
+    with conn.cursor().copy("copy auth.users (id) from stdin") as copy:
+        for person in people:
+            copy.write_row((person,))
+    conn.execute("vacuum analyze auth.users")
+    # In one session, one after the other: each batch gets the plan of its own size, not
+    # the plan of the session's first batch.
+    for size, wanted, unwanted in ((4000, "Hash Anti Join", "users_pkey"), (3, "users_pkey", "Seq Scan")) * 2:
+        [plan] = _check_plans(conn, people[:size])
+        assert wanted in plan and unwanted not in plan, (size, plan)
+    # And a large batch with one missing person is still refused as a whole.
+    with pytest.raises(errors.ForeignKeyViolation) as caught:
+        conn.execute(
+            "insert into public.jobs (kind, user_id) select 'weekly_analysis', p from unnest(%s::uuid[]) p",
+            ([*people[:2000], uuid.uuid4(), *people[2000:4000]],),
+        )
+    assert caught.value.diag.constraint_name == "jobs_user_id_fkey"
+    assert _jobs(conn) == 0
+
+
+def test_the_wake_up_lists_each_kind_once_in_order(conn: psycopg.Connection[Any], db_url: str) -> None:
+    person = _person(conn)
+    with psycopg.connect(db_url, autocommit=True) as listener:
+        listener.execute("listen proxima_jobs")
+        conn.execute(
+            "insert into public.jobs (kind, user_id)"
+            " select k, %s from unnest(array['weekly_analysis', 'export_pdf', 'weekly_analysis', 'housekeeping']) k",
+            (person,),
+        )
+        notices = list(listener.notifies(timeout=5, stop_after=1))
+    assert [n.payload for n in notices] == ["export_pdf,housekeeping,weekly_analysis"]
