@@ -1,6 +1,6 @@
 """One step of the weekly enqueue, side by side with variants of the schema or function.
 
-Builds the bench/enqueue_scale.py data (100,000 active people, 1x history). With ``--step
+Builds the bench/enqueue_scale.py data (100,000 active people, ``--history`` 1x or more). With ``--step
 zone`` (the default) it runs the first full enqueue and the hour with nobody due for real,
 then calls the hour in which Tokyo's Monday 06:00 passes (4,008 people due) ``--rounds``
 times per variant; with ``--step full`` it calls the first full enqueue (every active
@@ -89,9 +89,12 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=15, help="interleaved rounds (15)")
     parser.add_argument("--people", type=int, default=100_000, help="active people (100000)")
     parser.add_argument("--step", choices=("zone", "full"), default="zone", help="the step timed (zone)")
+    parser.add_argument(
+        "--history", type=int, default=1, help="history factor, as bench/enqueue_scale.py's (1)"
+    )
     args = parser.parse_args()
-    if args.rounds < 1 or args.people < 1000:
-        parser.error("--rounds must be at least 1 and --people at least 1000")
+    if args.rounds < 1 or args.people < 1000 or args.history < 1:
+        parser.error("--rounds and --history must be at least 1 and --people at least 1000")
     variants: dict[str, list[str]] = {"as the migrations leave it": []} | {
         v: statements(v) for v in args.variant
     }
@@ -99,11 +102,13 @@ def main() -> int:
     with LocalCluster.ephemeral() as cluster, psycopg.connect(cluster.url(), autocommit=True) as conn:
         migrate_connection(conn)
         es.load(conn, people, range(1), with_people=True)
+        if args.history > 1:
+            es.add_history(conn, 1, args.history)
         conn.execute("vacuum analyze")
         sizes = sum(
             int(conn.execute(f"select count(*) from public.{t}").fetchall()[0][0]) for t in es.APP_TABLES
         )
-        hourly = max(1, sizes // (28 * 24))
+        hourly = max(1, sizes // args.history // (28 * 24))
         times: dict[str, list[float]] = {name: [] for name in variants}
         for number, step in enumerate(es.STEPS):
             if step.new_rows_before:

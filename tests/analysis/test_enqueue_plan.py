@@ -240,6 +240,36 @@ def test_with_statistics_the_planner_itself_chooses_indexes_and_no_sort_spills(
         assert spills == []
 
 
+def test_a_large_batch_leaves_fresh_coarse_statistics(conn: psycopg.Connection[Any]) -> None:
+    """After 1,000 jobs or more (a tenth of the queue or more) the enqueue analyzes the queue,
+    at the function's statistics target of 10: a 3,000-row sample, coarse histograms."""
+    conn.execute(
+        """
+        with people as (
+          select gen_random_uuid() as id from generate_series(1, 1200)
+        ), users as (
+          insert into auth.users (id) select id from people returning id
+        )
+        insert into public.quick_scans (user_id, body_part, created_at)
+        select id::text, 'knee', %s from people
+        """,
+        (SUNDAY_1930 - dt.timedelta(days=2),),
+    )
+    assert enqueue(conn, SUNDAY_1930) == 1200
+    row = conn.execute(
+        "select c.reltuples, s.histogram_bounds::text"
+        " from pg_class c join pg_stats s on s.schemaname = 'public' and s.tablename = c.relname"
+        " where c.oid = 'public.jobs'::regclass and s.attname = 'id'"
+    ).fetchone()
+    assert row is not None, "public.jobs was not analyzed"
+    reltuples, bounds = row
+    assert reltuples == 1200
+    # Target 10: at most 11 bounds (the default target of 100 gives 101 over 1,200 ids).
+    assert 2 <= len(bounds.strip("{}").split(",")) <= 11, bounds
+    # The session's own target is untouched.
+    assert conn.execute("show default_statistics_target").fetchone() == ("100",)
+
+
 # -- the marks -------------------------------------------------------------------------------------
 
 
