@@ -893,7 +893,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--shared-buffers",
         type=_buffers,
-        default="",
+        default=None,
         help="PostgreSQL's shared_buffers, e.g. 1GB (default: the harness's 128MB; Supabase's "
         "Small and Medium computes run 512MB and 1GB)",
     )

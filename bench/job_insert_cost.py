@@ -5,16 +5,19 @@ The full weekly enqueue (every active person due) inserts one row per person int
 takes the queue as the migrations leave it, with ``--people`` people in ``auth.users``
 and three earlier weeks of finished weekly jobs, and inserts one weekly job per person
 in one statement (as ``enqueue_weekly_analysis`` does, ``on conflict ... do nothing``),
-rolled back and vacuumed after each; then the same with one part taken away at a time,
+rolled back and vacuumed after each; the same rows in the person's order (as the enqueue
+inserts them since 20261201130000); then the same with one part taken away at a time,
 inside the rolled-back transaction: the NOTIFY trigger (or a statement trigger without
 the transition table), the kind check as it was before
 ``20261201110000_job_kind_check_without_bounded_repeat.sql``, each index that an inserted
 queued row enters, and all of them (the heap and the primary key alone). The variants
 run interleaved, ``--repeat`` rounds; the figure is the median, in µs a row and as a
-ratio to the full insert of the same round.
+ratio to the full insert of the same round. ``--analyze`` then commits one batch and times
+``analyze public.jobs`` at statistics targets 100 and 10, interleaved.
 
     flock /tmp/proxima-bench.lock .venv/bin/python bench/job_insert_cost.py --markdown
     .venv/bin/python bench/job_insert_cost.py --people 2000 --repeat 2      # smoke run
+    flock /tmp/proxima-bench.lock .venv/bin/python bench/job_insert_cost.py --people 100000 --repeat 3 --markdown --analyze
 """
 
 from __future__ import annotations
@@ -123,6 +126,21 @@ def measure(
     return seconds
 
 
+def analyze_cost(conn: psycopg.Connection[Any], repeat: int) -> dict[int, list[float]]:
+    """Wall time (s) of ``analyze public.jobs`` at statistics targets 100 (the default) and 10
+    (the weekly enqueue's, 20261201130000), interleaved, after one batch is committed."""
+    conn.execute(INSERT + " order by u.id" + ON_CONFLICT, {"week": WEEK})
+    seconds: dict[int, list[float]] = {100: [], 10: []}
+    for _ in range(repeat):
+        for target, values in seconds.items():
+            conn.execute(f"set default_statistics_target = {target}")
+            started = time.perf_counter()
+            conn.execute("analyze public.jobs")
+            values.append(time.perf_counter() - started)
+    conn.execute("reset default_statistics_target")
+    return seconds
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -130,6 +148,11 @@ def main() -> int:
     parser.add_argument("--people", type=int, default=20_000, help="rows inserted per statement (20000)")
     parser.add_argument("--repeat", type=int, default=7, help="interleaved rounds (7)")
     parser.add_argument("--markdown", action="store_true", help="print a Markdown table")
+    parser.add_argument(
+        "--analyze",
+        action="store_true",
+        help="also time analyze public.jobs at statistics targets 100 and 10",
+    )
     args = parser.parse_args()
     if args.people < 1 or args.repeat < 1:
         parser.error("--people and --repeat must be at least 1")
@@ -144,6 +167,7 @@ def main() -> int:
             version = conn.execute("select version()").fetchone()
             cases = variants(indexes)
             seconds = measure(conn, cases, args.repeat)
+            analyzed = analyze_cost(conn, args.repeat) if args.analyze else {}
     base = list(seconds["the queue as it is (on conflict do nothing)"])
     lines = [
         f"Run {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on {os.cpu_count()} cores "
@@ -159,6 +183,11 @@ def main() -> int:
         median = statistics.median(values)
         ratio = statistics.median(v / b for v, b in zip(values, base, strict=True))
         lines.append(f"| {name} | {median * 1e6 / args.people:.1f} | {ratio:.2f}x |")
+    if analyzed:
+        rows = 4 * args.people
+        lines += ["", f"| `analyze public.jobs` over {rows:,} jobs | ms (median) |", "|---|---:|"]
+        for target, values in analyzed.items():
+            lines.append(f"| statistics target {target} | {statistics.median(values) * 1000:.0f} |")
     text = "\n".join(lines)
     print(text if args.markdown else text.replace("|", " "))
     return 0

@@ -1,0 +1,40 @@
+"""The benchmark scripts' options: the commands BENCHMARKS.md gives parse as written.
+
+A script whose default fails its own option check (argparse runs an option's type on a
+string default) cannot be run by the command that produced its recorded figures.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+BENCH = Path(__file__).resolve().parent.parent / "bench"
+
+
+@pytest.fixture
+def enqueue_scale() -> Iterator[ModuleType]:
+    sys.path.insert(0, str(BENCH))
+    try:
+        yield importlib.import_module("enqueue_scale")
+    finally:
+        sys.path.remove(str(BENCH))
+
+
+def test_the_enqueue_bench_runs_with_the_harness_buffers_by_default(enqueue_scale: ModuleType) -> None:
+    args = enqueue_scale.build_parser().parse_args(["--markdown", "--repeat", "5", "--no-baseline"])
+    assert args.shared_buffers is None
+    assert args.history == [1, 10]
+    assert enqueue_scale.build_parser().parse_args(["--shared-buffers", "1GB"]).shared_buffers == "1GB"
+
+
+@pytest.mark.parametrize("bad", ["", "1 GB", "0MB", "lots"])
+def test_the_enqueue_bench_refuses_a_bad_buffer_size(enqueue_scale: ModuleType, bad: str) -> None:
+    with pytest.raises(SystemExit) as caught:
+        enqueue_scale.build_parser().parse_args(["--shared-buffers", bad])
+    assert caught.value.code == 2
