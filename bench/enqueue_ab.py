@@ -13,7 +13,7 @@ Variants (``--variant``, repeatable): ``next_idx`` (the former jobs_next_idx bac
 ``bitmap_off`` (bitmap scans off for the function), ``user_id_index`` ((user_id) instead
 of (user_id, dedupe_key)), ``no_weekly_run_idx``, ``include_user_id`` (the text-keyed
 sources' (lower(user_id), time) indexes with user_id included, so a probe can be an
-index-only scan), and ``rev:REV`` (the enqueue function as
+index-only scan), ``exists_probes`` (the probes as seven ORed EXISTS), and ``rev:REV`` (the enqueue function as
 the migration 20261201110200 defined it at git revision REV, e.g. ``rev:c4fe41d``), and
 ``sql:FILE[+FILE...]`` (migration files of the working tree run as they are, in that order).
 
@@ -67,9 +67,42 @@ NAMED = {
 }
 
 
+CURRENT_MIGRATION = "supabase/migrations/20261201130000_enqueue_in_person_order.sql"
+EXISTS_PROBES = """    select pe.user_id, pe.zone
+    from people pe
+    where exists (select 1 from public.symptom_tracking t
+                  where pg_catalog.lower(t.user_id) = pe.user_id::text and t.occurrence_date >= since_day)
+       or exists (select 1 from public.quick_scans q
+                  where pg_catalog.lower(q.user_id) = pe.user_id::text and q.created_at >= since)
+       or exists (select 1 from public.health_stories s where s.user_id = pe.user_id and s.created_at >= since)
+       or exists (select 1 from public.story_notes n where n.user_id = pe.user_id and n.created_at >= since)
+       or exists (select 1 from public.deep_dive_sessions d
+                  where pg_catalog.lower(d.user_id) = pe.user_id::text and d.created_at >= since)
+       or exists (select 1 from public.conversations c where c.user_id = pe.user_id and c.created_at >= since)
+       or exists (select 1 from public.conversations c join public.messages m on m.conversation_id = c.id
+                  where c.user_id = pe.user_id and m.created_at >= since)
+"""
+
+
+def exists_probes() -> list[str]:
+    """The current enqueue with its per-person probes written as seven ORed EXISTS (which the
+    planner may run as hashed subplans over each source's 28 days)."""
+    text = (Path(__file__).resolve().parent.parent / CURRENT_MIGRATION).read_text(encoding="utf-8")
+    function = text[
+        text.index("create or replace function public.enqueue_weekly_analysis") : text.index(
+            "create or replace function public.notify_jobs_inserted"
+        )
+    ]
+    start = function.index("    select pe.user_id, pe.zone\n    from people pe\n    cross join lateral (")
+    end = function.index("    ) found\n", start) + len("    ) found\n")
+    return [function[:start] + EXISTS_PROBES + function[end:]]
+
+
 def statements(variant: str) -> list[str]:
     if variant in NAMED:
         return NAMED[variant]
+    if variant == "exists_probes":
+        return exists_probes()
     if variant.startswith("rev:"):
         text = subprocess.run(
             ["git", "show", f"{variant[4:]}:{FUNCTION_MIGRATION}"], check=True, capture_output=True, text=True
@@ -78,7 +111,9 @@ def statements(variant: str) -> list[str]:
     if variant.startswith("sql:"):
         root = Path(__file__).resolve().parent.parent
         return [(root / name).read_text(encoding="utf-8") for name in variant[4:].split("+")]
-    raise SystemExit(f"unknown variant {variant!r}: one of {', '.join(NAMED)}, rev:REV or sql:FILE[+FILE]")
+    raise SystemExit(
+        f"unknown variant {variant!r}: one of {', '.join(NAMED)}, exists_probes, rev:REV or sql:FILE[+FILE]"
+    )
 
 
 def main() -> int:
