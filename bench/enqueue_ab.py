@@ -13,7 +13,8 @@ Variants (``--variant``, repeatable): ``next_idx`` (the former jobs_next_idx bac
 ``bitmap_off`` (bitmap scans off for the function), ``user_id_index`` ((user_id) instead
 of (user_id, dedupe_key)), ``no_weekly_run_idx``, ``include_user_id`` (the text-keyed
 sources' (lower(user_id), time) indexes with user_id included, so a probe can be an
-index-only scan), ``exists_probes`` (the probes as seven ORed EXISTS), and ``rev:REV`` (the enqueue function as
+index-only scan), ``exists_probes`` (the probes as seven ORed EXISTS), ``fresh_session``
+(the same function, each call the first of a new connection, as each pg_cron run is), and ``rev:REV`` (the enqueue function as
 the migration 20261201110200 defined it at git revision REV, e.g. ``rev:c4fe41d``), and
 ``sql:FILE[+FILE...]`` (migration files of the working tree run as they are, in that order).
 
@@ -26,6 +27,7 @@ the migration 20261201110200 defined it at git revision REV, e.g. ``rev:c4fe41d`
 from __future__ import annotations
 
 import argparse
+import contextlib
 import statistics
 import subprocess
 import sys
@@ -101,6 +103,8 @@ def exists_probes() -> list[str]:
 def statements(variant: str) -> list[str]:
     if variant in NAMED:
         return NAMED[variant]
+    if variant == "fresh_session":
+        return []
     if variant == "exists_probes":
         return exists_probes()
     if variant.startswith("rev:"):
@@ -112,7 +116,8 @@ def statements(variant: str) -> list[str]:
         root = Path(__file__).resolve().parent.parent
         return [(root / name).read_text(encoding="utf-8") for name in variant[4:].split("+")]
     raise SystemExit(
-        f"unknown variant {variant!r}: one of {', '.join(NAMED)}, exists_probes, rev:REV or sql:FILE[+FILE]"
+        f"unknown variant {variant!r}: one of {', '.join(NAMED)}, exists_probes, fresh_session,"
+        " rev:REV or sql:FILE[+FILE]"
     )
 
 
@@ -155,18 +160,24 @@ def main() -> int:
                 continue
             for _ in range(args.rounds):
                 for name, setup in variants.items():
-                    try:
-                        with conn.transaction():
-                            for statement in setup:
-                                conn.execute(statement.encode())
-                            started = time.perf_counter()
-                            conn.execute(
-                                "select public.enqueue_weekly_analysis(null::date, %s)", (step.as_of,)
-                            )
-                            times[name].append((time.perf_counter() - started) * 1000)
-                            raise es.Rollback
-                    except es.Rollback:
-                        pass
+                    # fresh_session: the call is its connection's first, as each pg_cron run is.
+                    with (
+                        psycopg.connect(cluster.url(), autocommit=True)
+                        if name == "fresh_session"
+                        else contextlib.nullcontext(conn)
+                    ) as caller:
+                        try:
+                            with caller.transaction():
+                                for statement in setup:
+                                    caller.execute(statement.encode())
+                                started = time.perf_counter()
+                                caller.execute(
+                                    "select public.enqueue_weekly_analysis(null::date, %s)", (step.as_of,)
+                                )
+                                times[name].append((time.perf_counter() - started) * 1000)
+                                raise es.Rollback
+                        except es.Rollback:
+                            pass
                     conn.execute("vacuum analyze public.jobs")
             break
     base = times["as the migrations leave it"]
