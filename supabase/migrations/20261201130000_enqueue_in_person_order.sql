@@ -11,10 +11,12 @@
 --
 -- The trigger's person check was `... not exists (...) limit 1`: with LIMIT 1 and the
 -- planner's guess that half the rows have no person, it always probed auth.users once a
--- row, 101,052 probes (404 ms under EXPLAIN ANALYZE) for a full run. Without the LIMIT the
--- plan is chosen for the batch's size (a hash anti join for a large one, probes for a
--- few rows), planned on each call. The kinds' list came from
--- string_agg(distinct kind), a sort of every inserted row; a hashed DISTINCT first.
+-- row, 101,052 probes (404 ms under EXPLAIN ANALYZE) for a full run. A batch of more than
+-- 10,000 jobs is now planned for its size on each call (a hash anti join in a full run).
+-- Smaller batches keep the probes: left to the planner, one zone's 4,008 jobs hashed all
+-- of auth.users, 1.076x the zone's hour with probes (bench/enqueue_ab.py, 11 rounds).
+-- The kinds' list came from string_agg(distinct kind), a sort of every inserted row; a
+-- hashed DISTINCT first.
 --
 -- The analyze that follows a large batch samples 3,000 rows (statistics target 10 for the
 -- function) instead of 30,000: about 30 ms instead of about 300 in a full run.
@@ -330,13 +332,24 @@ declare
   kinds text;
   missing uuid;
 begin
-  -- Planned on each call (EXECUTE): a plan kept by the function would keep the join chosen
-  -- for the session's first batch, a hash of all of auth.users for every later one-job
-  -- insert, or a probe a row for every later batch of thousands.
-  execute 'select j.user_id from inserted_jobs j'
-          ' where j.user_id is not null'
-          ' and not exists (select 1 from auth.users u where u.id = j.user_id)'
-    into missing;
+  -- A batch of up to 10,000 jobs (one zone's hour, any job the worker adds) probes
+  -- auth.users once a row: LIMIT 1 keeps the planner on probes, which cost less than
+  -- hashing every person until a batch is about that large. A larger batch (a full weekly
+  -- run) is planned for its own size on each call (EXECUTE), a hash anti join when
+  -- auth.users is not much larger than the batch. A plan kept by the function would keep
+  -- the join chosen for the session's first batch.
+  if (select count(*) from (select 1 from inserted_jobs limit 10001) s) <= 10000 then
+    select j.user_id into missing
+      from inserted_jobs j
+     where j.user_id is not null
+       and not exists (select 1 from auth.users u where u.id = j.user_id)
+     limit 1;
+  else
+    execute 'select j.user_id from inserted_jobs j'
+            ' where j.user_id is not null'
+            ' and not exists (select 1 from auth.users u where u.id = j.user_id)'
+      into missing;
+  end if;
   if missing is not null then
     perform proxima_private.refuse_job_person(missing);
   end if;

@@ -157,28 +157,35 @@ def _check_plans(conn: psycopg.Connection[Any], people: list[uuid.UUID]) -> list
     return [n for n in notices if "from inserted_jobs j" in n and "auth.users" in n]
 
 
-def test_a_large_batch_checks_its_people_in_one_join_and_a_small_one_by_probes(
+def test_a_full_runs_batch_checks_its_people_in_one_join_and_a_zones_hour_by_probes(
     conn: psycopg.Connection[Any],
 ) -> None:
-    # 20261201130000: without LIMIT 1 the plan follows the batch's size. With it, every
-    # row probed auth.users once (101,052 probes in a full weekly enqueue).
-    people = [uuid.uuid4() for _ in range(5000)]
+    # 20261201130000: a batch of more than 10,000 jobs is planned for its size, on each call;
+    # up to 10,000 are probes (with the old LIMIT 1 alone, every batch probed: 101,052 probes
+    # in a full weekly run; with the planner alone, 4,008 jobs hashed all of auth.users).
+    people = [uuid.uuid4() for _ in range(12_000)]
     with conn.cursor().copy("copy auth.users (id) from stdin") as copy:
         for person in people:
             copy.write_row((person,))
     conn.execute("vacuum analyze auth.users")
     # In one session, one after the other: each batch gets the plan of its own size, not
     # the plan of the session's first batch.
-    for size, wanted, unwanted in ((4000, "Hash Anti Join", "users_pkey"), (3, "users_pkey", "Seq Scan")) * 2:
+    sizes = (
+        (11_000, "Hash Anti Join", "users_pkey"),
+        (3, "users_pkey", "Seq Scan"),
+        (4_000, "users_pkey", "Hash"),
+    )
+    for size, wanted, unwanted in sizes * 2:
         [plan] = _check_plans(conn, people[:size])
         assert wanted in plan and unwanted not in plan, (size, plan)
-    # And a large batch with one missing person is still refused as a whole.
-    with pytest.raises(errors.ForeignKeyViolation) as caught:
-        conn.execute(
-            "insert into public.jobs (kind, user_id) select 'weekly_analysis', p from unnest(%s::uuid[]) p",
-            ([*people[:2000], uuid.uuid4(), *people[2000:4000]],),
-        )
-    assert caught.value.diag.constraint_name == "jobs_user_id_fkey"
+    # A batch with one missing person is still refused as a whole, either way.
+    for size in (11_000, 4_000):
+        with pytest.raises(errors.ForeignKeyViolation) as caught:
+            conn.execute(
+                "insert into public.jobs (kind, user_id) select 'weekly_analysis', p from unnest(%s::uuid[]) p",
+                ([*people[: size // 2], uuid.uuid4(), *people[size // 2 : size]],),
+            )
+        assert caught.value.diag.constraint_name == "jobs_user_id_fkey"
     assert _jobs(conn) == 0
 
 
