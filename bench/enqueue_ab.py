@@ -1,22 +1,29 @@
 """One step of the weekly enqueue, side by side with variants of the schema or function.
 
-Builds the bench/enqueue_scale.py data (100,000 active people, ``--history`` 1x or more). With ``--step
-zone`` (the default) it runs the first full enqueue and the hour with nobody due for real,
-then calls the hour in which Tokyo's Monday 06:00 passes (4,008 people due) ``--rounds``
-times per variant; with ``--step full`` it calls the first full enqueue (every active
-person due, no jobs yet: 101,052 jobs) instead. Variants are interleaved, each call in a
+Builds the bench/enqueue_scale.py data (100,000 active people, ``--history`` 1x or more).
+With ``--step zone`` (the default) it runs the first full enqueue and the hour with nobody
+due for real, then calls the hour in which Tokyo's Monday 06:00 passes (4,008 people due)
+``--rounds`` times per variant; with ``--step full`` it calls the first full enqueue (every
+active person due, no jobs yet: 101,052 jobs) instead. Variants are interleaved, each call in a
 transaction that is rolled back (the variant's statements run first, inside it) and
 followed by ``vacuum analyze public.jobs``. Prints each variant's median and the median
 of its per-round ratio to the queue as the migrations leave it.
 
-Variants (``--variant``, repeatable): ``next_idx`` (the former jobs_next_idx back),
-``bitmap_off`` (bitmap scans off for the function), ``user_id_index`` ((user_id) instead
-of (user_id, dedupe_key)), ``no_weekly_run_idx``, ``include_user_id`` (the text-keyed
-sources' (lower(user_id), time) indexes with user_id included, so a probe can be an
-index-only scan), ``exists_probes`` (the probes as seven ORed EXISTS), ``fresh_session``
-(the same function, each call the first of a new connection, as each pg_cron run is), and ``rev:REV`` (the enqueue function as
-the migration 20261201110200 defined it at git revision REV, e.g. ``rev:c4fe41d``), and
-``sql:FILE[+FILE...]`` (migration files of the working tree run as they are, in that order).
+Variants (``--variant``, repeatable):
+
+* ``next_idx``: the former jobs_next_idx back;
+* ``bitmap_off``: bitmap scans off for the function;
+* ``user_id_index``: (user_id) instead of (user_id, dedupe_key);
+* ``no_weekly_run_idx``;
+* ``include_user_id``: the text-keyed sources' (lower(user_id), time) indexes with user_id
+  included, so a probe can be an index-only scan;
+* ``exists_probes``: the current function with its probes as seven ORed EXISTS;
+* ``fresh_session``: the same function, each call the first of a new connection, as each
+  pg_cron run is;
+* ``rev:REV``: the enqueue function as the migration 20261201110200 defined it at git
+  revision REV, e.g. ``rev:c4fe41d``;
+* ``sql:FILE[+FILE...]``: files (migrations of the working tree, or any path) run as they
+  are, in that order.
 
     flock /tmp/proxima-bench.lock .venv/bin/python bench/enqueue_ab.py --variant next_idx --rounds 15
     flock /tmp/proxima-bench.lock .venv/bin/python bench/enqueue_ab.py --variant rev:c4fe41d --rounds 15
