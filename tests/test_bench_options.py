@@ -1,7 +1,7 @@
-"""The benchmark scripts' options: the commands BENCHMARKS.md gives parse as written.
+"""bench/enqueue_scale.py's options: the command BENCHMARKS.md records for it parses as written.
 
-A script whose default fails its own option check (argparse runs an option's type on a
-string default) cannot be run by the command that produced its recorded figures.
+Its ``--shared-buffers`` once had an empty string default that failed the option's own check
+(argparse runs an option's type on a string default), so the recorded command could not run.
 """
 
 from __future__ import annotations
