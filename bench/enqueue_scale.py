@@ -47,6 +47,7 @@ Progress goes to stderr, the results to stdout.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 import os
@@ -626,7 +627,14 @@ def run_steps(
     previous: str | None,
     hourly_rows: int,
     label: str,
+    url: str | None = None,
 ) -> dict[str, Measured]:
+    """Each step's timed calls; with ``url``, each call is the first of a new session (as each
+    pg_cron run is: the function compiled, the catalog cached and the statement planned anew)."""
+
+    def session() -> contextlib.AbstractContextManager[psycopg.Connection[Any]]:
+        return psycopg.connect(url, autocommit=True) if url else contextlib.nullcontext(conn)
+
     results: dict[str, Measured] = {}
     for number, step in enumerate(STEPS):
         if step.new_rows_before:
@@ -641,10 +649,12 @@ def run_steps(
             note(f"  previous function: {previous_ms:.0f} ms, {previous_added:,} jobs (-1: cancelled)")
         times = []
         for _ in range(args.repeat):
-            ms, added = call(conn, "public.enqueue_weekly_analysis", step.as_of, commit=False)
+            with session() as caller:
+                ms, added = call(caller, "public.enqueue_weekly_analysis", step.as_of, commit=False)
             times.append(ms)
         plan = explain(conn, "public.enqueue_weekly_analysis", step.as_of)
-        ms, added = call(conn, "public.enqueue_weekly_analysis", step.as_of, commit=True)
+        with session() as caller:
+            ms, added = call(caller, "public.enqueue_weekly_analysis", step.as_of, commit=True)
         times.append(ms)
         conn.execute("vacuum analyze public.jobs")
         note(f"  new function: {', '.join(f'{t:.0f}' for t in times)} ms, {added:,} jobs")
@@ -709,8 +719,9 @@ def render(
         f"profile (UTC), {people.idle:,} idle (history only). Rows in the seven activity sources: "
         + ", ".join(f"{f}x history {sum(sizes[f].values()):,}" for f in factors)
         + f". The zone due at 21:30 UTC: {', '.join(zone_due)}.",
-        f"Figures are the median of {args.repeat + 1} runs (min in brackets); the previous function "
-        "(20261130100000, same indexes) ran once per step.",
+        f"Figures are the median of {args.repeat + 1} runs (min in brackets)"
+        + (", each the first call of a new session" if args.fresh_session else "")
+        + "; the previous function (20261130100000, same indexes) ran once per step.",
         "",
     ]
     header = ["Step", "Target"]
@@ -850,7 +861,15 @@ def run(args: argparse.Namespace) -> int:
                 }
                 window_rows = sum(sizes[factor].values()) // factor
                 hourly_rows = max(1, window_rows // (28 * 24))
-                by_history[factor] = run_steps(conn, people, args, previous, hourly_rows, f"{factor}x")
+                by_history[factor] = run_steps(
+                    conn,
+                    people,
+                    args,
+                    previous,
+                    hourly_rows,
+                    f"{factor}x",
+                    cluster.url() if args.fresh_session else None,
+                )
             note("time zone writes")
             tz = tz_costs(conn, args.seed)
         print(render(args, env, people, by_history, sizes, tz, zone_due), flush=True)
@@ -902,6 +921,11 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         default=60.0,
         help="seconds after which a call of the previous function is cancelled (60)",
+    )
+    parser.add_argument(
+        "--fresh-session",
+        action="store_true",
+        help="time each call as the first of a new connection, as each pg_cron run is",
     )
     parser.add_argument("--seed", type=int, default=1, help="random seed of the synthetic people")
     parser.add_argument("--markdown", action="store_true", help="print Markdown tables")

@@ -30,7 +30,9 @@ def test_the_enqueue_bench_runs_with_the_harness_buffers_by_default(enqueue_scal
     args = enqueue_scale.build_parser().parse_args(["--markdown", "--repeat", "5", "--no-baseline"])
     assert args.shared_buffers is None
     assert args.history == [1, 10]
+    assert args.fresh_session is False
     assert enqueue_scale.build_parser().parse_args(["--shared-buffers", "1GB"]).shared_buffers == "1GB"
+    assert enqueue_scale.build_parser().parse_args(["--fresh-session"]).fresh_session is True
 
 
 @pytest.mark.parametrize("bad", ["", "1 GB", "0MB", "lots"])
