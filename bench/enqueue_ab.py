@@ -7,7 +7,8 @@ due for real, then calls the hour in which Tokyo's Monday 06:00 passes (4,008 pe
 active person due, no jobs yet: 101,052 jobs) instead. Variants are interleaved, each call in a
 transaction that is rolled back (the variant's statements run first, inside it) and
 followed by ``vacuum analyze public.jobs``. Prints each variant's median and the median
-of its per-round ratio to the queue as the migrations leave it.
+of its per-round ratio to the queue as the migrations leave it. ``--explain`` instead prints,
+for each variant, the plan and time of every statement of one call (the jobs' trigger included).
 
 Variants (``--variant``, repeatable):
 
@@ -40,6 +41,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import psycopg
 
@@ -128,6 +130,38 @@ def statements(variant: str) -> list[str]:
     )
 
 
+def explained(conn: psycopg.Connection[Any], setup: list[str], as_of: Any) -> list[str]:
+    """The plan and time of every statement one call runs, the trigger's included; rolled back."""
+    notices: list[str] = []
+
+    def keep(diag: psycopg.errors.Diagnostic) -> None:
+        notices.append(diag.message_primary or "")
+
+    conn.add_notice_handler(keep)
+    settings = {
+        "auto_explain.log_min_duration": "0",
+        "auto_explain.log_nested_statements": "on",
+        "auto_explain.log_analyze": "on",
+        "auto_explain.log_buffers": "on",
+        "auto_explain.log_level": "notice",
+    }
+    try:
+        with conn.transaction():
+            for statement in setup:
+                conn.execute(statement.encode())
+            conn.execute("load 'auto_explain'")
+            for name, value in settings.items():
+                conn.execute("select set_config(%s, %s, true)", (name, value))
+            conn.execute("select public.enqueue_weekly_analysis(null::date, %s)", (as_of,))
+            raise es.Rollback
+    except es.Rollback:
+        pass
+    finally:
+        conn.remove_notice_handler(keep)
+    conn.execute("vacuum analyze public.jobs")
+    return [n for n in notices if n.startswith("duration:") and "set_config" not in n]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -136,6 +170,11 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=15, help="interleaved rounds (15)")
     parser.add_argument("--people", type=int, default=100_000, help="active people (100000)")
     parser.add_argument("--step", choices=("zone", "full"), default="zone", help="the step timed (zone)")
+    parser.add_argument(
+        "--explain",
+        action="store_true",
+        help="print each variant's plans of one call instead of timing rounds",
+    )
     parser.add_argument(
         "--history", type=int, default=1, help="history factor, as bench/enqueue_scale.py's (1)"
     )
@@ -165,6 +204,11 @@ def main() -> int:
                 es.call(conn, "public.enqueue_weekly_analysis", step.as_of, commit=True)
                 conn.execute("vacuum analyze public.jobs")
                 continue
+            if args.explain:
+                for name, setup in variants.items():
+                    print(f"== {name}: every statement of one call (auto_explain, ANALYZE, BUFFERS) ==")
+                    print("\n-----\n".join(explained(conn, setup, step.as_of)), flush=True)
+                break
             for _ in range(args.rounds):
                 for name, setup in variants.items():
                     # fresh_session: the call is its connection's first, as each pg_cron run is.

@@ -11,7 +11,7 @@
 --
 -- The trigger's person check was `... not exists (...) limit 1`: with LIMIT 1 and the
 -- planner's guess that half the rows have no person, it always probed auth.users once a
--- row, 101,052 probes (404 ms under EXPLAIN ANALYZE) for a full run. A batch of more than
+-- row, 101,052 probes (449 ms under EXPLAIN ANALYZE) for a full run. A batch of more than
 -- 10,000 jobs is now planned for its size on each call (a hash anti join in a full run).
 -- Smaller batches keep the probes: left to the planner, one zone's 4,008 jobs hashed all
 -- of auth.users, 1.076x the zone's hour with probes (bench/enqueue_ab.py, 11 rounds).
@@ -19,7 +19,7 @@
 -- hashed DISTINCT first.
 --
 -- The analyze that follows a large batch samples 3,000 rows (statistics target 10 for the
--- function) instead of 30,000: about 30 ms instead of about 300 in a full run.
+-- function) instead of 30,000: 48 ms instead of 740 over a queue of 400,000 jobs.
 --
 -- Everything else is as in 20261201110200_enqueue_skips_probes_of_known_writers.sql.
 
@@ -308,7 +308,7 @@ begin
   -- scan and sort of the whole batch. Smaller batches (one zone's hour) are left to
   -- autovacuum, which analyzes jobs after 2% of it changed. A claim's plan needs how many
   -- rows are queued, of which kinds, not fine histograms: the function's statistics target
-  -- of 10 takes 31 ms where the default 100 took 295 at 101,000 jobs
+  -- of 10 takes 48 ms where the default 100 took 740 over 400,000 jobs
   -- (bench/results/enqueue_scale.md); autovacuum's own analyze comes back to the default.
   if inserted >= 1000
      and inserted >= 0.1 * (select greatest(c.reltuples, 0) from pg_catalog.pg_class c

@@ -18,6 +18,8 @@ from psycopg import errors
 from worker.queue import manager
 from worker.queue.jobs import JobSpec
 
+_FOR_EACH = "insert into public.jobs (kind, user_id) select 'weekly_analysis', p from unnest(%s::uuid[]) p"
+
 
 def _person(conn: psycopg.Connection[Any]) -> uuid.UUID:
     person = uuid.uuid4()
@@ -45,12 +47,12 @@ def test_one_missing_person_undoes_the_whole_statement(conn: psycopg.Connection[
     people = [_person(conn) for _ in range(50)]
     with pytest.raises(errors.ForeignKeyViolation):
         conn.execute(
-            "insert into public.jobs (kind, user_id) select 'weekly_analysis', p from unnest(%s::uuid[]) p",
+            _FOR_EACH,
             ([*people[:25], uuid.uuid4(), *people[25:]],),
         )
     assert _jobs(conn) == 0
     conn.execute(
-        "insert into public.jobs (kind, user_id) select 'weekly_analysis', p from unnest(%s::uuid[]) p",
+        _FOR_EACH,
         (people,),
     )
     assert _jobs(conn) == 50
@@ -124,18 +126,6 @@ def test_the_service_role_gets_the_same_check(conn: psycopg.Connection[Any]) -> 
     assert _jobs(conn) == 1
 
 
-def test_the_wake_up_still_names_the_kinds(conn: psycopg.Connection[Any], db_url: str) -> None:
-    person = _person(conn)
-    with psycopg.connect(db_url, autocommit=True) as listener:
-        listener.execute("listen proxima_jobs")
-        conn.execute(
-            "insert into public.jobs (kind, user_id) values ('export_pdf', %s), ('weekly_analysis', %s)",
-            (person, person),
-        )
-        notices = list(listener.notifies(timeout=5, stop_after=1))
-    assert [sorted(n.payload.split(",")) for n in notices] == [["export_pdf", "weekly_analysis"]]
-
-
 def _check_plans(conn: psycopg.Connection[Any], people: list[uuid.UUID]) -> list[str]:
     """The trigger's person check plan (auto_explain, as text) for one insert of ``people``'s
     jobs; the insert is rolled back."""
@@ -150,7 +140,7 @@ def _check_plans(conn: psycopg.Connection[Any], people: list[uuid.UUID]) -> list
         }.items():
             conn.execute("select set_config(%s, %s, true)", (setting, value))
         conn.execute(
-            "insert into public.jobs (kind, user_id) select 'weekly_analysis', p from unnest(%s::uuid[]) p",
+            _FOR_EACH,
             (people,),
         )
         raise errors.QueryCanceled("roll back")
@@ -182,21 +172,33 @@ def test_a_full_runs_batch_checks_its_people_in_one_join_and_a_zones_hour_by_pro
     for size in (11_000, 4_000):
         with pytest.raises(errors.ForeignKeyViolation) as caught:
             conn.execute(
-                "insert into public.jobs (kind, user_id) select 'weekly_analysis', p from unnest(%s::uuid[]) p",
+                _FOR_EACH,
                 ([*people[: size // 2], uuid.uuid4(), *people[size // 2 : size]],),
             )
         assert caught.value.diag.constraint_name == "jobs_user_id_fkey"
     assert _jobs(conn) == 0
 
 
-def test_the_wake_up_lists_each_kind_once_in_order(conn: psycopg.Connection[Any], db_url: str) -> None:
-    person = _person(conn)
+def _wake_ups(db_url: str, conn: psycopg.Connection[Any], insert: str, params: tuple[Any, ...]) -> list[str]:
+    """The payloads the workers' channel carries for one inserting statement."""
     with psycopg.connect(db_url, autocommit=True) as listener:
         listener.execute("listen proxima_jobs")
-        conn.execute(
-            "insert into public.jobs (kind, user_id)"
-            " select k, %s from unnest(array['weekly_analysis', 'export_pdf', 'weekly_analysis', 'housekeeping']) k",
-            (person,),
-        )
-        notices = list(listener.notifies(timeout=5, stop_after=1))
-    assert [n.payload for n in notices] == ["export_pdf,housekeeping,weekly_analysis"]
+        conn.execute(insert, params)
+        return [n.payload for n in listener.notifies(timeout=5, stop_after=1)]
+
+
+def test_the_wake_up_names_each_kind_once_in_order(conn: psycopg.Connection[Any], db_url: str) -> None:
+    person = _person(conn)
+    assert _wake_ups(
+        db_url,
+        conn,
+        "insert into public.jobs (kind, user_id) values ('weekly_analysis', %s), ('export_pdf', %s)",
+        (person, person),
+    ) == ["export_pdf,weekly_analysis"]
+    assert _wake_ups(
+        db_url,
+        conn,
+        "insert into public.jobs (kind, user_id)"
+        " select k, %s from unnest(array['weekly_analysis', 'export_pdf', 'weekly_analysis', 'housekeeping']) k",
+        (person,),
+    ) == ["export_pdf,housekeeping,weekly_analysis"]
