@@ -138,19 +138,12 @@ def explained(conn: psycopg.Connection[Any], setup: list[str], as_of: Any) -> li
         notices.append(diag.message_primary or "")
 
     conn.add_notice_handler(keep)
-    settings = {
-        "auto_explain.log_min_duration": "0",
-        "auto_explain.log_nested_statements": "on",
-        "auto_explain.log_analyze": "on",
-        "auto_explain.log_buffers": "on",
-        "auto_explain.log_level": "notice",
-    }
     try:
         with conn.transaction():
             for statement in setup:
                 conn.execute(statement.encode())
             conn.execute("load 'auto_explain'")
-            for name, value in settings.items():
+            for name, value in es.AUTO_EXPLAIN.items():
                 conn.execute("select set_config(%s, %s, true)", (name, value))
             conn.execute("select public.enqueue_weekly_analysis(null::date, %s)", (as_of,))
             raise es.Rollback

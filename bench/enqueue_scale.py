@@ -398,19 +398,22 @@ def _nodes(plan: dict[str, Any]) -> Iterator[dict[str, Any]]:
         yield from _nodes(child)
 
 
+# Every statement a call runs (nested ones too), with ANALYZE and BUFFERS, sent to the client.
+AUTO_EXPLAIN = {
+    "auto_explain.log_min_duration": "0",
+    "auto_explain.log_nested_statements": "on",
+    "auto_explain.log_analyze": "on",
+    "auto_explain.log_buffers": "on",
+    "auto_explain.log_timing": "on",
+    "auto_explain.log_level": "notice",
+}
+
+
 def explain(conn: psycopg.Connection[Any], function: str, as_of: dt.datetime) -> PlanSummary:
     """The INSERT statement's plan from auto_explain (ANALYZE, BUFFERS), the call rolled back."""
     notices: list[str] = []
     conn.add_notice_handler(lambda diag: notices.append(diag.message_primary or ""))
-    settings = {
-        "auto_explain.log_min_duration": "0",
-        "auto_explain.log_nested_statements": "on",
-        "auto_explain.log_analyze": "on",
-        "auto_explain.log_buffers": "on",
-        "auto_explain.log_timing": "on",
-        "auto_explain.log_format": "json",
-        "auto_explain.log_level": "notice",
-    }
+    settings = AUTO_EXPLAIN | {"auto_explain.log_format": "json"}
     try:
         with conn.transaction():
             conn.execute("load 'auto_explain'")
