@@ -200,8 +200,14 @@ def main() -> int:
             if args.explain:
                 for name, setup in variants.items():
                     print(f"== {name}: every statement of one call (auto_explain, ANALYZE, BUFFERS) ==")
-                    print("\n-----\n".join(explained(conn, setup, step.as_of)), flush=True)
-                break
+                    with (
+                        psycopg.connect(cluster.url(), autocommit=True)
+                        if name == "fresh_session"
+                        else contextlib.nullcontext(conn)
+                    ) as caller:
+                        plans = explained(caller, setup, step.as_of)
+                    print("\n-----\n".join(plans), flush=True)
+                return 0
             for _ in range(args.rounds):
                 for name, setup in variants.items():
                     # fresh_session: the call is its connection's first, as each pg_cron run is.

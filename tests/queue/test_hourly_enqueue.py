@@ -9,11 +9,15 @@ replays the clock exactly. Each test has a fresh database.
 from __future__ import annotations
 
 import datetime as dt
+import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import psycopg
 import pytest
+
+from worker.queue import manager
 
 W = dt.date(2026, 11, 30)  # a Monday
 
@@ -136,6 +140,66 @@ def test_a_person_week_that_failed_for_good_is_enqueued_again_once(conn: psycopg
         "select status from public.jobs where user_id = %s order by id", (user_id,)
     ).fetchall()
     assert statuses == [("failed",), ("failed",)]
+
+
+FAIL_QUEUED = (
+    "update public.jobs set status = 'failed', finished_at = now(), last_error = 'gave up'"
+    " where user_id = %s and status = 'queued'"
+)
+
+
+def _waits_for_a_lock(conn: psycopg.Connection[Any], pid: int) -> None:
+    """Until the backend ``pid`` waits on a lock (10 s at most)."""
+    deadline = time.monotonic() + 10
+    while conn.execute("select wait_event_type from pg_stat_activity where pid = %s", (pid,)).fetchone() != (
+        "Lock",
+    ):
+        assert time.monotonic() < deadline, f"backend {pid} never waited on a lock"
+        time.sleep(0.02)
+
+
+def test_retry_failed_then_the_enqueue_the_enqueue_waits_and_adds_nothing(
+    conn: psycopg.Connection[Any], db_url: str
+) -> None:
+    user_id = person(conn, "UTC", utc(2026, 11, 29))
+    as_of = utc(2026, 11, 30, 7)
+    assert enqueue(conn, as_of) == 1
+    conn.execute(FAIL_QUEUED, (user_id,))
+    with (
+        psycopg.connect(db_url) as operator,
+        psycopg.connect(db_url, autocommit=True) as clock,
+        ThreadPoolExecutor(1) as pool,
+    ):
+        with operator.transaction():  # the retry's own transaction commits with this one
+            assert len(manager.retry_failed_jobs(operator)) == 1
+            hour = pool.submit(enqueue, clock, as_of + dt.timedelta(hours=1))
+            _waits_for_a_lock(conn, clock.info.backend_pid)
+        assert hour.result(timeout=30) == 0, "the revived job is the person-week's unfinished job"
+    statuses = conn.execute("select status from public.jobs where user_id = %s", (user_id,)).fetchall()
+    assert statuses == [("queued",)]
+
+
+def test_the_enqueue_then_retry_failed_the_retry_waits_and_revives_nothing(
+    conn: psycopg.Connection[Any], db_url: str
+) -> None:
+    user_id = person(conn, "UTC", utc(2026, 11, 29))
+    as_of = utc(2026, 11, 30, 7)
+    assert enqueue(conn, as_of) == 1
+    conn.execute(FAIL_QUEUED, (user_id,))
+    with (
+        psycopg.connect(db_url) as clock,
+        psycopg.connect(db_url) as operator,
+        ThreadPoolExecutor(1) as pool,
+    ):
+        assert enqueue(clock, as_of + dt.timedelta(hours=1)) == 1  # its transaction stays open
+        retry = pool.submit(manager.retry_failed_jobs, operator)
+        _waits_for_a_lock(conn, operator.info.backend_pid)
+        clock.commit()
+        assert retry.result(timeout=30) == [], "the enqueue has already added the week again"
+    statuses = conn.execute(
+        "select status from public.jobs where user_id = %s order by id", (user_id,)
+    ).fetchall()
+    assert statuses == [("failed",), ("queued",)]
 
 
 def test_a_cancelled_person_week_is_not_enqueued_again(conn: psycopg.Connection[Any]) -> None:

@@ -126,9 +126,9 @@ def test_the_service_role_gets_the_same_check(conn: psycopg.Connection[Any]) -> 
     assert _jobs(conn) == 1
 
 
-def _check_plans(conn: psycopg.Connection[Any], people: list[uuid.UUID]) -> list[str]:
-    """The trigger's person check plan (auto_explain, as text) for one insert of ``people``'s
-    jobs; the insert is rolled back."""
+def _check_plans(conn: psycopg.Connection[Any], statement: str, params: tuple[Any, ...]) -> list[str]:
+    """The plans (auto_explain, as text) of the trigger's person check that one statement
+    runs; the statement is rolled back."""
     notices: list[str] = []
     conn.add_notice_handler(lambda diag: notices.append(diag.message_primary or ""))
     with pytest.raises(errors.QueryCanceled), conn.transaction():
@@ -139,10 +139,7 @@ def _check_plans(conn: psycopg.Connection[Any], people: list[uuid.UUID]) -> list
             "auto_explain.log_level": "notice",
         }.items():
             conn.execute("select set_config(%s, %s, true)", (setting, value))
-        conn.execute(
-            _FOR_EACH,
-            (people,),
-        )
+        conn.execute(statement, params)
         raise errors.QueryCanceled("roll back")
     return [n for n in notices if "from inserted_jobs j" in n and "auth.users" in n]
 
@@ -166,7 +163,7 @@ def test_a_full_runs_batch_checks_its_people_in_one_join_and_a_zones_hour_by_pro
         (4_000, "users_pkey", "Hash"),
     )
     for size, wanted, unwanted in sizes * 2:
-        [plan] = _check_plans(conn, people[:size])
+        [plan] = _check_plans(conn, _FOR_EACH, (people[:size],))
         assert wanted in plan and unwanted not in plan, (size, plan)
     # A batch with one missing person is still refused as a whole, either way.
     for size in (11_000, 4_000):
@@ -177,6 +174,34 @@ def test_a_full_runs_batch_checks_its_people_in_one_join_and_a_zones_hour_by_pro
             )
         assert caught.value.diag.constraint_name == "jobs_user_id_fkey"
     assert _jobs(conn) == 0
+
+
+def test_the_weekly_enqueue_does_not_look_up_the_people_it_has_just_read(
+    conn: psycopg.Connection[Any],
+) -> None:
+    # 20261201140000: the enqueue's jobs are for people its statement read from profiles
+    # (which reference auth.users) or auth.users itself; its run sets
+    # proxima.job_people_read, which the trigger honours. Every other insert is checked,
+    # in the same session too.
+    people = [_person(conn) for _ in range(3)]
+    for person in people:
+        conn.execute(
+            "insert into public.quick_scans (user_id, body_part, created_at)"
+            " values (%s, 'head', now() - interval '2 days')",
+            (str(person),),
+        )
+    enqueue = "select public.enqueue_weekly_analysis(null, now())"
+    assert _check_plans(conn, enqueue, ()) == []
+    assert len(_check_plans(conn, _FOR_EACH, (people,))) == 1
+    row = conn.execute(enqueue).fetchone()
+    assert row == (3,)
+    assert conn.execute("select current_setting('proxima.job_people_read', true)").fetchone() in {
+        (None,),
+        ("",),
+    }, "the setting ends with the enqueue's run"
+    with pytest.raises(errors.ForeignKeyViolation):
+        conn.execute(_FOR_EACH, ([people[0], uuid.uuid4()],))
+    assert _jobs(conn) == 3
 
 
 def _wake_ups(db_url: str, conn: psycopg.Connection[Any], insert: str, params: tuple[Any, ...]) -> list[str]:

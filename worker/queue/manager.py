@@ -177,8 +177,13 @@ def cancel_jobs(conn: Connection[Any], *, ids: Sequence[int] = (), kind: str | N
 def retry_failed_jobs(
     conn: Connection[Any], *, kind: str | None = None, ids: Sequence[int] | None = None
 ) -> list[int]:
-    cur = conn.execute(query("retry_failed_jobs"), {"kind": kind, "ids": list(ids) if ids else None})
-    return [int(row[0]) for row in cur.fetchall()]
+    """Failed jobs back to the queue (of one kind, or these ids), in one transaction that
+    first waits for a running weekly enqueue: a failed person-week's job is either revived
+    here or added again there, never both."""
+    with conn.transaction():
+        conn.execute(query("wait_for_weekly_enqueue"))
+        cur = conn.execute(query("retry_failed_jobs"), {"kind": kind, "ids": list(ids) if ids else None})
+        return [int(row[0]) for row in cur.fetchall()]
 
 
 @dataclass(frozen=True)

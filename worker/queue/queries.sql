@@ -228,6 +228,12 @@ update public.jobs
    and (id = any (%(ids)s::bigint[]) or (%(kind)s::text is not null and kind = %(kind)s::text))
 returning id;
 
+-- name: wait_for_weekly_enqueue
+-- The weekly enqueue's own lock, held to the end of the transaction: retry-failed takes it
+-- before reviving, so a revived weekly job and the job the enqueue adds again for a
+-- failed person-week never race (whichever statement runs second sees the other's job).
+select pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('public.enqueue_weekly_analysis'));
+
 -- name: retry_failed_jobs
 -- Failed jobs back to the queue with a fresh attempt count, unless an unfinished job
 -- with the same dedupe key has taken their place meanwhile.
