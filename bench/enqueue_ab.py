@@ -20,7 +20,7 @@ Variants (``--variant``, repeatable):
   included, so a probe can be an index-only scan;
 * ``exists_probes``: the current function with its probes as seven ORed EXISTS;
 * ``fresh_session``: the same function, each call the first of a new connection, as each
-  pg_cron run is;
+  pg_cron run is; ``fresh_session+VARIANT``: another variant's statements, called so;
 * ``rev:REV``: the enqueue function as the migration 20261201110200 defined it at git
   revision REV, e.g. ``rev:c4fe41d``;
 * ``sql:FILE[+FILE...]``: files (migrations of the working tree, or any path) run as they
@@ -109,11 +109,22 @@ def exists_probes() -> list[str]:
     return [function[:start] + EXISTS_PROBES + function[end:]]
 
 
+WHAT = {"zone": "one zone's hour", "nobody": "an hour with nobody due", "full": "the full enqueue"}
+FRESH = "fresh_session+"
+
+
+def fresh(variant: str) -> bool:
+    """Whether the variant's call is the first of a new connection."""
+    return variant == "fresh_session" or variant.startswith(FRESH)
+
+
 def statements(variant: str) -> list[str]:
     if variant in NAMED:
         return NAMED[variant]
     if variant == "fresh_session":
         return []
+    if variant.startswith(FRESH):
+        return statements(variant[len(FRESH) :])
     if variant == "exists_probes":
         return exists_probes()
     if variant.startswith("rev:"):
@@ -162,7 +173,7 @@ def main() -> int:
     parser.add_argument("--variant", action="append", required=True, help="a variant (repeatable)")
     parser.add_argument("--rounds", type=int, default=15, help="interleaved rounds (15)")
     parser.add_argument("--people", type=int, default=100_000, help="active people (100000)")
-    parser.add_argument("--step", choices=("zone", "full"), default="zone", help="the step timed (zone)")
+    parser.add_argument("--step", choices=tuple(WHAT), default="zone", help="the step timed (zone)")
     parser.add_argument(
         "--explain",
         action="store_true",
@@ -171,9 +182,17 @@ def main() -> int:
     parser.add_argument(
         "--history", type=int, default=1, help="history factor, as bench/enqueue_scale.py's (1)"
     )
+    parser.add_argument(
+        "--extra-zones",
+        type=int,
+        default=0,
+        help="more time zones in use, one idle person each, as bench/enqueue_scale.py's (0)",
+    )
     args = parser.parse_args()
-    if args.rounds < 1 or args.people < 1000 or args.history < 1:
-        parser.error("--rounds and --history must be at least 1 and --people at least 1000")
+    if args.rounds < 1 or args.people < 1000 or args.history < 1 or args.extra_zones < 0:
+        parser.error(
+            "--rounds and --history must be at least 1, --people at least 1000, --extra-zones 0 or more"
+        )
     variants: dict[str, list[str]] = {"as the migrations leave it": []} | {
         v: statements(v) for v in args.variant
     }
@@ -181,6 +200,7 @@ def main() -> int:
     with LocalCluster.ephemeral() as cluster, psycopg.connect(cluster.url(), autocommit=True) as conn:
         migrate_connection(conn)
         es.load(conn, people, range(1), with_people=True)
+        es.add_zones(conn, args.extra_zones, 1)
         if args.history > 1:
             es.add_history(conn, 1, args.history)
         conn.execute("vacuum analyze")
@@ -202,7 +222,7 @@ def main() -> int:
                     print(f"== {name}: every statement of one call (auto_explain, ANALYZE, BUFFERS) ==")
                     with (
                         psycopg.connect(cluster.url(), autocommit=True)
-                        if name == "fresh_session"
+                        if fresh(name)
                         else contextlib.nullcontext(conn)
                     ) as caller:
                         plans = explained(caller, setup, step.as_of)
@@ -213,7 +233,7 @@ def main() -> int:
                     # fresh_session: the call is its connection's first, as each pg_cron run is.
                     with (
                         psycopg.connect(cluster.url(), autocommit=True)
-                        if name == "fresh_session"
+                        if fresh(name)
                         else contextlib.nullcontext(conn)
                     ) as caller:
                         try:
@@ -231,7 +251,7 @@ def main() -> int:
                     conn.execute("vacuum analyze public.jobs")
             break
     base = times["as the migrations leave it"]
-    what = "one zone's hour" if args.step == "zone" else "the full enqueue"
+    what = WHAT[args.step]
     print(f"bench/enqueue_ab.py {' '.join(sys.argv[1:])}: {what}, {args.rounds} interleaved rounds")
     for name, values in times.items():
         ratio = statistics.median(a / b for a, b in zip(values, base, strict=True))

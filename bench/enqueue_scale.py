@@ -275,6 +275,33 @@ def load(conn: psycopg.Connection[Any], people: People, copies: range, *, with_p
     return written
 
 
+def add_zones(conn: psycopg.Connection[Any], count: int, seed: int) -> list[str]:
+    """``count`` more time zones in use, each with one idle person (a profile and nothing in
+    the 28 days): canonical names (``public.time_zone_names``) other than UTC and ``ZONES``,
+    in name order. No step's jobs change; every run reads more zones' marks and clocks."""
+    if count == 0:
+        return []
+    zones = [
+        str(row[0])
+        for row in conn.execute(
+            "select name from public.time_zone_names where name = canonical and name <> 'UTC'"
+            " and name <> all (%s) order by name limit %s",
+            (list(ZONES), count),
+        ).fetchall()
+    ]
+    if len(zones) < count:
+        raise SystemExit(f"--extra-zones: only {len(zones)} more canonical zones exist, not {count}")
+    rng = random.Random(seed * 1_000_003 + count)
+    old = FIRST_RUN - dt.timedelta(days=400)
+    rows = Rows()
+    for zone in zones:
+        user_id = uuid.UUID(int=rng.getrandbits(128), version=4)
+        rows.users.append((user_id, f"zone-{zone.lower().replace('/', '-')}@bench.proxima.local"))
+        rows.profiles.append((user_id, zone, old, old))
+    copy_rows(conn, rows)
+    return zones
+
+
 def add_history(conn: psycopg.Connection[Any], loaded: int, factor: int) -> None:
     """Copies ``loaded`` .. ``factor - 1`` of every row of the first copy, each 4 weeks further back.
 
@@ -851,6 +878,10 @@ def run(args: argparse.Namespace) -> int:
                 if not by_history:
                     note(f"loading {people.total:,} people, {factor}x history")
                     load(conn, people, range(factor), with_people=True)
+                    if args.extra_zones:
+                        note(
+                            f"  {len(add_zones(conn, args.extra_zones, args.seed))} more zones, one idle person each"
+                        )
                 else:
                     reset(conn)
                     note(f"adding history up to {factor}x")
@@ -886,6 +917,13 @@ def _positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _count(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
     return value
 
 
@@ -929,6 +967,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--fresh-session",
         action="store_true",
         help="time each call as the first of a new connection, as each pg_cron run is",
+    )
+    parser.add_argument(
+        "--extra-zones",
+        type=_count,
+        default=0,
+        help="more time zones in use, one idle person each (0; at most 393, every other canonical zone)",
     )
     parser.add_argument("--seed", type=int, default=1, help="random seed of the synthetic people")
     parser.add_argument("--markdown", action="store_true", help="print Markdown tables")

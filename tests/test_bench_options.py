@@ -11,7 +11,9 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
+import psycopg
 import pytest
 
 BENCH = Path(__file__).resolve().parent.parent / "bench"
@@ -40,3 +42,26 @@ def test_the_enqueue_bench_refuses_a_bad_buffer_size(enqueue_scale: ModuleType, 
     with pytest.raises(SystemExit) as caught:
         enqueue_scale.build_parser().parse_args(["--shared-buffers", bad])
     assert caught.value.code == 2
+
+
+def test_the_enqueue_bench_takes_extra_zones_and_refuses_a_negative_count(enqueue_scale: ModuleType) -> None:
+    assert enqueue_scale.build_parser().parse_args([]).extra_zones == 0
+    assert enqueue_scale.build_parser().parse_args(["--extra-zones", "393"]).extra_zones == 393
+    with pytest.raises(SystemExit) as caught:
+        enqueue_scale.build_parser().parse_args(["--extra-zones", "-1"])
+    assert caught.value.code == 2
+
+
+def test_the_extra_zones_are_new_canonical_zones_of_one_idle_person_each(
+    enqueue_scale: ModuleType, conn: psycopg.Connection[Any]
+) -> None:
+    zones = enqueue_scale.add_zones(conn, 393, 1)
+    assert len(set(zones)) == 393
+    assert not set(zones) & {*enqueue_scale.ZONES, "UTC"}
+    rows = conn.execute("select timezone, count(*) from public.profiles group by timezone").fetchall()
+    assert sorted(rows) == sorted((zone, 1) for zone in zones)
+    assert conn.execute(
+        "select public.enqueue_weekly_analysis(null, %s)", (enqueue_scale.FIRST_RUN,)
+    ).fetchone() == (0,)
+    with pytest.raises(SystemExit, match="only 393 more canonical zones exist, not 394"):
+        enqueue_scale.add_zones(conn, 394, 2)

@@ -19,6 +19,7 @@ import json
 import uuid
 from collections.abc import Iterator
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import psycopg
 import pytest
@@ -340,6 +341,69 @@ def test_the_marks_move_with_each_hourly_run_and_roll_back_with_its_jobs(
         "select week_of, as_of from proxima_private.weekly_enqueue_marks where zone = 'Asia/Tokyo'"
     ).fetchall()
     assert (week, as_of) == (dt.date(2026, 11, 30), SUNDAY_2130)
+
+
+@pytest.mark.parametrize(
+    ("zone", "as_of", "next_week_at_utc"),
+    [
+        ("Asia/Tokyo", SUNDAY_2130, dt.datetime(2026, 12, 6, 21, 0, tzinfo=dt.UTC)),
+        ("Asia/Kolkata", SUNDAY_2130, dt.datetime(2026, 11, 30, 0, 30, tzinfo=dt.UTC)),
+        ("Pacific/Kiritimati", SUNDAY_2130, dt.datetime(2026, 12, 6, 16, 0, tzinfo=dt.UTC)),
+        ("America/New_York", SUNDAY_2130, dt.datetime(2026, 11, 30, 11, 0, tzinfo=dt.UTC)),
+        # Lord Howe moves its clocks by half an hour; Berlin's next Monday is its first in
+        # summer time (from 28 March 2027), an hour earlier in UTC than the Monday before.
+        ("Australia/Lord_Howe", SUNDAY_2130, dt.datetime(2026, 12, 6, 19, 0, tzinfo=dt.UTC)),
+        (
+            "Europe/Berlin",
+            dt.datetime(2027, 3, 23, 12, 0, tzinfo=dt.UTC),
+            dt.datetime(2027, 3, 29, 4, 0, tzinfo=dt.UTC),
+        ),
+    ],
+)
+def test_each_mark_holds_the_instant_its_zones_next_week_begins(
+    conn: psycopg.Connection[Any], zone: str, as_of: dt.datetime, next_week_at_utc: dt.datetime
+) -> None:
+    """20261201150000: next Monday 06:00 local, as an instant (which the hourly runs before it
+    take the week from, without reading the zone's clock)."""
+    person(conn, zone, as_of - dt.timedelta(days=1))
+    enqueue(conn, as_of)
+    row = conn.execute(
+        "select week_of, next_week_at from proxima_private.weekly_enqueue_marks where zone = %s", (zone,)
+    ).fetchone()
+    assert row is not None
+    week, next_week_at = row
+    assert next_week_at == next_week_at_utc
+    local = next_week_at.astimezone(ZoneInfo(zone))
+    assert (local.date(), local.hour, local.minute) == (week + dt.timedelta(days=7), 6, 0)
+    # Every mark written has its instant, UTC's too.
+    assert conn.execute(
+        "select count(*) from proxima_private.weekly_enqueue_marks where next_week_at is null"
+    ).fetchone() == (0,)
+
+
+def test_an_hourly_run_within_a_marks_week_takes_the_week_from_the_mark(
+    conn: psycopg.Connection[Any],
+) -> None:
+    """Shown by a mark that lies: told that Tokyo's week turns a week later, the run at
+    Tokyo's Monday 06:30 does not read Tokyo's clock and finds nobody due there. A mark
+    without the instant (written before the column) is read as before."""
+    tokyo = person(conn, "Asia/Tokyo", SUNDAY_1930 - dt.timedelta(days=1))
+    assert enqueue(conn, SUNDAY_1930) == 1
+    assert weeks_of(conn, tokyo) == ["2026-11-23"]
+    with pytest.raises(psycopg.errors.QueryCanceled), conn.transaction():
+        conn.execute(
+            "update proxima_private.weekly_enqueue_marks set next_week_at = next_week_at + interval '7 days'"
+            " where zone = 'Asia/Tokyo'"
+        )
+        assert enqueue(conn, SUNDAY_2130) == 0
+        raise psycopg.errors.QueryCanceled("roll back")
+    conn.execute("update proxima_private.weekly_enqueue_marks set next_week_at = null")
+    assert enqueue(conn, SUNDAY_2130) == 1
+    assert weeks_of(conn, tokyo) == ["2026-11-23", "2026-11-30"]
+    [(week, next_week_at)] = conn.execute(
+        "select week_of, next_week_at from proxima_private.weekly_enqueue_marks where zone = 'Asia/Tokyo'"
+    ).fetchall()
+    assert (week, next_week_at) == (dt.date(2026, 11, 30), dt.datetime(2026, 12, 6, 21, 0, tzinfo=dt.UTC))
 
 
 def probe_loops(plan: dict[str, Any]) -> int:
