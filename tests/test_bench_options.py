@@ -1,4 +1,5 @@
-"""bench/enqueue_scale.py's options: the command BENCHMARKS.md records for it parses as written.
+"""bench/enqueue_scale.py's options: the command BENCHMARKS.md records for it parses as written,
+and its ``--extra-zones`` adds what it says.
 
 Its ``--shared-buffers`` once had an empty string default that failed the option's own check
 (argparse runs an option's type on a string default), so the recorded command could not run.

@@ -15,8 +15,9 @@
 -- and the trigger skips the check while it is on. Any other insert, in the same session
 -- too, is checked as before (tests/queue/test_job_person.py).
 --
--- One zone's hour (4,008 jobs), 25 interleaved rounds: 1.162x for the previous code, 1.080x
--- with ON CONFLICT gone but the check kept (bench/enqueue_ab.py; bench/results/enqueue_scale.md).
+-- One zone's hour (4,008 jobs), 25 interleaved rounds: 1.162x for the previous code; the
+-- full run 1.128x (bench/enqueue_ab.py; bench/results/enqueue_scale.md). The look-up's own
+-- share was not shown apart from noise (its `people_check` variant).
 --
 -- Everything else is as in 20261201130000_enqueue_in_person_order.sql.
 

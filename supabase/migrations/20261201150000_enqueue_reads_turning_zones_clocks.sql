@@ -1,10 +1,11 @@
 -- The hourly enqueue reads the clock only of the zones whose week may have turned.
 --
 -- Each run worked out every zone's local time (`as_of at time zone zone`) to find its week.
--- The first such read of a zone in a session loads its rules from disk: about 0.16 ms a
--- zone in a new session, against 0.005 in a warm one (4.3 ms for 25 zones, 64 ms for
--- 400). pg_cron starts a new session for every run, so with people in a few hundred
--- zones each hourly run paid tens of milliseconds before reading a row.
+-- The first such read of a zone in a session loads its rules from disk: about 0.15 ms a
+-- zone in a new session, against 0.005 in a warm one (5.1 ms for 25 zones, 62 ms for
+-- 400: bench/zone_clocks.py). pg_cron starts a new session for every run, so with
+-- people in a few hundred zones each hourly run paid tens of milliseconds before reading
+-- a row.
 --
 -- The zone's mark now also holds next_week_at, the instant its next week begins (Monday
 -- 06:00 local of week_of + 7). An hourly run at or after the mark's moment and before
@@ -90,8 +91,8 @@ begin
   ),
   -- Each zone's mark. An hourly run at or after the mark's moment and before the zone's
   -- next week begins (next_week_at) is within the mark's week: the zone's clock is not
-  -- read. A new session loads a zone's rules on the first clock read (about 0.16 ms a
-  -- zone: 64 ms for 400 zones, every hour, as pg_cron starts a new session each time), so
+  -- read. A new session loads a zone's rules on the first clock read (about 0.15 ms a
+  -- zone: 62 ms for 400 zones, every hour, as pg_cron starts a new session each time), so
   -- only the zones whose week may have turned are read.
   marked_zones as (
     select zn.zone, m.week_of as mark_week, m.as_of as mark_as_of, m.ran_at as mark_ran_at,

@@ -98,9 +98,15 @@ def weeks_of(conn: psycopg.Connection[Any], user_id: uuid.UUID) -> list[str]:
 
 
 def enqueue_plan(
-    conn: psycopg.Connection[Any], as_of: dt.datetime, *, seqscan: bool = False, analyze: bool = False
+    conn: psycopg.Connection[Any],
+    as_of: dt.datetime,
+    *,
+    seqscan: bool = False,
+    analyze: bool = False,
+    extra: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """The plan of the enqueue's INSERT statement; the call itself is rolled back."""
+    """The plan of the enqueue's INSERT statement (``extra``: more planner settings for the
+    call); the call itself is rolled back."""
     notices: list[str] = []
     conn.add_notice_handler(lambda diag: notices.append(diag.message_primary or ""))
     settings = {
@@ -110,7 +116,7 @@ def enqueue_plan(
         "auto_explain.log_level": "notice",
         "auto_explain.log_analyze": "on" if analyze else "off",
         "enable_seqscan": "on" if seqscan else "off",
-    }
+    } | (extra or {})
     with pytest.raises(psycopg.errors.QueryCanceled), conn.transaction():
         conn.execute("load 'auto_explain'")
         for setting, value in settings.items():
@@ -164,6 +170,24 @@ def test_a_first_run_reads_every_zone_through_per_person_index_probes(conn: psyc
         "proxima_quick_scans_lower_user_created",
         "proxima_profiles_timezone_user",
     } <= used
+
+
+def test_the_jobs_a_person_week_has_are_probed_once_a_key_even_where_a_hash_would_be_chosen(
+    conn: psycopg.Connection[Any],
+) -> None:
+    """20261201160000: as a join, the planner hashed the whole queue (history included) once
+    it guessed a few thousand keys; nested loops switched off stand in for that guess here.
+    A LATERAL probe per key has no other plan."""
+    for _ in range(5):
+        person(conn, "Asia/Tokyo", SUNDAY_1930 - dt.timedelta(days=2))
+    assert enqueue(conn, SUNDAY_1930) == 5
+    conn.execute("update public.jobs set status = 'succeeded', finished_at = now()")
+    # Tokyo's next week: five keys, each probed, none found.
+    plan = enqueue_plan(conn, SUNDAY_2130, seqscan=True, analyze=True, extra={"enable_nestloop": "off"})
+    assert "jobs" not in seq_scans(plan)
+    probes = [n for n in nodes(plan) if n.get("Index Name") == "jobs_user_dedupe_idx"]
+    assert [n["Actual Loops"] for n in probes] == [5], probes
+    assert enqueue(conn, SUNDAY_2130) == 5
 
 
 def test_an_hour_with_nobody_due_reads_only_what_was_written_since_the_last_run(
