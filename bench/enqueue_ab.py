@@ -1,7 +1,7 @@
 """One step of the weekly enqueue, side by side with variants of the schema or function.
 
 Builds the bench/enqueue_scale.py data (100,000 active people, ``--history`` 1x or more,
-``--extra-zones`` more time zones in use).
+``--extra-zones`` more time zones in use, ``--finished-weeks`` weeks of finished jobs).
 With ``--step zone`` (the default) it runs the first full enqueue and the hour with nobody
 due for real, then calls the hour in which Tokyo's Monday 06:00 passes (4,008 people due)
 ``--rounds`` times per variant; with ``--step full`` it calls the first full enqueue (every
@@ -193,15 +193,27 @@ def main() -> int:
         "--history", type=int, default=1, help="history factor, as bench/enqueue_scale.py's (1)"
     )
     parser.add_argument(
+        "--finished-weeks",
+        type=int,
+        default=0,
+        help="weeks of finished weekly jobs, one a person-week, in the queue before the steps (0)",
+    )
+    parser.add_argument(
         "--extra-zones",
         type=int,
         default=0,
         help="more time zones in use, one idle person each, as bench/enqueue_scale.py's (0)",
     )
     args = parser.parse_args()
-    if args.rounds < 1 or args.people < 1000 or args.history < 1 or args.extra_zones < 0:
+    if (
+        args.rounds < 1
+        or args.people < 1000
+        or args.history < 1
+        or min(args.extra_zones, args.finished_weeks) < 0
+    ):
         parser.error(
-            "--rounds and --history must be at least 1, --people at least 1000, --extra-zones 0 or more"
+            "--rounds and --history must be at least 1, --people at least 1000,"
+            " --extra-zones and --finished-weeks 0 or more"
         )
     variants: dict[str, list[str]] = {"as the migrations leave it": []} | {
         v: statements(v) for v in args.variant
@@ -211,6 +223,18 @@ def main() -> int:
         migrate_connection(conn)
         es.load(conn, people, range(1), with_people=True)
         es.add_zones(conn, args.extra_zones, 1)
+        if args.finished_weeks:
+            # The weeks before the first run's, each person's job succeeded: the queue's
+            # history, which the enqueue's look-up of earlier jobs must not read whole.
+            conn.execute(
+                "insert into public.jobs (kind, user_id, payload, dedupe_key, status, finished_at)"
+                " select 'weekly_analysis', u.id,"
+                " jsonb_build_object('week_of', to_char(w, 'YYYY-MM-DD'), 'force', false, 'trigger', 'weekly'),"
+                " 'weekly_analysis:' || u.id || ':' || to_char(w, 'YYYY-MM-DD'), 'succeeded', now()"
+                " from auth.users u,"
+                " generate_series(%(monday)s::date - 7 * (%(weeks)s + 1), %(monday)s::date - 14, interval '7 days') w",
+                {"monday": es.MONDAY, "weeks": args.finished_weeks},
+            )
         if args.history > 1:
             es.add_history(conn, 1, args.history)
         conn.execute("vacuum analyze")

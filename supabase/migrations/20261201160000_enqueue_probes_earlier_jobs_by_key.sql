@@ -5,9 +5,11 @@
 -- planner's guess of how many keys there are: with people in 418 zones it guessed 4,724
 -- for one zone's hour (there were 5,369) and hashed all of public.jobs, 101,052 rows in
 -- the bench (87 ms to build the hash under EXPLAIN ANALYZE), where 5,369 probes of
--- jobs_user_dedupe_idx take about 38; the full run read the whole queue the same way. The
--- queue keeps finished jobs for weeks, so that hash grew with the history. A LATERAL
--- aggregate per key is always a probe of (user_id, dedupe_key): the cost follows the keys.
+-- jobs_user_dedupe_idx take about 38; the full run read the whole queue the same way. With
+-- eight weeks of finished jobs in the queue (about 890,000) the planner probed by itself,
+-- so the hash was a young queue's risk: a guess of thousands of keys against a queue not
+-- much larger. A LATERAL aggregate per key is always a probe of (user_id, dedupe_key): the
+-- cost follows the keys (bench/enqueue_ab.py --finished-weeks 8: the two alike, 1.05x).
 --
 -- Everything else is as in 20261201150000_enqueue_reads_turning_zones_clocks.sql.
 

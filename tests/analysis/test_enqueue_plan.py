@@ -175,9 +175,9 @@ def test_a_first_run_reads_every_zone_through_per_person_index_probes(conn: psyc
 def test_the_jobs_a_person_week_has_are_probed_once_a_key_even_where_a_hash_would_be_chosen(
     conn: psycopg.Connection[Any],
 ) -> None:
-    """20261201160000: as a join, the planner hashed the whole queue (history included) once
-    it guessed a few thousand keys; nested loops switched off stand in for that guess here.
-    A LATERAL probe per key has no other plan."""
+    """20261201160000: as a join, the planner hashed the whole queue once it guessed a few
+    thousand keys against a queue not much larger; nested loops switched off stand in for
+    that guess here. A LATERAL probe per key has no other plan."""
     for _ in range(5):
         person(conn, "Asia/Tokyo", SUNDAY_1930 - dt.timedelta(days=2))
     assert enqueue(conn, SUNDAY_1930) == 5
