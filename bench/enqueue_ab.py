@@ -128,6 +128,13 @@ def fresh(variant: str) -> bool:
     return variant == "fresh_session" or variant.startswith(FRESH)
 
 
+def caller_for(
+    variant: str, url: str, conn: psycopg.Connection[Any]
+) -> contextlib.AbstractContextManager[psycopg.Connection[Any]]:
+    """The connection a variant's call runs on: a new one for a fresh-session variant."""
+    return psycopg.connect(url, autocommit=True) if fresh(variant) else contextlib.nullcontext(conn)
+
+
 def statements(variant: str) -> list[str]:
     if variant in NAMED:
         return NAMED[variant]
@@ -254,11 +261,7 @@ def main() -> int:
             if args.explain:
                 for name, setup in variants.items():
                     print(f"== {name}: every statement of one call (auto_explain, ANALYZE, BUFFERS) ==")
-                    with (
-                        psycopg.connect(cluster.url(), autocommit=True)
-                        if fresh(name)
-                        else contextlib.nullcontext(conn)
-                    ) as caller:
+                    with caller_for(name, cluster.url(), conn) as caller:
                         plans = explained(caller, setup, step.as_of)
                     print("\n-----\n".join(plans), flush=True)
                 return 0
@@ -268,11 +271,7 @@ def main() -> int:
                 first = round_ % len(order)
                 for name, setup in order[first:] + order[:first]:
                     # fresh_session: the call is its connection's first, as each pg_cron run is.
-                    with (
-                        psycopg.connect(cluster.url(), autocommit=True)
-                        if fresh(name)
-                        else contextlib.nullcontext(conn)
-                    ) as caller:
+                    with caller_for(name, cluster.url(), conn) as caller:
                         try:
                             with caller.transaction():
                                 for statement in setup:

@@ -123,29 +123,25 @@ def test_an_explicit_week_that_is_not_a_monday_is_refused_and_nothing_changes(
     assert conn.execute("select count(*) from public.jobs").fetchone() == (0,)
 
 
+FAIL_QUEUED = (
+    "update public.jobs set status = 'failed', finished_at = now(), last_error = 'gave up'"
+    " where user_id = %s and status = 'queued'"
+)
+
+
 def test_a_person_week_that_failed_for_good_is_enqueued_again_once(conn: psycopg.Connection[Any]) -> None:
     user_id = person(conn, "UTC", utc(2026, 11, 29))
     as_of = utc(2026, 11, 30, 7)
-    fail = (
-        "update public.jobs set status = 'failed', finished_at = now(), last_error = 'gave up'"
-        " where user_id = %s and status = 'queued'"
-    )
     assert enqueue(conn, as_of) == 1
-    conn.execute(fail, (user_id,))
+    conn.execute(FAIL_QUEUED, (user_id,))
     assert enqueue(conn, as_of + dt.timedelta(hours=1)) == 1, "the next run tries the failed week once more"
     assert enqueue(conn, as_of + dt.timedelta(hours=2)) == 0, "an unfinished retry is not duplicated"
-    conn.execute(fail, (user_id,))
+    conn.execute(FAIL_QUEUED, (user_id,))
     assert enqueue(conn, as_of + dt.timedelta(hours=3)) == 0, "after the second failure, retry-failed decides"
     statuses = conn.execute(
         "select status from public.jobs where user_id = %s order by id", (user_id,)
     ).fetchall()
     assert statuses == [("failed",), ("failed",)]
-
-
-FAIL_QUEUED = (
-    "update public.jobs set status = 'failed', finished_at = now(), last_error = 'gave up'"
-    " where user_id = %s and status = 'queued'"
-)
 
 
 def _waits_for_a_lock(conn: psycopg.Connection[Any], pid: int) -> None:
