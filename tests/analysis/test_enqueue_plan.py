@@ -55,6 +55,17 @@ WRITTEN_SINCE_INDEXES = {
     "proxima_profiles_updated",
 }
 
+# Who wrote in the 28 days, read by time (a run reading many people in full).
+WINDOW_INDEXES = {
+    "proxima_symptom_tracking_date",
+    "proxima_quick_scans_created",
+    "proxima_deep_dive_sessions_created",
+    "proxima_health_stories_created",
+    "proxima_story_notes_created",
+    "proxima_conversations_created",
+    "proxima_messages_created",
+}
+
 SUNDAY_1930 = dt.datetime(2026, 11, 29, 19, 30, tzinfo=dt.UTC)  # Monday 04:30 in Tokyo
 SUNDAY_2130 = dt.datetime(2026, 11, 29, 21, 30, tzinfo=dt.UTC)  # Monday 06:30 in Tokyo
 
@@ -155,21 +166,47 @@ def seq_scans(plan: dict[str, Any]) -> dict[str, set[str]]:
 # -- plans -----------------------------------------------------------------------------------------
 
 
-def test_a_first_run_reads_every_zone_through_per_person_index_probes(conn: psycopg.Connection[Any]) -> None:
+def test_a_first_run_reads_the_windows_writers_through_each_sources_index_by_time(
+    conn: psycopg.Connection[Any],
+) -> None:
+    """20261201230000: when the zones read in full hold a quarter of everyone or more (here
+    all), who wrote in the 28 days is read once, by time, and nobody is probed."""
     person(conn, "Asia/Tokyo", SUNDAY_1930 - dt.timedelta(days=2))
     person(conn, None, SUNDAY_1930 - dt.timedelta(days=2))
-    plan = enqueue_plan(conn, SUNDAY_1930)
+    plan = enqueue_plan(conn, SUNDAY_1930, analyze=True)
     assert set(scans(plan)) >= APP_TABLES | {"profiles", "jobs"}
     assert seq_scans(plan) == {}
+    read = {str(n["Index Name"]) for n in nodes(plan) if "Index Name" in n and n.get("Actual Loops", 0) > 0}
+    assert read >= WINDOW_INDEXES, WINDOW_INDEXES - read
+    assert probe_loops(plan) == 0
+    assert enqueue(conn, SUNDAY_1930) == 2
+
+
+def test_one_zones_hour_probes_its_people_one_by_one(conn: psycopg.Connection[Any]) -> None:
+    """A zone read in full that holds less than a quarter of everyone: its people are probed
+    through the (user, time) indexes, and no source is read by time."""
+    person(conn, "Asia/Tokyo", SUNDAY_1930 - dt.timedelta(days=2))
+    for _ in range(4):
+        person(conn, "Europe/Berlin", SUNDAY_1930 - dt.timedelta(days=2))
+    assert enqueue(conn, SUNDAY_1930) == 5
+    conn.execute("update public.profiles set updated_at = %s", (SUNDAY_1930 - dt.timedelta(days=30),))
+    plan = enqueue_plan(conn, SUNDAY_2130, analyze=True)
     used = index_names(plan)
-    # Which sources are probed per person and which are hashed once is the planner's
-    # choice by its estimates; the text-keyed sources' probes exist only through lower().
-    assert len(PROBE_INDEXES & used) >= 4, used
     assert {
         "proxima_symptom_tracking_lower_user_date",
         "proxima_quick_scans_lower_user_created",
         "proxima_profiles_timezone_user",
-    } <= used
+    } <= used, used
+    assert probe_loops(plan) >= 1
+    # The symptoms' days are read by time only for the window (what was written since the
+    # mark, the other indexes by time, is read by the hour either way).
+    window_reads = [
+        n
+        for n in nodes(plan)
+        if n.get("Index Name") == "proxima_symptom_tracking_date" and n.get("Actual Loops", 0) > 0
+    ]
+    assert window_reads == []
+    assert enqueue(conn, SUNDAY_2130) == 1
 
 
 def test_the_jobs_a_person_week_has_are_probed_once_a_key_even_where_a_hash_would_be_chosen(
@@ -470,9 +507,11 @@ def test_a_symptom_logged_since_the_last_run_counts_by_its_own_day(
 
 
 def test_someone_idle_who_only_saved_a_zone_is_probed_and_gets_no_job(conn: psycopg.Connection[Any]) -> None:
-    person(conn, "UTC", SUNDAY_1930 - dt.timedelta(days=1))
+    # Enough others that the zone newly read in full (Berlin, one person) is probed.
+    for _ in range(4):
+        person(conn, "UTC", SUNDAY_1930 - dt.timedelta(days=1))
     idle = person(conn, "UTC", SUNDAY_1930 - dt.timedelta(days=40))
-    assert enqueue(conn, SUNDAY_1930) == 1
+    assert enqueue(conn, SUNDAY_1930) == 4
     conn.execute("update public.profiles set updated_at = %s", (SUNDAY_1930 - dt.timedelta(days=30),))
     conn.execute(
         "update public.profiles set timezone = 'Europe/Berlin', updated_at = %s where user_id = %s",
@@ -576,3 +615,109 @@ def test_the_uuid_shape_test_agrees_with_the_pattern_on_mutated_ids(conn: psycop
     assert total > 10_000
     assert shaped > 1_000  # the originals, upper-cased ones and same-class replacements
     assert disagreements == 0
+
+
+class _Undo(Exception):  # noqa: N818 - a signal, not an error
+    pass
+
+
+def test_the_window_read_and_the_probes_find_the_same_people(conn: psycopg.Connection[Any]) -> None:
+    """20261201230000: the same people, each active or idle by one source at the window's
+    edges, found by the window read (the zones read in full hold a quarter of everyone or
+    more) and by the probes (idle people without a profile make them less)."""
+    since = SUNDAY_1930 - dt.timedelta(days=28)
+    since_day = since.date()
+    inside = since + dt.timedelta(hours=5)
+    old = SUNDAY_1930 - dt.timedelta(days=90)
+    cases = {
+        "a scan in another letter case": ("quick_scans", "upper", inside, True),
+        "a scan at the window's first instant": ("quick_scans", "plain", since, True),
+        "a scan a minute before the window": ("quick_scans", "plain", since - dt.timedelta(minutes=1), False),
+        "a scan under the id without dashes": ("quick_scans", "hex", inside, False),
+        "a symptom on the window's first day, logged long before": ("symptom_day", "plain", since_day, True),
+        "a symptom the day before, logged inside": (
+            "symptom_day",
+            "plain",
+            since_day - dt.timedelta(days=1),
+            False,
+        ),
+        "a story": ("health_stories", "plain", inside, True),
+        "a note on an old story": ("story_notes", "plain", inside, True),
+        "a deep dive in another letter case": ("deep_dive_sessions", "upper", inside, True),
+        "a chat": ("conversations", "plain", inside, True),
+        "a message in an old chat": ("messages", "plain", inside, True),
+        "an old message in an old chat": ("messages", "plain", since - dt.timedelta(days=10), False),
+        "nothing": (None, "plain", inside, False),
+    }
+    people: dict[str, uuid.UUID] = {}
+    for name, (source, shape, when, _) in cases.items():
+        who = person(conn, "Asia/Tokyo", None)
+        people[name] = who
+        key = {"plain": str(who), "upper": str(who).upper(), "hex": who.hex}[shape]
+        if source == "quick_scans":
+            conn.execute(
+                "insert into public.quick_scans (user_id, body_part, created_at) values (%s, 'knee', %s)",
+                (key, when),
+            )
+        elif source == "symptom_day":
+            conn.execute(
+                "insert into public.symptom_tracking (user_id, symptom_name, body_part, occurrence_date, created_at)"
+                " values (%s, 'headache', 'head', %s, %s)",
+                (key, when, old if when == since_day else inside),
+            )
+        elif source == "health_stories":
+            conn.execute(
+                "insert into public.health_stories (user_id, story_text, created_at) values (%s, 'A story.', %s)",
+                (who, when),
+            )
+        elif source == "story_notes":
+            conn.execute(
+                "with s as (insert into public.health_stories (user_id, story_text, created_at)"
+                " values (%(u)s, 'Old.', %(old)s) returning id)"
+                " insert into public.story_notes (story_id, user_id, note_text, created_at)"
+                " select id, %(u)s, 'A note.', %(at)s from s",
+                {"u": who, "old": old, "at": when},
+            )
+        elif source == "deep_dive_sessions":
+            conn.execute(
+                "insert into public.deep_dive_sessions (user_id, body_part, created_at) values (%s, 'chest', %s)",
+                (key, when),
+            )
+        elif source == "conversations":
+            conn.execute(
+                "insert into public.conversations (user_id, title, created_at) values (%s, 'A chat', %s)",
+                (who, when),
+            )
+        elif source == "messages":
+            conn.execute(
+                "with c as (insert into public.conversations (user_id, title, created_at)"
+                " values (%(u)s, 'Old', %(old)s) returning id)"
+                " insert into public.messages (conversation_id, role, content, created_at)"
+                " select id, 'user', 'hi', %(at)s from c",
+                {"u": who, "old": old, "at": when},
+            )
+    unzoned = person(conn, None, inside)
+    expected = {who for name, who in people.items() if cases[name][3]} | {unzoned}
+
+    def found(idle_without_profile: int) -> tuple[int, set[uuid.UUID]]:
+        """Probe loops of the plan and the people given a job, all rolled back."""
+        result: tuple[int, set[uuid.UUID]] = (0, set())
+        with pytest.raises(_Undo), conn.transaction():
+            for _ in range(idle_without_profile):
+                person(conn, None, None)
+            conn.execute("analyze auth.users")
+            loops = probe_loops(enqueue_plan(conn, SUNDAY_1930, analyze=True))
+            enqueue(conn, SUNDAY_1930)
+            given = {r[0] for r in conn.execute("select user_id from public.jobs").fetchall()}
+            result = (loops, given)
+            raise _Undo
+        return result
+
+    window_loops, by_window = found(0)
+    probe_loops_, by_probes = found(4 * len(people))
+    assert window_loops == 0
+    assert probe_loops_ >= len(people)
+    missing = {name for name, who in people.items() if (who in by_window) != cases[name][3]}
+    assert missing == set(), missing
+    assert by_window == expected
+    assert by_probes == expected
