@@ -4,15 +4,16 @@
 -- The first run (every zone read in full) probed each of 111,000 people's seven sources in
 -- turn, up to the first row found. Reading once who wrote anything in the 28 days (each
 -- source by time: its index, or the whole table where the window is most of it) and keeping
--- the people among them does the same work as a hash: the full run 4,533 -> 3,587 ms, 1.26x,
--- and 1.46x with ten times the history (bench/enqueue_ab.py --step full [--history 10], the
--- two functions' migrations each run in its rounds). The window's rows follow how many
--- people are active, not the history's length, so neither way grows with history; the
--- probes cost per person read, the window read per row in the window. A run reads the window when the people of the zones it reads in full
--- are at least a quarter of everyone: in the bench the window, about four rows a person,
--- costs about what probing a quarter of everyone does (under EXPLAIN ANALYZE, bench/
--- enqueue_ab.py --step full --explain: 0.54 s for the window's writers, 2.2 s to probe
--- 111,000 people). One zone's hour (4,000 of 111,000 people) still probes.
+-- the people among them does the same work as a hash: the full run 4,533 -> 3,587 ms,
+-- 1.26x, and 1.46x with ten times the history (bench/enqueue_ab.py --step full [--history
+-- 10], the two functions' migrations each run in its rounds). The window's rows follow how
+-- many people are active, not the history's length, so neither way grows with history; the
+-- probes cost per person read, the window read per row in the window. A run reads the
+-- window when the people of the zones it reads in full are at least a quarter of everyone:
+-- in the bench the window, about four rows a person, costs about what probing a quarter of
+-- everyone does (under EXPLAIN ANALYZE, bench/enqueue_ab.py --step full --explain: 0.54 s
+-- for the window's writers, 2.2 s to probe 111,000 people). One zone's hour (4,000 of
+-- 111,000 people) still probes.
 --
 -- The jobs each person-week already has are probed in the inserting select itself, not
 -- gathered first and joined back by key (a sort of every key by text, and a merge join):
