@@ -341,8 +341,8 @@ begin
   -- Each wanted person-week with the jobs its key already has, in any status (the unique
   -- index covers only unfinished ones): one probe of (user_id, dedupe_key) per key, always
   -- (as a join, the planner hashed the whole queue, history included, once it guessed a few
-  -- thousand keys). The sort below takes every probe before the first row goes in, and no
-  -- probe sees this statement's own rows.
+  -- thousand keys). No probe sees this statement's own rows, which are not in its
+  -- snapshot, whatever the order of probes and inserts (the sort below puts every probe first).
   added as (
     insert into public.jobs (kind, user_id, payload, priority, dedupe_key)
     select 'weekly_analysis',
