@@ -190,6 +190,7 @@ def test_one_zones_hour_probes_its_people_one_by_one(conn: psycopg.Connection[An
         person(conn, "Europe/Berlin", SUNDAY_1930 - dt.timedelta(days=2))
     assert enqueue(conn, SUNDAY_1930) == 5
     conn.execute("update public.profiles set updated_at = %s", (SUNDAY_1930 - dt.timedelta(days=30),))
+    conn.execute("analyze auth.users")  # everyone: 5, from the statistics
     plan = enqueue_plan(conn, SUNDAY_2130, analyze=True)
     used = index_names(plan)
     assert {
@@ -517,6 +518,7 @@ def test_someone_idle_who_only_saved_a_zone_is_probed_and_gets_no_job(conn: psyc
         "update public.profiles set timezone = 'Europe/Berlin', updated_at = %s where user_id = %s",
         (SUNDAY_1930 + dt.timedelta(minutes=5), idle),
     )
+    conn.execute("analyze auth.users")
     plan = enqueue_plan(conn, SUNDAY_1930 + dt.timedelta(hours=1), analyze=True)
     assert probe_loops(plan) >= 1
     assert enqueue(conn, SUNDAY_1930 + dt.timedelta(hours=1)) == 0
