@@ -619,6 +619,39 @@ def test_the_uuid_shape_test_agrees_with_the_pattern_on_mutated_ids(conn: psycop
     assert disagreements == 0
 
 
+# One row of a source for the window's-edge test: %(key)s is the id as the source keeps it
+# (text-keyed sources: any letter case or shape), %(who)s the uuid, %(at)s the row's time
+# (a symptom's day), %(old)s a time long before the window, %(logged)s when a symptom was logged.
+WINDOW_EDGE_SQL = {
+    "quick_scans": "insert into public.quick_scans (user_id, body_part, created_at) values (%(key)s, 'knee', %(at)s)",
+    "symptom_day": (
+        "insert into public.symptom_tracking (user_id, symptom_name, body_part, occurrence_date, created_at)"
+        " values (%(key)s, 'headache', 'head', %(at)s, %(logged)s)"
+    ),
+    "health_stories": (
+        "insert into public.health_stories (user_id, story_text, created_at) values (%(who)s, 'A story.', %(at)s)"
+    ),
+    "story_notes": (
+        "with s as (insert into public.health_stories (user_id, story_text, created_at)"
+        " values (%(who)s, 'Old.', %(old)s) returning id)"
+        " insert into public.story_notes (story_id, user_id, note_text, created_at)"
+        " select id, %(who)s, 'A note.', %(at)s from s"
+    ),
+    "deep_dive_sessions": (
+        "insert into public.deep_dive_sessions (user_id, body_part, created_at) values (%(key)s, 'chest', %(at)s)"
+    ),
+    "conversations": (
+        "insert into public.conversations (user_id, title, created_at) values (%(who)s, 'A chat', %(at)s)"
+    ),
+    "messages": (
+        "with c as (insert into public.conversations (user_id, title, created_at)"
+        " values (%(who)s, 'Old', %(old)s) returning id)"
+        " insert into public.messages (conversation_id, role, content, created_at)"
+        " select id, 'user', 'hi', %(at)s from c"
+    ),
+}
+
+
 class _Undo(Exception):  # noqa: N818 - a signal, not an error
     pass
 
@@ -655,48 +688,13 @@ def test_the_window_read_and_the_probes_find_the_same_people(conn: psycopg.Conne
     for name, (source, shape, when, _) in cases.items():
         who = person(conn, "Asia/Tokyo", None)
         people[name] = who
-        key = {"plain": str(who), "upper": str(who).upper(), "hex": who.hex}[shape]
-        if source == "quick_scans":
+        if source is not None:
+            key = {"plain": str(who), "upper": str(who).upper(), "hex": who.hex}[shape]
+            # A symptom on the window's first day was logged long before; one the day
+            # before, inside the window.
+            logged = old if when == since_day else inside
             conn.execute(
-                "insert into public.quick_scans (user_id, body_part, created_at) values (%s, 'knee', %s)",
-                (key, when),
-            )
-        elif source == "symptom_day":
-            conn.execute(
-                "insert into public.symptom_tracking (user_id, symptom_name, body_part, occurrence_date, created_at)"
-                " values (%s, 'headache', 'head', %s, %s)",
-                (key, when, old if when == since_day else inside),
-            )
-        elif source == "health_stories":
-            conn.execute(
-                "insert into public.health_stories (user_id, story_text, created_at) values (%s, 'A story.', %s)",
-                (who, when),
-            )
-        elif source == "story_notes":
-            conn.execute(
-                "with s as (insert into public.health_stories (user_id, story_text, created_at)"
-                " values (%(u)s, 'Old.', %(old)s) returning id)"
-                " insert into public.story_notes (story_id, user_id, note_text, created_at)"
-                " select id, %(u)s, 'A note.', %(at)s from s",
-                {"u": who, "old": old, "at": when},
-            )
-        elif source == "deep_dive_sessions":
-            conn.execute(
-                "insert into public.deep_dive_sessions (user_id, body_part, created_at) values (%s, 'chest', %s)",
-                (key, when),
-            )
-        elif source == "conversations":
-            conn.execute(
-                "insert into public.conversations (user_id, title, created_at) values (%s, 'A chat', %s)",
-                (who, when),
-            )
-        elif source == "messages":
-            conn.execute(
-                "with c as (insert into public.conversations (user_id, title, created_at)"
-                " values (%(u)s, 'Old', %(old)s) returning id)"
-                " insert into public.messages (conversation_id, role, content, created_at)"
-                " select id, 'user', 'hi', %(at)s from c",
-                {"u": who, "old": old, "at": when},
+                WINDOW_EDGE_SQL[source], {"key": key, "who": who, "at": when, "old": old, "logged": logged}
             )
     unzoned = person(conn, None, inside)
     expected = {who for name, who in people.items() if cases[name][3]} | {unzoned}
