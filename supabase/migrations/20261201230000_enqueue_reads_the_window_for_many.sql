@@ -9,11 +9,11 @@
 -- 10], the two functions' migrations each run in its rounds). The window's rows follow how
 -- many people are active, not the history's length, so neither way grows with history; the
 -- probes cost per person read, the window read per row in the window. A run reads the
--- window when the people of the zones it reads in full are at least a quarter of everyone:
--- in the bench the window, about four rows a person, costs about what probing a quarter of
--- everyone does (under EXPLAIN ANALYZE, bench/enqueue_ab.py --step full --explain: 0.54 s
--- for the window's writers, 2.2 s to probe 111,000 people). One zone's hour (4,000 of
--- 111,000 people) still probes.
+-- window when the people of the zones it reads in full (those without a profile too, when
+-- UTC is read in full) are at least a quarter of everyone: in the bench the window, about
+-- four rows a person, costs about what probing a quarter of everyone does (under EXPLAIN
+-- ANALYZE, bench/enqueue_ab.py --step full --explain: 0.54 s for the window's writers,
+-- 2.2 s to probe 111,000 people). One zone's hour (4,000 of 111,000 people) still probes.
 --
 -- The jobs each person-week already has are probed in the inserting select itself, not
 -- gathered first and joined back by key (a sort of every key by text, and a merge join):
@@ -65,6 +65,8 @@ declare
   -- Whether the people of the zones read in full are read from the window's writers.
   read_window boolean := false;
   everyone real;
+  with_profile real;
+  in_full real;
 begin
   if enqueue_weekly_analysis.week_of is not null
      and extract(isodow from enqueue_weekly_analysis.week_of) <> 1 then
@@ -158,15 +160,23 @@ begin
 
   -- Many people to read in full (a first run, an explicit week, many zones' Monday at
   -- once): read who wrote in the 28 days once instead of probing each person. The people
-  -- in profiles are counted through (timezone, user_id); everyone from the statistics, or
-  -- counted where there are none yet.
+  -- of the zones read in full are counted through (timezone, user_id), and when UTC is
+  -- read in full the people without a profile (read as UTC's) are added: everyone less
+  -- those with a profile, both from the statistics, or counted where there are none yet.
   if pg_catalog.cardinality(full_zones) > 0 then
     select c.reltuples into everyone from pg_catalog.pg_class c where c.oid = 'auth.users'::regclass;
     if everyone is null or everyone < 0 then
       select count(*) into everyone from auth.users;
     end if;
-    read_window := 4 * (select count(*) from public.profiles p where p.timezone = any (full_zones))
-                   >= everyone;
+    in_full := (select count(*) from public.profiles p where p.timezone = any (full_zones));
+    if utc_in_full then
+      select c.reltuples into with_profile from pg_catalog.pg_class c where c.oid = 'public.profiles'::regclass;
+      if with_profile is null or with_profile < 0 then
+        select count(*) into with_profile from public.profiles;
+      end if;
+      in_full := in_full + greatest(everyone - with_profile, 0);
+    end if;
+    read_window := 4 * in_full >= everyone;
   end if;
 
   -- One statement, so the jobs' NOTIFY trigger wakes the workers once for the batch,

@@ -115,6 +115,7 @@ def enqueue_plan(
     seqscan: bool = False,
     analyze: bool = False,
     extra: dict[str, str] | None = None,
+    week_of: dt.date | None = None,
 ) -> dict[str, Any]:
     """The plan of the enqueue's INSERT statement (``extra``: more planner settings for the
     call); the call itself is rolled back."""
@@ -132,7 +133,7 @@ def enqueue_plan(
         conn.execute("load 'auto_explain'")
         for setting, value in settings.items():
             conn.execute("select set_config(%s, %s, true)", (setting, value))
-        enqueue(conn, as_of)
+        enqueue(conn, as_of, week_of)
         raise psycopg.errors.QueryCanceled("roll back")  # leave the database as it was
     plans = []
     for notice in notices:
@@ -658,12 +659,15 @@ class _Undo(Exception):  # noqa: N818 - a signal, not an error
 
 def test_the_window_read_and_the_probes_find_the_same_people(conn: psycopg.Connection[Any]) -> None:
     """20261201230000: the same people, each active or idle by one source at the window's
-    edges, found by the window read (the zones read in full hold a quarter of everyone or
-    more) and by the probes (idle people without a profile make them less)."""
-    since = SUNDAY_1930 - dt.timedelta(days=28)
+    edges, found for Tokyo's week at 21:30 by the window read (an explicit week: every zone
+    read in full) and by the probes (the hourly run once Tokyo's week turned, the other
+    zones covered by the 19:30 run; Berlin's idle people make Tokyo less than a quarter)."""
+    as_of = SUNDAY_2130
+    week = dt.date(2026, 11, 30)
+    since = as_of - dt.timedelta(days=28)
     since_day = since.date()
     inside = since + dt.timedelta(hours=5)
-    old = SUNDAY_1930 - dt.timedelta(days=90)
+    old = as_of - dt.timedelta(days=90)
     cases = {
         "a scan in another letter case": ("quick_scans", "upper", inside, True),
         "a scan at the window's first instant": ("quick_scans", "plain", since, True),
@@ -696,28 +700,50 @@ def test_the_window_read_and_the_probes_find_the_same_people(conn: psycopg.Conne
             conn.execute(
                 WINDOW_EDGE_SQL[source], {"key": key, "who": who, "at": when, "old": old, "logged": logged}
             )
-    unzoned = person(conn, None, inside)
-    expected = {who for name, who in people.items() if cases[name][3]} | {unzoned}
+    for _ in range(4 * len(people)):
+        person(conn, "Europe/Berlin", None)
+    expected = {who for name, who in people.items() if cases[name][3]}
 
-    def found(idle_without_profile: int) -> tuple[int, set[uuid.UUID]]:
-        """Probe loops of the plan and the people given a job, all rolled back."""
+    def found(by_window: bool) -> tuple[int, set[uuid.UUID]]:
+        """Probe loops of the plan and the people given a job for Tokyo's week, rolled back."""
         result: tuple[int, set[uuid.UUID]] = (0, set())
         with pytest.raises(_Undo), conn.transaction():
-            for _ in range(idle_without_profile):
-                person(conn, None, None)
-            conn.execute("analyze auth.users")
-            loops = probe_loops(enqueue_plan(conn, SUNDAY_1930, analyze=True))
-            enqueue(conn, SUNDAY_1930)
-            given = {r[0] for r in conn.execute("select user_id from public.jobs").fetchall()}
+            conn.execute("analyze auth.users, public.profiles")
+            if not by_window:
+                enqueue(conn, SUNDAY_1930)
+            week_of = week if by_window else None
+            loops = probe_loops(enqueue_plan(conn, as_of, analyze=True, week_of=week_of))
+            enqueue(conn, as_of, week_of)
+            given = {
+                r[0]
+                for r in conn.execute(
+                    "select user_id from public.jobs where payload ->> 'week_of' = %s", (week.isoformat(),)
+                ).fetchall()
+            }
             result = (loops, given)
             raise _Undo
         return result
 
-    window_loops, by_window = found(0)
-    probe_loops_, by_probes = found(4 * len(people))
+    window_loops, by_window = found(True)
+    probe_loops_, by_probes = found(False)
     assert window_loops == 0
     assert probe_loops_ >= len(people)
     missing = {name for name, who in people.items() if (who in by_window) != cases[name][3]}
     assert missing == set(), missing
     assert by_window == expected
     assert by_probes == expected
+
+
+def test_people_without_a_profile_count_toward_reading_the_window(conn: psycopg.Connection[Any]) -> None:
+    """A first run where most people have no profile (read as UTC's): they count, so the
+    window is read, not each of them probed; both runs find the same people."""
+    zoned = person(conn, "Asia/Tokyo", SUNDAY_1930 - dt.timedelta(days=2))
+    unzoned = [person(conn, None, SUNDAY_1930 - dt.timedelta(days=3)) for _ in range(6)]
+    idle = [person(conn, None, SUNDAY_1930 - dt.timedelta(days=40)) for _ in range(4)]
+    conn.execute("analyze auth.users, public.profiles")
+    plan = enqueue_plan(conn, SUNDAY_1930, analyze=True)
+    assert probe_loops(plan) == 0
+    assert enqueue(conn, SUNDAY_1930) == 7
+    given = {r[0] for r in conn.execute("select user_id from public.jobs").fetchall()}
+    assert given == {zoned, *unzoned}
+    assert not given & set(idle)
