@@ -17,6 +17,10 @@ summed per phase, each phase without the time of the phases nested in it; "other
 rest of ``run_weekly_analysis`` (awaits, the event loop, httpx request building above the
 wrapped calls). ``--warmup`` people run first and are not counted.
 
+``--idle S`` starts the real ``Worker`` (``--concurrent`` slots, 200 unless given) with no job
+to run and reports the CPU it uses over S seconds once it is listening: what a worker costs
+between Mondays, and what it adds to a run for every second the run lasts.
+
 ``--concurrent N`` instead runs the real ``Worker`` with N job slots and N request slots
 over every person (enqueued with ``enqueue_weekly_analysis``) and reports this process's
 CPU per person-week: everything, claims, heartbeats, completions and the event loop with
@@ -280,16 +284,7 @@ async def concurrent(
     )
     task = asyncio.create_task(worker.run(stop))
     async with await AsyncConnection.connect(url, autocommit=True) as conn:
-        while True:
-            cur = await conn.execute(
-                "select count(*) from pg_stat_activity where query ilike 'listen proxima%%'"
-            )
-            row = await cur.fetchone()
-            if row and row[0]:
-                break
-            if task.done():
-                task.result()
-            await asyncio.sleep(0.1)
+        await _until_listening(conn, task)
         if gc_threshold:
             gc.set_threshold(gc_threshold, *gc.get_threshold()[1:])
         cpu0, wall0 = time.process_time(), time.monotonic()
@@ -320,6 +315,38 @@ async def concurrent(
     stop.set()
     await task
     return cpu, wall
+
+
+async def _until_listening(conn: AsyncConnection[Any], task: asyncio.Task[None]) -> None:
+    """Until the worker has started: its helpers run once its LISTEN connection is open."""
+    while True:
+        cur = await conn.execute("select count(*) from pg_stat_activity where query ilike 'listen proxima%%'")
+        row = await cur.fetchone()
+        if row and row[0]:
+            return
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.1)
+
+
+async def idle(url: str, fake_url: str, concurrency: int, seconds: float) -> float:
+    """The real Worker with nothing to do: CPU seconds of this process over ``seconds``."""
+    stop = asyncio.Event()
+    worker = Worker(
+        url,
+        default_registry(_settings(fake_url, concurrency)),
+        WorkerSettings(concurrency=concurrency, poll_seconds=0.5),
+    )
+    task = asyncio.create_task(worker.run(stop))
+    async with await AsyncConnection.connect(url, autocommit=True) as conn:
+        await _until_listening(conn, task)
+    await asyncio.sleep(1)  # past the start-up
+    cpu0 = time.process_time()
+    await asyncio.sleep(seconds)
+    cpu = time.process_time() - cpu0
+    stop.set()
+    await task
+    return cpu
 
 
 def _profile_text(profiler: cProfile.Profile, top: int, per: int) -> str:
@@ -353,9 +380,17 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="with --concurrent: leave the start-up heap to the collector (the worker before settle_heap)",
     )
+    parser.add_argument(
+        "--idle",
+        type=float,
+        default=0,
+        help="instead: the CPU of a started Worker with nothing to do over this many seconds",
+    )
     args = parser.parse_args(argv)
     if args.gc_threshold < 0:
         parser.error("--gc-threshold must be 0 (unchanged) or more")
+    if not 0 <= args.idle <= 3600:
+        parser.error("--idle must be between 0 (off) and 3600 seconds")
     configure_logging("WARNING")
     load_guard()
     cluster = weekly_run.BenchCluster.ephemeral()
@@ -368,8 +403,8 @@ def main(argv: list[str] | None = None) -> int:
         with psycopg.connect(url, autocommit=True) as conn:
             migrate_connection(conn)
         now = dt.datetime.now(dt.UTC)
-        seed = weekly_run.seed_people(url, args.people, 1, now, keep_tz_check=False)
-        concurrency = max(1, args.concurrent)
+        seed = None if args.idle else weekly_run.seed_people(url, args.people, 1, now, keep_tz_check=False)
+        concurrency = max(1, args.concurrent or (200 if args.idle else 1))
         fake = weekly_run.FakeServerProcess(
             args.latency, max(16, concurrency), args.people * 3 + 100, fake_log
         )
@@ -379,6 +414,14 @@ def main(argv: list[str] | None = None) -> int:
             f"`bench/worker_cpu.py {' '.join(sys.argv[1:])}`, {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, "
             f"load average before {load}, {os.cpu_count()} cores\n"
         )
+        if args.idle:
+            cpu = asyncio.run(idle(url, fake.url, concurrency, args.idle))
+            print("| Mode | Seconds | Worker CPU | Cores |\n|---|---|---|---|")
+            print(
+                f"| real Worker, {concurrency} slots, nothing to do | {args.idle:g} s "
+                f"| {cpu * 1000:.0f} ms | {cpu / args.idle:.4f} |"
+            )
+            return 0
         if args.concurrent:
             meter = GcMeter()
             cpu, wall = asyncio.run(
@@ -404,6 +447,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"\nCyclic collections during the run: {meter.summary()}.")
             per = args.people
         else:
+            assert seed is not None
             ids = seed.user_ids
             phases, counted, total = asyncio.run(sequential(url, fake.url, ids, args.warmup, profiler))
             print(f"Sequential, {counted} person-weeks after {args.warmup} warm-up ones:\n")
