@@ -119,7 +119,7 @@ def test_finished_jobs_are_completed_in_batches_and_the_batcher_sleeps_while_non
 ) -> None:
     """A job whose handler does not complete it waits at most ``completion_flush_seconds``
     for its batch. With nothing waiting the batcher does not wake: it woke every 5 ms
-    before, a tenth of a core for an idle worker."""
+    before, 0.07 of a core for an idle worker."""
     registry = probe_registry()
 
     async def plain(job: Job, context: JobContext) -> None:
@@ -130,7 +130,10 @@ def test_finished_jobs_are_completed_in_batches_and_the_batcher_sleeps_while_non
     idle_rounds: list[int] = []
 
     async def during(worker: Worker) -> None:
-        listening = "select count(*) from pg_stat_activity where datname = current_database() and query ilike 'listen proxima%'"
+        listening = (
+            "select count(*) from pg_stat_activity"
+            " where datname = current_database() and query ilike 'listen proxima%'"
+        )
         for _ in range(400):  # until the worker has started (its helpers listen and batch)
             if await asyncio.to_thread(scalar, probe_db, listening):
                 break
