@@ -66,3 +66,22 @@ def test_the_extra_zones_are_new_canonical_zones_of_one_idle_person_each(
     ).fetchone() == (0,)
     with pytest.raises(SystemExit, match="only 393 more canonical zones exist, not 394"):
         enqueue_scale.add_zones(conn, 394, 2)
+
+
+@pytest.fixture
+def worker_cpu() -> Iterator[ModuleType]:
+    sys.path.insert(0, str(BENCH))
+    try:
+        yield importlib.import_module("worker_cpu")
+    finally:
+        sys.path.remove(str(BENCH))
+
+
+@pytest.mark.parametrize("bad", ["-1", "3601", "soon"])
+def test_the_worker_cpu_bench_refuses_a_bad_idle_time_before_starting_anything(
+    worker_cpu: ModuleType, bad: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as caught:
+        worker_cpu.main(["--idle", bad])
+    assert caught.value.code == 2
+    assert "--idle" in capsys.readouterr().err
