@@ -276,13 +276,7 @@ async def concurrent(
 ) -> tuple[float, float]:
     """The real Worker over every person: (CPU seconds of this process, wall seconds)."""
     stop = asyncio.Event()
-    worker = Worker(
-        url,
-        default_registry(_settings(fake_url, concurrency)),
-        WorkerSettings(concurrency=concurrency, poll_seconds=0.5),
-        settle_heap=settle,  # as `python -m worker run` does, unless --no-settle-heap
-    )
-    task = asyncio.create_task(worker.run(stop))
+    task = _start_worker(url, fake_url, concurrency, settle, stop)
     async with await AsyncConnection.connect(url, autocommit=True) as conn:
         await _until_listening(conn, task)
         if gc_threshold:
@@ -317,6 +311,19 @@ async def concurrent(
     return cpu, wall
 
 
+def _start_worker(
+    url: str, fake_url: str, concurrency: int, settle: bool, stop: asyncio.Event
+) -> asyncio.Task[None]:
+    """The real Worker, running until ``stop`` is set."""
+    worker = Worker(
+        url,
+        default_registry(_settings(fake_url, concurrency)),
+        WorkerSettings(concurrency=concurrency, poll_seconds=0.5),
+        settle_heap=settle,  # as `python -m worker run` does, unless --no-settle-heap
+    )
+    return asyncio.create_task(worker.run(stop))
+
+
 async def _until_listening(conn: AsyncConnection[Any], task: asyncio.Task[None]) -> None:
     """Until the worker has started: its helpers run once its LISTEN connection is open."""
     while True:
@@ -329,31 +336,38 @@ async def _until_listening(conn: AsyncConnection[Any], task: asyncio.Task[None])
         await asyncio.sleep(0.1)
 
 
-async def idle(url: str, fake_url: str, concurrency: int, seconds: float) -> float:
+async def idle(
+    url: str,
+    fake_url: str,
+    concurrency: int,
+    seconds: float,
+    profiler: cProfile.Profile | None,
+    *,
+    settle: bool = True,
+) -> float:
     """The real Worker with nothing to do: CPU seconds of this process over ``seconds``."""
     stop = asyncio.Event()
-    worker = Worker(
-        url,
-        default_registry(_settings(fake_url, concurrency)),
-        WorkerSettings(concurrency=concurrency, poll_seconds=0.5),
-    )
-    task = asyncio.create_task(worker.run(stop))
+    task = _start_worker(url, fake_url, concurrency, settle, stop)
     async with await AsyncConnection.connect(url, autocommit=True) as conn:
         await _until_listening(conn, task)
     await asyncio.sleep(1)  # past the start-up
     cpu0 = time.process_time()
+    if profiler is not None:
+        profiler.enable()
     await asyncio.sleep(seconds)
+    if profiler is not None:
+        profiler.disable()
     cpu = time.process_time() - cpu0
     stop.set()
     await task
     return cpu
 
 
-def _profile_text(profiler: cProfile.Profile, top: int, per: int) -> str:
+def _profile_text(profiler: cProfile.Profile, top: int, over: str) -> str:
     out = io.StringIO()
     stats = pstats.Stats(profiler, stream=out)
     stats.sort_stats("tottime").print_stats(top)
-    return f"cProfile, own time over {per} person-weeks, top {top}:\n\n```\n{out.getvalue().strip()}\n```"
+    return f"cProfile, own time over {over}, top {top}:\n\n```\n{out.getvalue().strip()}\n```"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -415,12 +429,17 @@ def main(argv: list[str] | None = None) -> int:
             f"load average before {load}, {os.cpu_count()} cores\n"
         )
         if args.idle:
-            cpu = asyncio.run(idle(url, fake.url, concurrency, args.idle))
+            cpu = asyncio.run(
+                idle(url, fake.url, concurrency, args.idle, profiler, settle=not args.no_settle_heap)
+            )
             print("| Mode | Seconds | Worker CPU | Cores |\n|---|---|---|---|")
             print(
                 f"| real Worker, {concurrency} slots, nothing to do | {args.idle:g} s "
                 f"| {cpu * 1000:.0f} ms | {cpu / args.idle:.4f} |"
             )
+            if profiler is not None:
+                print()
+                print(_profile_text(profiler, args.cprofile, f"{args.idle:g} idle seconds"))
             return 0
         if args.concurrent:
             meter = GcMeter()
@@ -459,7 +478,7 @@ def main(argv: list[str] | None = None) -> int:
             per = counted
         if profiler is not None:
             print()
-            print(_profile_text(profiler, args.cprofile, per))
+            print(_profile_text(profiler, args.cprofile, f"{per} person-weeks"))
             if args.cprofile_dump is not None:
                 profiler.dump_stats(args.cprofile_dump)
         return 0

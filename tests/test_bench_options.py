@@ -20,13 +20,17 @@ import pytest
 BENCH = Path(__file__).resolve().parent.parent / "bench"
 
 
-@pytest.fixture
-def enqueue_scale() -> Iterator[ModuleType]:
+def _bench_module(name: str) -> Iterator[ModuleType]:
     sys.path.insert(0, str(BENCH))
     try:
-        yield importlib.import_module("enqueue_scale")
+        yield importlib.import_module(name)
     finally:
         sys.path.remove(str(BENCH))
+
+
+@pytest.fixture
+def enqueue_scale() -> Iterator[ModuleType]:
+    yield from _bench_module("enqueue_scale")
 
 
 def test_the_enqueue_bench_runs_with_the_harness_buffers_by_default(enqueue_scale: ModuleType) -> None:
@@ -70,11 +74,7 @@ def test_the_extra_zones_are_new_canonical_zones_of_one_idle_person_each(
 
 @pytest.fixture
 def worker_cpu() -> Iterator[ModuleType]:
-    sys.path.insert(0, str(BENCH))
-    try:
-        yield importlib.import_module("worker_cpu")
-    finally:
-        sys.path.remove(str(BENCH))
+    yield from _bench_module("worker_cpu")
 
 
 @pytest.mark.parametrize("bad", ["-1", "3601", "soon"])
