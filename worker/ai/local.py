@@ -316,7 +316,7 @@ class LocalProvider:
                         if focus
                         else "Room to build a baseline",
                         description=(
-                            f"Over five weeks the {focus} came up {sum(areas[0].weekly_counts)} times, more than "
+                            f"Over five weeks the {focus} came up {_times(sum(areas[0].weekly_counts))}, more than "
                             "any other area you logged."
                             if focus and areas
                             else "Five weeks of regular entries would give the analysis a baseline to compare with."
