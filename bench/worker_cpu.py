@@ -41,11 +41,13 @@ import gc
 import io
 import os
 import pstats
+import resource
 import sys
 import tempfile
 import time
 from collections import defaultdict
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
@@ -263,6 +265,19 @@ class GcMeter:
         )
 
 
+@dataclass(frozen=True)
+class ConcurrentRun:
+    """A run of the real Worker: CPU seconds of this process (and of them, in user code and in
+    the kernel), wall seconds, and how often the process went to sleep waiting (voluntary
+    context switches)."""
+
+    cpu: float
+    wall: float
+    user: float
+    kernel: float
+    sleeps: int
+
+
 async def concurrent(
     url: str,
     fake_url: str,
@@ -273,8 +288,8 @@ async def concurrent(
     settle: bool = True,
     meter: GcMeter | None = None,
     gc_threshold: int = 0,
-) -> tuple[float, float]:
-    """The real Worker over every person: (CPU seconds of this process, wall seconds)."""
+) -> ConcurrentRun:
+    """The real Worker over every person: this process's CPU and the wall time."""
     stop = asyncio.Event()
     task = _start_worker(url, fake_url, concurrency, settle, stop)
     async with await AsyncConnection.connect(url, autocommit=True) as conn:
@@ -282,6 +297,7 @@ async def concurrent(
         if gc_threshold:
             gc.set_threshold(gc_threshold, *gc.get_threshold()[1:])
         cpu0, wall0 = time.process_time(), time.monotonic()
+        usage0 = resource.getrusage(resource.RUSAGE_SELF)
         if meter is not None:
             meter.on = True
         if profiler is not None:
@@ -304,11 +320,18 @@ async def concurrent(
         if meter is not None:
             meter.on = False
         cpu, wall = time.process_time() - cpu0, time.monotonic() - wall0
+        usage = resource.getrusage(resource.RUSAGE_SELF)
         if row[1]:
             raise RuntimeError(f"{row[1]} jobs failed")
     stop.set()
     await task
-    return cpu, wall
+    return ConcurrentRun(
+        cpu=cpu,
+        wall=wall,
+        user=usage.ru_utime - usage0.ru_utime,
+        kernel=usage.ru_stime - usage0.ru_stime,
+        sleeps=usage.ru_nvcsw - usage0.ru_nvcsw,
+    )
 
 
 def _start_worker(
@@ -443,7 +466,7 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.concurrent:
             meter = GcMeter()
-            cpu, wall = asyncio.run(
+            run = asyncio.run(
                 concurrent(
                     url,
                     fake.url,
@@ -461,7 +484,12 @@ def main(argv: list[str] | None = None) -> int:
             print("| Mode | Person-weeks | Wall | Worker CPU per person-week |\n|---|---|---|---|")
             print(
                 f"| real Worker, {args.concurrent} in flight, latency {args.latency:g} s, {heap} "
-                f"| {args.people:,} | {wall:.1f} s | {cpu * 1000 / args.people:.2f} ms |"
+                f"| {args.people:,} | {run.wall:.1f} s | {run.cpu * 1000 / args.people:.2f} ms |"
+            )
+            print(
+                f"\nOf which in user code {run.user * 1000 / args.people:.2f} ms and in the kernel "
+                f"{run.kernel * 1000 / args.people:.2f} ms a person-week; the process went to sleep "
+                f"{run.sleeps / args.people:.1f} times a person-week (voluntary context switches)."
             )
             print(f"\nCyclic collections during the run: {meter.summary()}.")
             per = args.people
