@@ -50,3 +50,39 @@ def test_an_unset_or_blank_database_url_means_the_local_harness() -> None:
 def test_database_url_from_env_validates_what_it_reads() -> None:
     with pytest.raises(ConfigError):
         database_url_from_env({"DATABASE_URL": "redis://localhost"})
+
+
+# Supabase's transaction poolers (port 6543): the shared one and the dedicated one.
+_TRANSACTION_POOLERS = [
+    "postgresql://postgres.abcdefghijklmnop:hunter2@aws-0-eu-central-1.pooler.supabase.com:6543/postgres",
+    "postgres://postgres:hunter2@db.abcdefghijklmnop.supabase.co:6543/postgres",
+    "host=AWS-0-US-EAST-1.POOLER.SUPABASE.COM port=6543 user=postgres password=hunter2 dbname=postgres",
+    "postgresql://postgres:hunter2@aws-0-eu-central-1.pooler.supabase.com.:6543/postgres",
+]
+
+
+@pytest.mark.parametrize("value", _TRANSACTION_POOLERS)
+def test_a_supabase_transaction_pooler_is_refused_with_the_port_to_use(value: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_database_url(value)
+    message = str(caught.value)
+    assert message.startswith("DATABASE_URL points at Supabase's transaction pooler (port 6543)")
+    assert "port 5432" in message
+    assert "hunter2" not in message
+    assert "\n" not in message
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        # The same hosts in session mode, or directly.
+        "postgresql://postgres.abcdefghijklmnop:pw@aws-0-eu-central-1.pooler.supabase.com:5432/postgres",
+        "postgresql://postgres:pw@db.abcdefghijklmnop.supabase.co:5432/postgres",
+        "postgresql://postgres:pw@db.abcdefghijklmnop.supabase.co/postgres",
+        # Port 6543 elsewhere is someone's own choice (a session-mode PgBouncer, say).
+        "postgresql://app:pw@db.example.internal:6543/postgres",
+        "postgresql://app:pw@pooler.supabase.com.example.org:6543/postgres",
+    ],
+)
+def test_session_mode_and_other_hosts_on_6543_are_accepted(value: str) -> None:
+    assert parse_database_url(value).conninfo == value

@@ -109,6 +109,12 @@ def _run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
         ({"SUPABASE_URL": "http://127.0.0.1:9"}, "error: SUPABASE_URL is set but SUPABASE_SERVICE_ROLE_KEY"),
         ({"SMTP_TIMEOUT": "soon"}, "error: SMTP_TIMEOUT must be a number"),
         ({"DATABASE_URL": "mysql://x@y/z"}, "error: DATABASE_URL must start with postgresql://"),
+        (
+            {
+                "DATABASE_URL": "postgresql://postgres.ref:secret@aws-0-eu-west-1.pooler.supabase.com:6543/postgres"
+            },
+            "error: DATABASE_URL points at Supabase's transaction pooler (port 6543)",
+        ),
         ({"PROXIMA_ENV": "production"}, "error: DATABASE_URL is required when PROXIMA_ENV=production"),
         (PRODUCTION | {"DEEPSEEK_API_KEY": ""}, "error: DEEPSEEK_API_KEY is required"),
     ],

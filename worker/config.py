@@ -67,7 +67,34 @@ def parse_database_url(value: str, *, source: str = "DATABASE_URL") -> DatabaseT
     port = params.get("port")
     if port is not None and not (str(port).isdigit() and 0 < int(port) < 65536):
         raise ConfigError(f"{source} has an invalid port: {port!r}")
+    host = params.get("host")
+    if _supabase_transaction_pooler(None if host is None else str(host), None if port is None else str(port)):
+        raise ConfigError(
+            f"{source} points at Supabase's transaction pooler (port 6543), which keeps no prepared"
+            " statements between transactions and delivers no LISTEN notifications: use port 5432"
+            " of the same host (the session pooler, or on db.<ref>.supabase.co the direct connection)"
+        )
     return DatabaseTarget(value)
+
+
+# Supabase's poolers listen on port 6543 in transaction mode only: the shared pooler
+# (Supavisor, ``<region>.pooler.supabase.com``) and the dedicated one (PgBouncer, on the
+# database's own host ``db.<ref>.supabase.co``). The worker's statements are prepared after
+# a few uses and it waits for jobs with LISTEN; neither survives a pooler that hands each
+# transaction to any server connection. Session mode (port 5432, same hosts) keeps both.
+_TRANSACTION_POOLER_PORT = "6543"
+
+
+def _supabase_transaction_pooler(hosts: str | None, port: str | None) -> bool:
+    """Whether a host of the (validated, single) port is one of Supabase's transaction poolers."""
+    if not hosts or str(port) != _TRANSACTION_POOLER_PORT:
+        return False
+    for host in (h.strip().lower().rstrip(".") for h in hosts.split(",")):
+        if host.endswith(".pooler.supabase.com") or (
+            host.startswith("db.") and host.endswith(".supabase.co")
+        ):
+            return True
+    return False
 
 
 def database_url_from_env(env: Mapping[str, str] | None = None) -> DatabaseTarget | None:
