@@ -86,3 +86,35 @@ def test_a_supabase_transaction_pooler_is_refused_with_the_port_to_use(value: st
 )
 def test_session_mode_and_other_hosts_on_6543_are_accepted(value: str) -> None:
     assert parse_database_url(value).conninfo == value
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "postgresql://u:pw@h1:5432,h2:5433/db",  # a port each
+        "postgresql://u:pw@h1,h2:5433/db",  # the first host on the default port
+        "host=h1,h2 port=5432,5433 dbname=app",
+        "host=h1,h2 port=5433 dbname=app",  # one port for both
+    ],
+)
+def test_a_list_of_hosts_with_their_ports_is_accepted(value: str) -> None:
+    assert parse_database_url(value).conninfo == value
+
+
+@pytest.mark.parametrize(
+    ("value", "fragment"),
+    [
+        ("host=h1,h2,h3 port=5432,5433 password=hunter2", "names 3 host(s) but 2 ports"),
+        ("postgresql://u:hunter2@h1:5432,h2:port/db", "invalid port: 'port'"),
+        ("postgresql://u:hunter2@h1:5432,h2:70000/db", "invalid port: '70000'"),
+        (
+            "postgresql://u:hunter2@db.example.internal:5432,aws-0-eu-central-1.pooler.supabase.com:6543/db",
+            "transaction pooler",
+        ),
+    ],
+)
+def test_a_bad_list_of_hosts_or_ports_is_refused(value: str, fragment: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_database_url(value)
+    assert fragment in str(caught.value)
+    assert "hunter2" not in str(caught.value)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -64,11 +64,17 @@ def parse_database_url(value: str, *, source: str = "DATABASE_URL") -> DatabaseT
     except psycopg.Error as exc:
         reason = _redact(str(exc).strip().splitlines()[0], value)
         raise ConfigError(f"{source} is malformed: {reason}") from None
+    # libpq takes a list of hosts (tried in turn) with one port for all or one port each;
+    # an empty entry is the default port.
     port = params.get("port")
-    if port is not None and not (str(port).isdigit() and 0 < int(port) < 65536):
-        raise ConfigError(f"{source} has an invalid port: {port!r}")
-    host = params.get("host")
-    if _supabase_transaction_pooler(None if host is None else str(host), None if port is None else str(port)):
+    hosts = str(params.get("host") or "").split(",")
+    ports = [each.strip() for each in str(port).split(",")] if port is not None else [""]
+    for each in ports:
+        if each and not (each.isdigit() and 0 < int(each) < 65536):
+            raise ConfigError(f"{source} has an invalid port: {each!r}")
+    if len(ports) > 1 and len(ports) != len(hosts):
+        raise ConfigError(f"{source} names {len(hosts)} host(s) but {len(ports)} ports")
+    if _supabase_transaction_pooler(zip(hosts, ports if len(ports) > 1 else ports * len(hosts), strict=True)):
         raise ConfigError(
             f"{source} points at Supabase's transaction pooler (port 6543), which keeps no prepared"
             " statements between transactions and delivers no LISTEN notifications: use port 5432"
@@ -85,14 +91,14 @@ def parse_database_url(value: str, *, source: str = "DATABASE_URL") -> DatabaseT
 _TRANSACTION_POOLER_PORT = "6543"
 
 
-def _supabase_transaction_pooler(hosts: str | None, port: str | None) -> bool:
-    """Whether a host of the (validated, single) port is one of Supabase's transaction poolers."""
-    if not hosts or str(port) != _TRANSACTION_POOLER_PORT:
-        return False
-    for host in (h.strip().lower().rstrip(".") for h in hosts.split(",")):
-        if host.endswith(".pooler.supabase.com") or (
+def _supabase_transaction_pooler(hosts_and_ports: Iterable[tuple[str, str]]) -> bool:
+    """Whether any (host, port) of the connection string is one of Supabase's transaction poolers."""
+    for given, port in hosts_and_ports:
+        host = given.strip().lower().rstrip(".")
+        supabase = host.endswith(".pooler.supabase.com") or (
             host.startswith("db.") and host.endswith(".supabase.co")
-        ):
+        )
+        if supabase and port == _TRANSACTION_POOLER_PORT:
             return True
     return False
 
