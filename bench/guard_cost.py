@@ -21,39 +21,20 @@ import sys
 import time
 from pathlib import Path
 
-from pydantic import BaseModel
-
 PROJECT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT / "tests" / "support"))
 
 from fake_deepseek import sample_week_facts  # noqa: E402 - lives in tests/support
+from report_strings import offline_report_strings  # noqa: E402 - lives in tests/support
 
 from worker.ai.local import LocalProvider  # noqa: E402
 from worker.safety import check_text, load_vocabulary  # noqa: E402
 from worker.safety.evaluation import DEFAULT_SET, evaluate, load_cases  # noqa: E402
 
 
-def strings(model: BaseModel) -> list[str]:
-    found: list[str] = []
-    for _, value in model:
-        for item in value if isinstance(value, list) else [value]:
-            if isinstance(item, str):
-                found.append(item)
-            elif isinstance(item, BaseModel):
-                found.extend(strings(item))
-    return found
-
-
 async def reports(people: int) -> list[list[str]]:
     provider = LocalProvider()
-    made = []
-    for person in range(people):
-        facts = sample_week_facts(person)
-        story = await provider.write_story(facts)
-        analysis = await provider.write_analysis(facts)
-        moves = await provider.write_moves(facts, analysis.answer)
-        made.append(strings(story.answer) + strings(analysis.answer) + strings(moves.answer))
-    return made
+    return [await offline_report_strings(sample_week_facts(person), provider) for person in range(people)]
 
 
 def main() -> int:

@@ -7,36 +7,16 @@ import re
 
 import pytest
 from fake_deepseek import sample_week_facts
-from pydantic import BaseModel
+from report_strings import offline_report_strings
 
-from worker.ai.local import LocalProvider
 from worker.report import ActivityCounts, BodyAreaTrend, WeekFacts
 
 # A count of one with a plural noun: "1 times", "1 entries", "1 symptoms", ...
 _ONE_PLURAL = re.compile(r"(?<![\d.,])1 (?:times|entries|symptoms|scans|notes|days|weeks|check-ins)\b")
 
 
-def _strings(model: BaseModel) -> list[str]:
-    found: list[str] = []
-    for _, value in model:
-        for item in value if isinstance(value, list) else [value]:
-            if isinstance(item, str):
-                found.append(item)
-            elif isinstance(item, BaseModel):
-                found.extend(_strings(item))
-    return found
-
-
 def _report_texts(facts: WeekFacts) -> list[str]:
-    provider = LocalProvider()
-
-    async def write() -> list[str]:
-        story = await provider.write_story(facts)
-        analysis = await provider.write_analysis(facts)
-        moves = await provider.write_moves(facts, analysis.answer)
-        return _strings(story.answer) + _strings(analysis.answer) + _strings(moves.answer)
-
-    return asyncio.run(write())
+    return asyncio.run(offline_report_strings(facts))
 
 
 def _one_entry_week(person: int) -> WeekFacts:
