@@ -118,3 +118,8 @@ def test_a_bad_list_of_hosts_or_ports_is_refused(value: str, fragment: str) -> N
         parse_database_url(value)
     assert fragment in str(caught.value)
     assert "hunter2" not in str(caught.value)
+
+
+def test_a_list_of_hosts_is_described_host_by_host_with_each_port() -> None:
+    assert parse_database_url("postgresql://u:hunter2@h1,h2:5433/db").description == "h1:5432,h2:5433/db"
+    assert parse_database_url("host=h1,h2 port=6000 dbname=app").description == "h1:6000,h2:6000/app"

@@ -5,9 +5,10 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
@@ -27,10 +28,22 @@ class DatabaseTarget:
     def description(self) -> str:
         """``host:port/dbname``: never the user's password."""
         params = conninfo_to_dict(self.conninfo)
-        host = params.get("host") or params.get("hostaddr") or "localhost"
-        port = params.get("port") or "5432"
         dbname = params.get("dbname") or params.get("user") or "postgres"
-        return f"{host}:{port}/{dbname}"
+        servers = ",".join(f"{host or 'localhost'}:{port or '5432'}" for host, port in _servers(params))
+        return f"{servers}/{dbname}"
+
+
+def _servers(params: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """The (host, port) pairs libpq tries in turn: a list of hosts takes one port for all or
+    one port each; an empty entry is the default ("" here). Unpaired lists raise ValueError."""
+    hosts = [h.strip() for h in str(params.get("host") or params.get("hostaddr") or "").split(",")]
+    port = params.get("port")
+    ports = [p.strip() for p in str(port).split(",")] if port is not None else [""]
+    if len(ports) == 1:
+        ports = ports * len(hosts)
+    if len(ports) != len(hosts):
+        raise ValueError(f"names {len(hosts)} host(s) but {len(ports)} ports")
+    return list(zip(hosts, ports, strict=True))
 
 
 def _redact(text: str, conninfo: str) -> str:
@@ -64,17 +77,14 @@ def parse_database_url(value: str, *, source: str = "DATABASE_URL") -> DatabaseT
     except psycopg.Error as exc:
         reason = _redact(str(exc).strip().splitlines()[0], value)
         raise ConfigError(f"{source} is malformed: {reason}") from None
-    # libpq takes a list of hosts (tried in turn) with one port for all or one port each;
-    # an empty entry is the default port.
-    port = params.get("port")
-    hosts = str(params.get("host") or "").split(",")
-    ports = [each.strip() for each in str(port).split(",")] if port is not None else [""]
-    for each in ports:
-        if each and not (each.isdigit() and 0 < int(each) < 65536):
-            raise ConfigError(f"{source} has an invalid port: {each!r}")
-    if len(ports) > 1 and len(ports) != len(hosts):
-        raise ConfigError(f"{source} names {len(hosts)} host(s) but {len(ports)} ports")
-    if _supabase_transaction_pooler(zip(hosts, ports if len(ports) > 1 else ports * len(hosts), strict=True)):
+    try:
+        servers = _servers(params)
+    except ValueError as exc:
+        raise ConfigError(f"{source} {exc}") from None
+    for _, port in servers:
+        if port and not (port.isdigit() and 0 < int(port) < 65536):
+            raise ConfigError(f"{source} has an invalid port: {port!r}")
+    if _supabase_transaction_pooler(servers):
         raise ConfigError(
             f"{source} points at Supabase's transaction pooler (port 6543), which keeps no prepared"
             " statements between transactions and delivers no LISTEN notifications: use port 5432"
@@ -91,9 +101,9 @@ def parse_database_url(value: str, *, source: str = "DATABASE_URL") -> DatabaseT
 _TRANSACTION_POOLER_PORT = "6543"
 
 
-def _supabase_transaction_pooler(hosts_and_ports: Iterable[tuple[str, str]]) -> bool:
+def _supabase_transaction_pooler(servers: list[tuple[str, str]]) -> bool:
     """Whether any (host, port) of the connection string is one of Supabase's transaction poolers."""
-    for given, port in hosts_and_ports:
+    for given, port in servers:
         host = given.strip().lower().rstrip(".")
         supabase = host.endswith(".pooler.supabase.com") or (
             host.startswith("db.") and host.endswith(".supabase.co")
