@@ -13,7 +13,9 @@ of its per-round ratio to the queue as the migrations leave it. A variant that r
 statements (DDL) inside its transaction is best compared with another that does too: the
 current migration re-run so came out 0.82-0.99x of the same code left alone (1 December).
 ``--explain`` instead prints, for each variant, the plan and time of every statement of one
-call (the jobs' trigger included).
+call (the jobs' trigger included). The server runs with the harness's 128MB of shared
+buffers unless ``--shared-buffers`` says otherwise, and with ``--huge-pages`` it must map
+them with huge pages (``huge_pages = on``; the kernel must have them reserved).
 
 Variants (``--variant``, repeatable):
 
@@ -183,6 +185,14 @@ def explained(conn: psycopg.Connection[Any], setup: list[str], as_of: Any) -> li
     return [n for n in notices if n.startswith("duration:") and "set_config" not in n]
 
 
+def reserved_huge_pages() -> int:
+    """How many huge pages the kernel has reserved (0 where it says nothing)."""
+    try:
+        return int(Path("/proc/sys/vm/nr_hugepages").read_text(encoding="ascii"))
+    except (OSError, ValueError):
+        return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -211,7 +221,23 @@ def main() -> int:
         default=0,
         help="more time zones in use, one idle person each, as bench/enqueue_scale.py's (0)",
     )
+    parser.add_argument(
+        "--shared-buffers",
+        type=es.buffer_size,
+        default=None,
+        help="PostgreSQL's shared_buffers, e.g. 1GB, as bench/enqueue_scale.py's (the harness's 128MB)",
+    )
+    parser.add_argument(
+        "--huge-pages",
+        action="store_true",
+        help="start PostgreSQL with huge_pages = on (the kernel must have them reserved: vm.nr_hugepages)",
+    )
     args = parser.parse_args()
+    if args.huge_pages and reserved_huge_pages() == 0:
+        parser.error(
+            "--huge-pages: the kernel has no huge pages reserved; as root, e.g."
+            " `sysctl vm.nr_hugepages=600` for 1GB of shared buffers (and 0 afterwards)"
+        )
     if (
         args.rounds < 1
         or args.people < 1000
@@ -226,7 +252,14 @@ def main() -> int:
         v: statements(v) for v in args.variant
     }
     people = es.People(args.people, 1)
-    with LocalCluster.ephemeral() as cluster, psycopg.connect(cluster.url(), autocommit=True) as conn:
+    cluster = LocalCluster.ephemeral()
+    if args.shared_buffers:
+        cluster.overrides["shared_buffers"] = args.shared_buffers
+    if args.huge_pages:
+        # "on", not the harness's "try": a server that cannot have them does not start.
+        cluster.overrides["huge_pages"] = "on"
+    with cluster, psycopg.connect(cluster.url(), autocommit=True) as conn:
+        [(buffers,)] = conn.execute("show shared_buffers").fetchall()
         migrate_connection(conn)
         es.load(conn, people, range(1), with_people=True)
         es.add_zones(conn, args.extra_zones, 1)
@@ -288,7 +321,10 @@ def main() -> int:
             break
     base = times["as the migrations leave it"]
     what = WHAT[args.step]
-    print(f"bench/enqueue_ab.py {' '.join(sys.argv[1:])}: {what}, {args.rounds} interleaved rounds")
+    print(
+        f"bench/enqueue_ab.py {' '.join(sys.argv[1:])}: {what}, {args.rounds} interleaved rounds,"
+        f" shared_buffers {buffers}" + (", huge pages" if args.huge_pages else "")
+    )
     for name, values in times.items():
         ratio = statistics.median(a / b for a, b in zip(values, base, strict=True))
         print(

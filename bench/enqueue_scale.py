@@ -927,7 +927,7 @@ def _count(text: str) -> int:
     return value
 
 
-def _buffers(text: str) -> str:
+def buffer_size(text: str) -> str:
     if not re.fullmatch(r"[1-9][0-9]{0,5}(kB|MB|GB)", text):
         raise argparse.ArgumentTypeError(f"shared_buffers must look like 512MB or 1GB, not {text!r}")
     return text
@@ -952,7 +952,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--no-baseline", action="store_true", help="skip the previous function")
     parser.add_argument(
         "--shared-buffers",
-        type=_buffers,
+        type=buffer_size,
         default=None,
         help="PostgreSQL's shared_buffers, e.g. 1GB (default: the harness's 128MB; Supabase's "
         "Small and Medium computes run 512MB and 1GB)",

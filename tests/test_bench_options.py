@@ -1,5 +1,6 @@
-"""bench/enqueue_scale.py's options: the command BENCHMARKS.md records for it parses as written,
-and its ``--extra-zones`` adds what it says.
+"""The benches' options: the command BENCHMARKS.md records for bench/enqueue_scale.py parses as
+written, its ``--extra-zones`` adds what it says, and a bad value stops a bench before it starts
+anything.
 
 Its ``--shared-buffers`` once had an empty string default that failed the option's own check
 (argparse runs an option's type on a string default), so the recorded command could not run.
@@ -85,3 +86,36 @@ def test_the_worker_cpu_bench_refuses_a_bad_idle_time_before_starting_anything(
         worker_cpu.main(["--idle", bad])
     assert caught.value.code == 2
     assert "--idle" in capsys.readouterr().err
+
+
+@pytest.fixture
+def enqueue_ab() -> Iterator[ModuleType]:
+    yield from _bench_module("enqueue_ab")
+
+
+@pytest.mark.parametrize("bad", ["1 GB", "0MB", "lots"])
+def test_the_enqueue_side_by_side_bench_refuses_a_bad_buffer_size_before_starting_anything(
+    enqueue_ab: ModuleType, bad: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    started: list[str] = []
+    monkeypatch.setattr(enqueue_ab.LocalCluster, "ephemeral", lambda: started.append("cluster"))
+    monkeypatch.setattr(sys, "argv", ["enqueue_ab.py", "--variant", "fresh_session", "--shared-buffers", bad])
+    with pytest.raises(SystemExit) as caught:
+        enqueue_ab.main()
+    assert caught.value.code == 2
+    assert "shared_buffers must look like" in capsys.readouterr().err
+    assert started == []
+
+
+def test_the_enqueue_side_by_side_bench_refuses_huge_pages_the_kernel_has_not_reserved(
+    enqueue_ab: ModuleType, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    started: list[str] = []
+    monkeypatch.setattr(enqueue_ab.LocalCluster, "ephemeral", lambda: started.append("cluster"))
+    monkeypatch.setattr(enqueue_ab, "reserved_huge_pages", lambda: 0)
+    monkeypatch.setattr(sys, "argv", ["enqueue_ab.py", "--variant", "fresh_session", "--huge-pages"])
+    with pytest.raises(SystemExit) as caught:
+        enqueue_ab.main()
+    assert caught.value.code == 2
+    assert "vm.nr_hugepages" in capsys.readouterr().err
+    assert started == []
