@@ -54,3 +54,7 @@ def test_the_demo_runs_the_weekly_analysis_for_three_people_and_prints_their_rep
     assert "Subject: Maya Lindqvist shared a health report with you" in out
     assert "the share page answers 200" in out
     assert re.search(r"share link: http://127\.0\.0\.1:\d+/functions/v1/shared-report/[\w-]{43}\n", out)
+    # The e-mail's link and the printed one are two tokens of the same share, and say so.
+    links = re.findall(r"http://127\.0\.0\.1:\d+/functions/v1/shared-report/([\w-]{43})\n", out)
+    assert len(links) == 2 and links[0] != links[1], links
+    assert "the e-mail's link carries a token of its own" in out

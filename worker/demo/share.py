@@ -103,6 +103,11 @@ def run_share_demo(
         print(f"\nSharing {person.name}'s stories with a doctor for 14 days ...", file=out, flush=True)
         share = _create_share(url, person)
         _send_email(url, settings, storage)
+        print(
+            "  (the e-mail's link carries a token of its own: it and the share link below open the"
+            " same share, and both stop working when it is revoked or expires)",
+            file=out,
+        )
         link = share["share_link"]
         if server is None:
             print(f"  share link: {link}", file=out)
