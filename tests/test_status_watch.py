@@ -16,6 +16,7 @@ from typing import Any
 
 import psycopg
 import pytest
+from cli_support import run_cli
 
 from worker.ops.progress import RunProgress, duration, latest_run, read_progress, summary, watch
 
@@ -109,16 +110,7 @@ def test_piped_the_watch_prints_a_line_per_reading_until_the_run_finishes() -> N
 
 
 def _cli(db_url: str, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PROXIMA_", "DEEPSEEK_"))}
-    return subprocess.run(
-        [sys.executable, "-m", "worker", "status", *args],
-        cwd=ROOT,
-        env=env | {"DATABASE_URL": db_url},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    return run_cli(db_url, "status", *args)
 
 
 def test_the_command_follows_a_live_run_to_its_end(conn: psycopg.Connection[Any], db_url: str) -> None:
@@ -206,3 +198,18 @@ def test_no_run_yet_is_said_plainly(db_url: str) -> None:
     result = _cli(db_url, "--watch")
     assert result.returncode == 0
     assert result.stdout == "no weekly run has been enqueued yet\n"
+
+
+@pytest.mark.parametrize("args", [[], ["--watch"]])
+def test_a_database_never_migrated_gets_one_line_saying_to_migrate(
+    empty_db_url: str, args: list[str]
+) -> None:
+    result = _cli(empty_db_url, *args)
+
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert result.stderr.startswith("error: the database lacks what this command reads (relation ")
+    assert result.stderr.endswith(
+        "apply the migrations first (python -m worker migrate, or supabase db push)\n"
+    )
+    assert result.stderr.count("\n") == 1, result.stderr

@@ -3,18 +3,13 @@
 from __future__ import annotations
 
 import io
-import os
 import re
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
+from cli_support import run_cli
 
 from worker.ops.steps import step
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_piped_a_step_prints_its_start_and_its_end() -> None:
@@ -45,16 +40,7 @@ def test_on_a_terminal_the_elapsed_time_ticks_in_place() -> None:
 
 
 def test_enqueue_weekly_shows_its_progress_on_stderr_and_its_result_on_stdout(db_url: str) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PROXIMA_", "DEEPSEEK_"))}
-    result = subprocess.run(
-        [sys.executable, "-m", "worker", "enqueue-weekly"],
-        cwd=ROOT,
-        env=env | {"DATABASE_URL": db_url},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    result = run_cli(db_url, "enqueue-weekly")
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("enqueued 0 weekly analysis jobs")
     assert result.stderr.splitlines()[0] == "enqueuing the weekly analysis ..."

@@ -17,6 +17,8 @@ import uuid
 from collections.abc import Sequence
 from pathlib import Path
 
+import psycopg
+
 from worker.config import (
     MAX_JOB_SLOTS,
     DatabaseTarget,
@@ -301,6 +303,7 @@ def cmd_enqueue_weekly(args: argparse.Namespace) -> int:
 
 def cmd_status(args: argparse.Namespace) -> int:
     from worker.ops import progress  # noqa: PLC0415
+    from worker.ops.schedule_health import describe_schedule, read_schedule_health  # noqa: PLC0415
     from worker.queue import manager  # noqa: PLC0415
 
     target = _target(args)
@@ -328,6 +331,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         failures = manager.recent_failures(conn, limit=args.failures)
         week = args.week.isoformat() if args.week else progress.latest_run(conn)
         run = progress.read_progress(conn, week) if week else None
+        schedule = read_schedule_health(conn)
     if not depth:
         print("the queue is empty")
     else:
@@ -337,6 +341,9 @@ def cmd_status(args: argparse.Namespace) -> int:
             print(f"{row.kind:<24} {row.status:<10} {row.jobs:>8}  {age}")
     if run is not None and run.total:
         print(f"\nweekly run: {progress.summary(run)}")
+    print()
+    for line in describe_schedule(schedule):
+        print(line)
     if failures:
         print("\nrecent failures:")
         for failure in failures:
@@ -437,7 +444,9 @@ def build_parser() -> argparse.ArgumentParser:
     p_weekly.add_argument("--database-url", help=url_help)
     p_weekly.set_defaults(func=cmd_enqueue_weekly)
 
-    p_status = sub.add_parser("status", help="queue depth by kind and status, recent failures")
+    p_status = sub.add_parser(
+        "status", help="queue depth by kind and status, whether the hourly enqueue runs, recent failures"
+    )
     p_status.add_argument("--failures", type=_positive_int, default=10, help="how many failures to list")
     p_status.add_argument(
         "--watch",
@@ -509,6 +518,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except ProximaError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except (psycopg.errors.UndefinedTable, psycopg.errors.UndefinedFunction) as exc:
+        # A database the migrations never reached (or an older schema): say what to do.
+        missing = (exc.diag.message_primary or type(exc).__name__).strip()
+        print(
+            f"error: the database lacks what this command reads ({missing}): apply the migrations"
+            " first (python -m worker migrate, or supabase db push)",
+            file=sys.stderr,
+        )
         return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

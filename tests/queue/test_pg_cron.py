@@ -10,6 +10,7 @@ the migrations and the housekeeping must also work without pg_cron.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -171,6 +172,62 @@ def test_the_scheduled_housekeeping_trims_cron_run_history_older_than_a_week(
     assert left == [(run_ids["recent"],)]
     assert result is not None
     assert result[0]["cron_runs_deleted"] >= 1
+
+
+def test_status_reads_each_cron_jobs_runs_and_failures(cron: psycopg.Connection[Any]) -> None:
+    from worker.ops.schedule_health import read_schedule_health  # noqa: PLC0415
+
+    # A job of its own (never due: 1 January, 00:00), so that pg_cron's real hourly runs
+    # cannot change what is counted.
+    row = cron.execute("select cron.schedule('proxima-status-probe', '0 0 1 1 *', 'select 1')").fetchone()
+    assert row is not None
+    jobid = row[0]
+    runs = [
+        # (status, start, end, message): the newest a success; a failed connection has no start.
+        ("succeeded", "1 hour", "1 hour - 250 milliseconds", "1 row"),
+        ("failed", None, "2 hours", "connection failed"),
+        ("failed", "3 hours", "3 hours - 1 second", "ERROR:  boom\nCONTEXT:  PL/pgSQL function"),
+        ("failed", "30 hours", "30 hours", "ERROR:  older than a day"),
+        ("starting", None, None, None),
+    ]
+    try:
+        for status, start, end, message in runs:
+            cron.execute(
+                "insert into cron.job_run_details"
+                " (jobid, job_pid, database, username, command, status, return_message, start_time, end_time)"
+                " values (%s, 0, current_database(), current_user, 'select 1', %s, %s,"
+                "         now() - %s::interval, now() - %s::interval)",
+                (jobid, status, message, start, end),
+            )
+        health = read_schedule_health(cron, ("proxima-status-probe", "proxima-never-scheduled"))
+        ours = read_schedule_health(cron)
+        now = cron.execute("select now()").fetchone()
+    finally:
+        cron.execute("delete from cron.job_run_details where jobid = %s", (jobid,))
+        cron.execute("select cron.unschedule(%s)", (jobid,))
+
+    assert now is not None
+    assert health.pg_cron is True
+    probe, never = health.cron_jobs
+    assert (probe.name, probe.scheduled, probe.runs_24h, probe.failed_24h) == (
+        "proxima-status-probe",
+        True,
+        3,
+        2,
+    )
+    assert probe.last_status == "succeeded"
+    # Each insert is its own transaction (autocommit): its now() a moment earlier.
+    assert probe.last_run_at is not None and probe.last_failure_at is not None
+    assert abs(probe.last_run_at - (now[0] - dt.timedelta(hours=1))) < dt.timedelta(seconds=30)
+    assert probe.last_seconds == pytest.approx(0.25)
+    assert probe.last_failure == "connection failed"
+    assert abs(probe.last_failure_at - (now[0] - dt.timedelta(hours=2))) < dt.timedelta(seconds=30)
+    assert (never.name, never.scheduled, never.runs_24h) == ("proxima-never-scheduled", False, 0)
+    # The migrations' own jobs are scheduled in the cron database.
+    assert [(j.name, j.scheduled) for j in ours.cron_jobs] == [
+        ("weekly-health-analysis", True),
+        ("proxima-housekeeping", True),
+    ]
 
 
 # -- without pg_cron (every database but the cron one) -------------------------------------------

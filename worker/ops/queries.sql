@@ -67,3 +67,34 @@ select left(regexp_replace(coalesce(last_error, 'no error recorded'), '[0-9]+', 
  group by 1
  order by 2 desc, 3 desc, 1
  limit %(limit)s;
+
+-- name: schedule_health
+-- The database's clock, the newest hourly enqueue (every hourly run writes every zone's
+-- mark) and whether pg_cron's run history is in this database.
+select now(),
+       (select max(m.ran_at) from proxima_private.weekly_enqueue_marks m),
+       pg_catalog.to_regclass('cron.job_run_details') is not null;
+
+-- name: cron_job_runs
+-- Our pg_cron jobs (by name) and their runs: the last one, and the last 24 hours'. A run's
+-- moment is its start, or its end where it failed before starting (a failed connection).
+-- Read only where schedule_health found cron.job_run_details (trimmed to 7 days nightly).
+with runs as (
+  select j.jobname, d.runid, d.status, d.return_message,
+         coalesce(d.start_time, d.end_time) as at,
+         extract(epoch from d.end_time - d.start_time)::float8 as seconds
+    from cron.job j
+    left join cron.job_run_details d on d.jobid = j.jobid
+   where j.jobname = any(%(jobs)s)
+)
+select r.jobname,
+       count(*) filter (where r.at >= now() - interval '24 hours') as runs_24h,
+       count(*) filter (where r.status = 'failed' and r.at >= now() - interval '24 hours') as failed_24h,
+       max(r.at) as last_at,
+       (array_agg(r.status order by r.at desc nulls last) filter (where r.runid is not null))[1] as last_status,
+       (array_agg(r.seconds order by r.at desc nulls last) filter (where r.runid is not null))[1] as last_seconds,
+       max(r.at) filter (where r.status = 'failed') as last_failure_at,
+       (array_agg(r.return_message order by r.at desc nulls last) filter (where r.status = 'failed'))[1]
+         as last_failure
+  from runs r
+ group by r.jobname;
