@@ -35,7 +35,12 @@ def _exported_samples() -> set[str]:
         line.split("{")[0].split(" ")[0] for line in text.splitlines() if line and not line.startswith("#")
     }
     # Families read from the database at scrape time (worker.metrics.QueueCollector).
-    return names | {"proxima_queue_jobs", "proxima_queue_oldest_queued_seconds", "proxima_queue_scrape_ok"}
+    return names | {
+        "proxima_queue_jobs",
+        "proxima_queue_oldest_queued_seconds",
+        "proxima_queue_scrape_ok",
+        "proxima_hourly_enqueue_age_seconds",
+    }
 
 
 def test_every_query_names_an_exported_metric() -> None:

@@ -61,19 +61,24 @@ def test_health_is_200_while_the_database_and_the_loops_answer(db_url: str) -> N
     assert stopped_body["loops"]["worker"] == "stopped"
 
 
-def test_health_is_503_when_the_database_is_unreachable(db_url: str) -> None:
-    unreachable = f"postgresql://nobody:secret@127.0.0.1:{free_port()}/postgres"
-    server = HealthServer(unreachable, host="127.0.0.1", port=free_port())
+def _served(conninfo: str, path: str) -> tuple[int, str]:
+    """One GET of ``path`` from a health server whose one loop runs."""
+    server = HealthServer(conninfo, host="127.0.0.1", port=free_port())
 
     async def scenario() -> tuple[int, str]:
         server.watch("worker", asyncio.create_task(asyncio.Event().wait()))
         server.start(asyncio.get_running_loop())
-        return await asyncio.to_thread(_get, server.port, "/health")
+        return await asyncio.to_thread(_get, server.port, path)
 
     try:
-        status, body = asyncio.run(scenario())
+        return asyncio.run(scenario())
     finally:
         server.stop()
+
+
+def test_health_is_503_when_the_database_is_unreachable(db_url: str) -> None:
+    unreachable = f"postgresql://nobody:secret@127.0.0.1:{free_port()}/postgres"
+    status, body = _served(unreachable, "/health")
     assert status == 503
     assert json.loads(body)["database"] == "unreachable"
     assert "secret" not in body
@@ -101,23 +106,23 @@ def test_health_is_503_while_the_event_loop_is_blocked(db_url: str) -> None:
     assert json.loads(body)["loops"] == {"event_loop": "not answering"}
 
 
+def test_metrics_show_how_long_ago_the_hourly_enqueue_ran(db_url: str) -> None:
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        conn.execute("select public.enqueue_weekly_analysis()")
+        conn.execute("update proxima_private.weekly_enqueue_marks set ran_at = now() - interval '3 hours'")
+    status, text = _served(db_url, "/metrics")
+    assert status == 200
+    age = next(line for line in text.splitlines() if line.startswith("proxima_hourly_enqueue_age_seconds "))
+    assert 3 * 3600 <= float(age.split()[-1]) < 3 * 3600 + 120
+
+
 def test_metrics_show_the_queue_in_prometheus_format(db_url: str) -> None:
     with psycopg.connect(db_url, autocommit=True) as conn:
         conn.execute(
             "insert into public.jobs (kind, payload, run_at) select 'export_pdf', '{}', now() - interval '90 seconds'"
             " from generate_series(1, 3)"
         )
-    server = HealthServer(db_url, host="127.0.0.1", port=free_port())
-
-    async def scenario() -> tuple[int, str]:
-        server.watch("worker", asyncio.create_task(asyncio.Event().wait()))
-        server.start(asyncio.get_running_loop())
-        return await asyncio.to_thread(_get, server.port, "/metrics")
-
-    try:
-        status, text = asyncio.run(scenario())
-    finally:
-        server.stop()
+    status, text = _served(db_url, "/metrics")
     assert status == 200
     assert 'proxima_queue_jobs{kind="export_pdf",status="queued"} 3.0' in text
     oldest = next(
@@ -125,6 +130,9 @@ def test_metrics_show_the_queue_in_prometheus_format(db_url: str) -> None:
     )
     assert float(oldest.split()[-1]) >= 90
     assert "proxima_queue_scrape_ok 1.0" in text
+    # No hourly enqueue has run in this database: the gauge is absent, not a made-up age.
+    assert not [line for line in text.splitlines() if line.startswith("proxima_hourly_enqueue_age_seconds")]
+    assert "# HELP proxima_hourly_enqueue_age_seconds " in text
     for family in (
         "proxima_jobs_claimed_total",
         "proxima_job_duration_seconds",

@@ -152,7 +152,8 @@ def model_tokens(prompt: int, cached: int, completion: int) -> None:
 
 
 class QueueCollector(Collector):
-    """Queue depth by kind and status and the oldest queued job's age, read at scrape."""
+    """Queue depth by kind and status, the oldest queued job's age and the time since the last
+    hourly enqueue, read at scrape."""
 
     def __init__(self, conninfo: str, timeout_seconds: float = 5.0) -> None:
         self._conninfo = conninfo
@@ -168,6 +169,10 @@ class QueueCollector(Collector):
         oldest = GaugeMetricFamily(
             "proxima_queue_oldest_queued_seconds", "Age of the oldest due queued job", labels=["kind"]
         )
+        enqueued = GaugeMetricFamily(
+            "proxima_hourly_enqueue_age_seconds",
+            "Seconds since the last hourly weekly enqueue ran (absent before the first): over 7200, it is behind",
+        )
         up = GaugeMetricFamily("proxima_queue_scrape_ok", "1 when the queue could be read")
         try:
             with psycopg.connect(
@@ -177,7 +182,9 @@ class QueueCollector(Collector):
                 application_name="proxima-metrics",
                 autocommit=True,
             ) as conn:
-                rows = conn.execute(load_queries("worker.ops", "queries.sql")["queue_gauges"]).fetchall()
+                queries = load_queries("worker.ops", "queries.sql")
+                rows = conn.execute(queries["queue_gauges"]).fetchall()
+                schedule = conn.execute(queries["schedule_health"]).fetchone()
         except psycopg.Error:
             up.add_metric([], 0)
             yield up
@@ -186,7 +193,11 @@ class QueueCollector(Collector):
             depth.add_metric([kind, status], float(jobs))
             if oldest_seconds is not None:
                 oldest.add_metric([kind], float(oldest_seconds))
+        if schedule is not None and schedule[1] is not None:
+            now, last_enqueue, _ = schedule
+            enqueued.add_metric([], max(0.0, (now - last_enqueue).total_seconds()))
         up.add_metric([], 1)
         yield depth
         yield oldest
+        yield enqueued
         yield up
