@@ -131,7 +131,7 @@ def test_with_pg_cron_a_late_schedule_names_its_job_and_failures_are_shown() -> 
         "pg_cron weekly-health-analysis: last run 2026-12-02 04:00 UTC failed in 0.04 s;"
         " 20 runs in the last 24 h, 2 failed",
         "  newest failure at 2026-12-02 04:00 UTC: ERROR:  canceling statement due to statement timeout",
-        "pg_cron proxima-housekeeping: not scheduled (supabase db push schedules it)",
+        "pg_cron proxima-housekeeping: not scheduled, or by another role (supabase db push schedules it)",
     ]
 
 

@@ -230,6 +230,21 @@ def test_status_reads_each_cron_jobs_runs_and_failures(cron: psycopg.Connection[
     ]
 
 
+def test_status_says_when_its_role_may_not_read_pg_crons_tables(cron_url: str) -> None:
+    from worker.ops.schedule_health import describe_schedule, read_schedule_health  # noqa: PLC0415
+
+    # service_role reads the enqueue's marks but has no usage of pg_cron's schema.
+    with psycopg.connect(cron_url) as conn:
+        conn.execute("set local role service_role")
+        health = read_schedule_health(conn)
+
+    assert (health.pg_cron, health.cron_unreadable, health.cron_jobs) == (True, True, ())
+    assert (
+        "pg_cron: this role may not read cron.job and cron.job_run_details; its runs are not shown"
+        in describe_schedule(health)
+    )
+
+
 # -- without pg_cron (every database but the cron one) -------------------------------------------
 
 

@@ -70,10 +70,20 @@ select left(regexp_replace(coalesce(last_error, 'no error recorded'), '[0-9]+', 
 
 -- name: schedule_health
 -- The database's clock, the newest hourly enqueue (every hourly run writes every zone's
--- mark) and whether pg_cron's run history is in this database.
+-- mark) and whether pg_cron's jobs and run history are in this database ('absent'), and
+-- readable by this role (pg_cron lets a role read only the jobs it scheduled). Read from
+-- the catalog by oid: a name in a schema this role may not use would be an error.
 select now(),
        (select max(m.ran_at) from proxima_private.weekly_enqueue_marks m),
-       pg_catalog.to_regclass('cron.job_run_details') is not null;
+       (select case
+                 when count(*) < 2 then 'absent'
+                 when pg_catalog.has_schema_privilege(min(n.oid), 'usage')
+                  and pg_catalog.bool_and(pg_catalog.has_table_privilege(c.oid, 'select')) then 'readable'
+                 else 'unreadable'
+               end
+          from pg_catalog.pg_class c
+          join pg_catalog.pg_namespace n on n.oid = c.relnamespace
+         where n.nspname = 'cron' and c.relname in ('job', 'job_run_details'));
 
 -- name: cron_job_runs
 -- Our pg_cron jobs (by name) and their runs: the last one, and the last 24 hours'. A run's

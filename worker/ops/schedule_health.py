@@ -11,7 +11,8 @@ loop in its log. ``status`` therefore reads:
 * where pg_cron is installed in this database, each of our pg_cron jobs: its last run, how
   many of the last 24 hours' runs failed and the newest failure's message (the first line,
   cut to :data:`MESSAGE_CHARS`; these errors carry ids and settings, never health text),
-  or that the job is not scheduled at all.
+  or that the job is not scheduled (pg_cron shows a role only the jobs it scheduled), or
+  that this role may not read pg_cron's tables at all.
 """
 
 from __future__ import annotations
@@ -54,6 +55,8 @@ class ScheduleHealth:
     last_enqueue: dt.datetime | None
     pg_cron: bool
     cron_jobs: tuple[CronJob, ...] = ()
+    # pg_cron is in the database but this role may not read its jobs or their runs.
+    cron_unreadable: bool = False
 
     @property
     def behind(self) -> bool:
@@ -68,9 +71,9 @@ def read_schedule_health(conn: Connection[Any], jobs: tuple[str, ...] = CRON_JOB
     """The schedule as the database records it; ``jobs``: the pg_cron job names to report."""
     row = conn.execute(_query("schedule_health")).fetchone()
     assert row is not None
-    now, last_enqueue, pg_cron = row
+    now, last_enqueue, cron_state = row
     cron_jobs: tuple[CronJob, ...] = ()
-    if pg_cron:
+    if cron_state == "readable":
         found = {
             r[0]: CronJob(
                 name=r[0],
@@ -86,7 +89,13 @@ def read_schedule_health(conn: Connection[Any], jobs: tuple[str, ...] = CRON_JOB
             for r in conn.execute(_query("cron_job_runs"), {"jobs": list(jobs)}).fetchall()
         }
         cron_jobs = tuple(found.get(name, CronJob(name=name, scheduled=False)) for name in jobs)
-    return ScheduleHealth(now=now, last_enqueue=last_enqueue, pg_cron=bool(pg_cron), cron_jobs=cron_jobs)
+    return ScheduleHealth(
+        now=now,
+        last_enqueue=last_enqueue,
+        pg_cron=cron_state != "absent",
+        cron_jobs=cron_jobs,
+        cron_unreadable=cron_state == "unreadable",
+    )
 
 
 def _first_line(message: str | None) -> str | None:
@@ -129,9 +138,15 @@ def describe_schedule(health: ScheduleHealth) -> list[str]:
             else "a worker's schedule loop (python -m worker run; pg_cron is not in this database)"
         )
         lines.append(f"  warning: the hourly enqueue is behind; it is run by {runner}: is it running?")
+    if health.cron_unreadable:
+        lines.append(
+            "pg_cron: this role may not read cron.job and cron.job_run_details; its runs are not shown"
+        )
     for job in health.cron_jobs:
         if not job.scheduled:
-            lines.append(f"pg_cron {job.name}: not scheduled (supabase db push schedules it)")
+            lines.append(
+                f"pg_cron {job.name}: not scheduled, or by another role (supabase db push schedules it)"
+            )
             continue
         if job.last_run_at is None:
             lines.append(f"pg_cron {job.name}: scheduled, no run recorded yet")
