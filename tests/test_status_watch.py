@@ -213,3 +213,27 @@ def test_a_database_never_migrated_gets_one_line_saying_to_migrate(
         "apply the migrations first (python -m worker migrate, or supabase db push)\n"
     )
     assert result.stderr.count("\n") == 1, result.stderr
+
+
+def test_a_role_the_database_refuses_gets_one_line_naming_the_roles_to_use(db_url: str) -> None:
+    # authenticated (a signed-in person's role) may not read the queue.
+    url = psycopg.conninfo.make_conninfo(db_url, options="-c role=authenticated")
+    result = _cli(url)
+
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert result.stderr.startswith("error: the database refused this role (permission denied for ")
+    assert result.stderr.endswith("connect as the role that owns the migrations or as service_role\n")
+    assert result.stderr.count("\n") == 1, result.stderr
+
+
+def test_service_role_may_read_everything_status_shows(conn: psycopg.Connection[Any], db_url: str) -> None:
+    _seed(conn, jobs=2)
+    conn.execute("select public.enqueue_weekly_analysis()")
+    url = psycopg.conninfo.make_conninfo(db_url, options="-c role=service_role")
+
+    result = _cli(url)
+
+    assert result.returncode == 0, result.stderr
+    assert "weekly_analysis" in result.stdout
+    assert "hourly enqueue: last ran " in result.stdout

@@ -528,6 +528,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 1
+    except psycopg.errors.InsufficientPrivilege as exc:
+        denied = (exc.diag.message_primary or type(exc).__name__).strip()
+        print(
+            f"error: the database refused this role ({denied}): connect as the role that owns"
+            " the migrations or as service_role",
+            file=sys.stderr,
+        )
+        return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
