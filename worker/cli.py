@@ -509,6 +509,27 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+_SCHEMA_OR_ROLE_ERRORS = (
+    psycopg.errors.UndefinedTable,
+    psycopg.errors.UndefinedFunction,
+    psycopg.errors.InsufficientPrivilege,
+)
+
+
+def _schema_or_role_error(exc: psycopg.Error) -> str:
+    """One line for a database the migrations never reached, or a role it refuses."""
+    what = (exc.diag.message_primary or type(exc).__name__).strip()
+    if isinstance(exc, psycopg.errors.InsufficientPrivilege):
+        return (
+            f"the database refused this role ({what}): connect as the role that owns the migrations"
+            " or as service_role"
+        )
+    return (
+        f"the database lacks what this command reads ({what}): apply the migrations first"
+        " (python -m worker migrate, or supabase db push)"
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -519,22 +540,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ProximaError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    except (psycopg.errors.UndefinedTable, psycopg.errors.UndefinedFunction) as exc:
-        # A database the migrations never reached (or an older schema): say what to do.
-        missing = (exc.diag.message_primary or type(exc).__name__).strip()
-        print(
-            f"error: the database lacks what this command reads ({missing}): apply the migrations"
-            " first (python -m worker migrate, or supabase db push)",
-            file=sys.stderr,
-        )
-        return 1
-    except psycopg.errors.InsufficientPrivilege as exc:
-        denied = (exc.diag.message_primary or type(exc).__name__).strip()
-        print(
-            f"error: the database refused this role ({denied}): connect as the role that owns"
-            " the migrations or as service_role",
-            file=sys.stderr,
-        )
+    except _SCHEMA_OR_ROLE_ERRORS as exc:
+        print(f"error: {_schema_or_role_error(exc)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
