@@ -33,7 +33,10 @@ def test_a_database_where_the_hourly_enqueue_never_ran_says_so_and_names_who_run
 
     assert result.returncode == 0, result.stderr
     assert "hourly enqueue: has not run yet\n" in result.stdout
-    assert "warning: the hourly enqueue is behind; it is run by a worker's schedule loop" in result.stdout
+    assert (
+        "  warning: no hourly enqueue has run yet (a new project's first comes on the hour); it is run by"
+        " a worker's schedule loop (python -m worker run; pg_cron is not in this database): is it running?\n"
+    ) in result.stdout
     assert "pg_cron " not in result.stdout.replace("pg_cron is not in this database", "")
 
 

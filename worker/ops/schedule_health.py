@@ -137,7 +137,13 @@ def describe_schedule(health: ScheduleHealth) -> list[str]:
             if health.pg_cron
             else "a worker's schedule loop (python -m worker run; pg_cron is not in this database)"
         )
-        lines.append(f"  warning: the hourly enqueue is behind; it is run by {runner}: is it running?")
+        if health.last_enqueue is None:
+            lines.append(
+                f"  warning: no hourly enqueue has run yet (a new project's first comes on the hour);"
+                f" it is run by {runner}: is it running?"
+            )
+        else:
+            lines.append(f"  warning: the hourly enqueue is behind; it is run by {runner}: is it running?")
     if health.cron_unreadable:
         lines.append(
             "pg_cron: this role may not read cron.job and cron.job_run_details; its runs are not shown"
