@@ -12,6 +12,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -114,6 +115,29 @@ def test_metrics_show_how_long_ago_the_hourly_enqueue_ran(db_url: str) -> None:
     assert status == 200
     age = next(line for line in text.splitlines() if line.startswith("proxima_hourly_enqueue_age_seconds "))
     assert 3 * 3600 <= float(age.split()[-1]) < 3 * 3600 + 120
+
+
+def test_a_role_that_may_read_the_queue_but_not_the_marks_still_gets_the_queue_gauges(
+    conn: psycopg.Connection[Any], db_url: str
+) -> None:
+    role = f"metrics_probe_{uuid.uuid4().hex[:8]}"
+    conn.execute(f"create role {role} login password 'probe' bypassrls")
+    conn.execute(f"grant usage on schema public to {role}")
+    conn.execute(f"grant select on public.jobs to {role}")
+    conn.execute("insert into public.jobs (kind, payload) values ('export_pdf', '{}')")
+    conn.execute("select public.enqueue_weekly_analysis()")
+    try:
+        # Its own login: the collector sets its own connection options.
+        status, text = _served(
+            psycopg.conninfo.make_conninfo(db_url, user=role, password="probe"), "/metrics"
+        )
+    finally:
+        conn.execute(f"drop owned by {role}")
+        conn.execute(f"drop role {role}")
+    assert status == 200
+    assert 'proxima_queue_jobs{kind="export_pdf",status="queued"} 1.0' in text
+    assert "proxima_queue_scrape_ok 1.0" in text
+    assert not [line for line in text.splitlines() if line.startswith("proxima_hourly_enqueue_age_seconds")]
 
 
 def test_metrics_show_the_queue_in_prometheus_format(db_url: str) -> None:

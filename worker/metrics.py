@@ -184,7 +184,10 @@ class QueueCollector(Collector):
             ) as conn:
                 queries = load_queries("worker.ops", "queries.sql")
                 rows = conn.execute(queries["queue_gauges"]).fetchall()
-                schedule = conn.execute(queries["schedule_health"]).fetchone()
+                try:
+                    schedule = conn.execute(queries["schedule_health"]).fetchone()
+                except psycopg.Error:
+                    schedule = None  # the queue's gauges still stand without this one
         except psycopg.Error:
             up.add_metric([], 0)
             yield up

@@ -62,10 +62,6 @@ class ScheduleHealth:
     def behind(self) -> bool:
         return self.last_enqueue is None or self.now - self.last_enqueue > BEHIND_AFTER
 
-    @property
-    def healthy(self) -> bool:
-        return not self.behind and all(j.scheduled and j.failed_24h == 0 for j in self.cron_jobs)
-
 
 def read_schedule_health(conn: Connection[Any], jobs: tuple[str, ...] = CRON_JOBS) -> ScheduleHealth:
     """The schedule as the database records it; ``jobs``: the pg_cron job names to report."""
