@@ -70,7 +70,7 @@ def test_the_schedule_is_behind_once_the_last_hourly_run_is_over_two_hours_old(
 
     health = read_schedule_health(conn)
 
-    assert health.pg_cron is False and health.cron_jobs == ()
+    assert health.pg_cron == "absent" and health.cron_jobs == ()
     assert health.behind is behind
     lines = describe_schedule(health)
     assert ("warning: the hourly enqueue is behind" in "\n".join(lines)) is behind
@@ -90,7 +90,7 @@ def test_the_schedule_is_behind_once_the_last_hourly_run_is_over_two_hours_old(
     ],
 )
 def test_ages_read_naturally(seconds: int, said: str) -> None:
-    health = ScheduleHealth(now=NOW, last_enqueue=NOW - dt.timedelta(seconds=seconds), pg_cron=False)
+    health = ScheduleHealth(now=NOW, last_enqueue=NOW - dt.timedelta(seconds=seconds), pg_cron="absent")
     assert (
         describe_schedule(health)[0]
         == f"hourly enqueue: last ran {health.last_enqueue:%Y-%m-%d %H:%M} UTC, {said}"
@@ -98,7 +98,7 @@ def test_ages_read_naturally(seconds: int, said: str) -> None:
 
 
 def test_a_clock_ahead_of_the_database_is_not_a_negative_age() -> None:
-    health = ScheduleHealth(now=NOW, last_enqueue=NOW + dt.timedelta(seconds=5), pg_cron=False)
+    health = ScheduleHealth(now=NOW, last_enqueue=NOW + dt.timedelta(seconds=5), pg_cron="absent")
     assert describe_schedule(health)[0].endswith(", 0 s ago")
 
 
@@ -107,7 +107,7 @@ def test_with_pg_cron_a_late_schedule_names_its_job_and_failures_are_shown() -> 
     health = ScheduleHealth(
         now=NOW,
         last_enqueue=NOW - dt.timedelta(hours=5),
-        pg_cron=True,
+        pg_cron="readable",
         cron_jobs=(
             CronJob(
                 name="weekly-health-analysis",
@@ -159,7 +159,7 @@ def test_a_jobs_run_count_is_said_in_the_right_number(runs: int, said: str) -> N
         last_status="succeeded",
         last_seconds=0.05,
     )
-    health = ScheduleHealth(now=NOW, last_enqueue=NOW, pg_cron=True, cron_jobs=(job,))
+    health = ScheduleHealth(now=NOW, last_enqueue=NOW, pg_cron="readable", cron_jobs=(job,))
     assert describe_schedule(health)[1] == (
         f"pg_cron proxima-housekeeping: last run 2026-12-01 01:00 UTC succeeded in 0.05 s;"
         f" {said} in the last 24 h, 0 failed"

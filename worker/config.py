@@ -104,7 +104,7 @@ _TRANSACTION_POOLER_PORT = "6543"
 def _supabase_transaction_pooler(servers: list[tuple[str, str]]) -> bool:
     """Whether any (host, port) of the connection string is one of Supabase's transaction poolers."""
     for given, port in servers:
-        host = given.strip().lower().rstrip(".")
+        host = given.lower().rstrip(".")
         supabase = host.endswith(".pooler.supabase.com") or (
             host.startswith("db.") and host.endswith(".supabase.co")
         )

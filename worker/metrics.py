@@ -185,9 +185,9 @@ class QueueCollector(Collector):
                 queries = load_queries("worker.ops", "queries.sql")
                 rows = conn.execute(queries["queue_gauges"]).fetchall()
                 try:
-                    schedule = conn.execute(queries["schedule_health"]).fetchone()
+                    age = conn.execute(queries["hourly_enqueue_age"]).fetchone()
                 except psycopg.Error:
-                    schedule = None  # the queue's gauges still stand without this one
+                    age = None  # the queue's gauges still stand without this one
         except psycopg.Error:
             up.add_metric([], 0)
             yield up
@@ -196,9 +196,8 @@ class QueueCollector(Collector):
             depth.add_metric([kind, status], float(jobs))
             if oldest_seconds is not None:
                 oldest.add_metric([kind], float(oldest_seconds))
-        if schedule is not None and schedule[1] is not None:
-            now, last_enqueue, _ = schedule
-            enqueued.add_metric([], max(0.0, (now - last_enqueue).total_seconds()))
+        if age is not None and age[0] is not None:
+            enqueued.add_metric([], max(0.0, float(age[0])))  # a clock read a moment apart
         up.add_metric([], 1)
         yield depth
         yield oldest

@@ -85,6 +85,11 @@ select now(),
           join pg_catalog.pg_namespace n on n.oid = c.relnamespace
          where n.nspname = 'cron' and c.relname in ('job', 'job_run_details'));
 
+-- name: hourly_enqueue_age
+-- /metrics: seconds since the newest hourly enqueue (null before the first).
+select extract(epoch from now() - max(m.ran_at))::float8
+  from proxima_private.weekly_enqueue_marks m;
+
 -- name: cron_job_runs
 -- Our pg_cron jobs (by name) and their runs: the last one, and the last 24 hours'. A run's
 -- moment is its start, or its end where it failed before starting (a failed connection).

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from psycopg import Connection
 
@@ -30,6 +30,8 @@ CRON_JOBS = ("weekly-health-analysis", "proxima-housekeeping")
 # A run every hour: a last run older than this means at least one was missed.
 BEHIND_AFTER = dt.timedelta(hours=2)
 MESSAGE_CHARS = 200
+# pg_cron in this database: not there, there and readable by this role, or there but not.
+CronAccess = Literal["absent", "readable", "unreadable"]
 
 
 def _query(name: str) -> Any:
@@ -53,10 +55,8 @@ class CronJob:
 class ScheduleHealth:
     now: dt.datetime
     last_enqueue: dt.datetime | None
-    pg_cron: bool
+    pg_cron: CronAccess
     cron_jobs: tuple[CronJob, ...] = ()
-    # pg_cron is in the database but this role may not read its jobs or their runs.
-    cron_unreadable: bool = False
 
     @property
     def behind(self) -> bool:
@@ -85,13 +85,7 @@ def read_schedule_health(conn: Connection[Any], jobs: tuple[str, ...] = CRON_JOB
             for r in conn.execute(_query("cron_job_runs"), {"jobs": list(jobs)}).fetchall()
         }
         cron_jobs = tuple(found.get(name, CronJob(name=name, scheduled=False)) for name in jobs)
-    return ScheduleHealth(
-        now=now,
-        last_enqueue=last_enqueue,
-        pg_cron=cron_state != "absent",
-        cron_jobs=cron_jobs,
-        cron_unreadable=cron_state == "unreadable",
-    )
+    return ScheduleHealth(now=now, last_enqueue=last_enqueue, pg_cron=cron_state, cron_jobs=cron_jobs)
 
 
 def _first_line(message: str | None) -> str | None:
@@ -130,7 +124,7 @@ def describe_schedule(health: ScheduleHealth) -> list[str]:
     if health.behind:
         runner = (
             "pg_cron's weekly-health-analysis job"
-            if health.pg_cron
+            if health.pg_cron != "absent"
             else "a worker's schedule loop (python -m worker run; pg_cron is not in this database)"
         )
         if health.last_enqueue is None:
@@ -140,7 +134,7 @@ def describe_schedule(health: ScheduleHealth) -> list[str]:
             )
         else:
             lines.append(f"  warning: the hourly enqueue is behind; it is run by {runner}: is it running?")
-    if health.cron_unreadable:
+    if health.pg_cron == "unreadable":
         lines.append(
             "pg_cron: this role may not read cron.job and cron.job_run_details; its runs are not shown"
         )
