@@ -113,7 +113,9 @@ if ! { [ -x "$deno_bin" ] && "$deno_bin" --version 2>/dev/null | grep -q "^deno 
     echo "warning: npm is missing, so Deno is too; the Edge Function tests will skip (fail in CI)." >&2
   fi
 fi
-if [ -x "$deno_bin" ] && [ ! -f "$deno_dir/.cached" -o supabase/functions -nt "$deno_dir/.cached" ]; then
+# (again whenever any file under supabase/functions is newer than the last fetch: a new
+# npm: import is fetched here, where the machine's certificates are in the environment.)
+if [ -x "$deno_bin" ] && { [ ! -f "$deno_dir/.cached" ] || [ -n "$(find supabase/functions -newer "$deno_dir/.cached" -print -quit)" ]; }; then
   if DENO_DIR="$deno_dir/cache" DENO_NO_UPDATE_CHECK=1 "$deno_bin" cache --quiet \
     supabase/functions/*/index.ts supabase/functions/*/*_test.ts supabase/functions/_local/*.ts </dev/null; then
     touch "$deno_dir/.cached"

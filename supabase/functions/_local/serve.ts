@@ -1,33 +1,43 @@
 // Both Edge Functions on one local server, as Supabase routes them, for the demo and the
 // browser test (Docker-free: `supabase functions serve` needs Docker):
 //
-//   SUPABASE_DB_URL=postgresql://... [SUPABASE_JWT_SECRET=...] [PORT=54321] \
+//   SUPABASE_DB_URL=postgresql://... [SUPABASE_JWT_SECRET=... | SUPABASE_JWKS=...] [PORT=54321] \
 //     deno run --allow-net --allow-env supabase/functions/_local/serve.ts
 //
 //   http://127.0.0.1:<PORT>/functions/v1/shared-report/<token>   the share page
 //   http://127.0.0.1:<PORT>/functions/v1/api/...                  the guide's routes
 //
-// It listens on 127.0.0.1 only. Without SUPABASE_JWT_SECRET the API answers 503.
+// It listens on 127.0.0.1 only. With no way to verify tokens (api/jwt.ts: a secret, a key
+// set, or SUPABASE_URL with an API key) the API answers 503.
 // Not deployed: Supabase skips folders whose names start with an underscore.
 
 import postgres from "npm:postgres@3.4.7";
 import { createApiHandler } from "../api/api.ts";
+import { createTokenVerifier, tokenKeysFromEnv } from "../api/jwt.ts";
 import { createSharedReportHandler, postgresReportSource } from "../shared-report/report.ts";
 
 const databaseUrl = Deno.env.get("SUPABASE_DB_URL");
 if (!databaseUrl) throw new Error("SUPABASE_DB_URL is not set");
 const port = Number(Deno.env.get("PORT") ?? "54321");
-const jwtSecret = Deno.env.get("SUPABASE_JWT_SECRET");
+const get = (name: string) => Deno.env.get(name);
+
+function apiHandler(): (request: Request) => Promise<Response> {
+  let verifyToken;
+  try {
+    verifyToken = createTokenVerifier(tokenKeysFromEnv(get));
+  } catch (error) {
+    const message = error instanceof Error ? error.message : "tokens cannot be verified";
+    return () => Promise.resolve(Response.json({ status: "error", message }, { status: 503 }));
+  }
+  return createApiHandler(postgres(databaseUrl!, { max: 4, prepare: false, onnotice: () => {} }), {
+    verifyToken,
+    supabaseUrl: get("SUPABASE_URL")?.replace(/\/+$/, ""),
+    anonKey: get("SUPABASE_ANON_KEY"),
+  });
+}
 
 const sharedReport = createSharedReportHandler(postgresReportSource(databaseUrl));
-const api = jwtSecret
-  ? createApiHandler(postgres(databaseUrl, { max: 4, prepare: false, onnotice: () => {} }), {
-    jwtSecret,
-    supabaseUrl: Deno.env.get("SUPABASE_URL")?.replace(/\/+$/, ""),
-    anonKey: Deno.env.get("SUPABASE_ANON_KEY"),
-  })
-  : () =>
-    Promise.resolve(Response.json({ status: "error", message: "SUPABASE_JWT_SECRET is not set" }, { status: 503 }));
+const api = apiHandler();
 
 Deno.serve({
   hostname: "127.0.0.1",

@@ -6,29 +6,32 @@
 //                                        -> { pdf_url } (one-hour signed URL) or 202 { export_id }
 //   GET  /api/export-pdf/<export_id>     -> the same answer, to poll a 202
 //   POST /api/share-with-doctor          { user_id, story_ids, recipient_email, expires_in_days }
+//   POST /api/send-share-email           { share_link, recipient_email }   -> e-mail a share made before
 //
 // (The guide's fifth route, GET /shared/<token>, is the `shared-report` function.)
 //
 // Guarantees:
-// * The caller is the subject of a JWT verified here (HS256, SUPABASE_JWT_SECRET), whatever
-//   the gateway did; a user_id in a path or body that is not the caller's is a 403.
+// * The caller is the subject of a JWT verified here (jwt.ts: the project's signing keys or
+//   its legacy secret), whatever the gateway did; a user_id in a path or body that is not the
+//   caller's is a 403. When the keys cannot be had just now, a 503.
 // * Every database call runs as PostgREST runs it: in a transaction, role authenticated,
 //   request.jwt.claims set to the verified claims. So our RPCs apply their own checks,
 //   and row-level security applies to every read.
-// * Errors are JSON { status: "error", code, message } with the HTTP status PostgREST would
-//   give: PT401 401, PT403 403, PT404 404, PT410 410, PT429 429, bad input (22xxx) 422;
+// * Errors are JSON { status: "error", code, message, detail: { code, message } } (detail as
+//   the guide's FastAPI answered, which the app reads) with the HTTP status PostgREST would
+//   give: PT401 401, PT403 403, PT404 404, PT409 409, PT410 410, PT429 429, bad input (22xxx) 422;
 //   anything unexpected is a 500 without details. Nothing of a request body, a token or
 //   a health text is logged.
 
 import postgres from "npm:postgres@3.4.7";
-import { type Claims, JwtError, verifyJwt } from "./jwt.ts";
+import { type Claims, JwtError, KeysUnavailable, type TokenVerifier } from "./jwt.ts";
 
 type Sql = ReturnType<typeof postgres>;
 type Tx = postgres.TransactionSql<Record<string, unknown>>;
 
 export interface ApiConfig {
-  /** SUPABASE_JWT_SECRET: the project's JWT secret. */
-  jwtSecret: string;
+  /** Verifies the caller's access token (jwt.ts, createTokenVerifier). */
+  verifyToken: TokenVerifier;
   /** SUPABASE_URL and SUPABASE_ANON_KEY, for signing download URLs as the caller. */
   supabaseUrl?: string;
   anonKey?: string;
@@ -81,13 +84,14 @@ function json(status: number, body: unknown, extra: Record<string, string> = {})
 
 function errorResponse(status: number, code: string, message: string, extra: Record<string, unknown> = {}) {
   const headers: Record<string, string> = status === 401 ? { "WWW-Authenticate": 'Bearer error="invalid_token"' } : {};
-  return json(status, { status: "error", code, message, ...extra }, headers);
+  return json(status, { status: "error", code, message, detail: { code, message }, ...extra }, headers);
 }
 
 const SQLSTATE_STATUS: Record<string, number> = {
   PT401: 401,
   PT403: 403,
   PT404: 404,
+  PT409: 409,
   PT410: 410,
   PT429: 429,
   "42501": 403,
@@ -117,9 +121,42 @@ function bearer(request: Request): string {
   return match[1];
 }
 
+/** The body's bytes, refused as soon as they pass MAX_BODY_BYTES (never read whole first). */
+async function cappedBody(request: Request): Promise<Uint8Array> {
+  const declared = Number(request.headers.get("content-length") ?? "0");
+  if (declared > MAX_BODY_BYTES) throw new HttpError(413, "the body is too large");
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  if (request.body) {
+    const reader = request.body.getReader();
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      size += value.length;
+      if (size > MAX_BODY_BYTES) {
+        await reader.cancel();
+        throw new HttpError(413, "the body is too large");
+      }
+      chunks.push(value);
+    }
+  }
+  const bytes = new Uint8Array(size);
+  let offset = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset);
+    offset += chunk.length;
+  }
+  return bytes;
+}
+
 async function jsonBody(request: Request): Promise<Record<string, unknown>> {
-  const text = await request.text();
-  if (new TextEncoder().encode(text).length > MAX_BODY_BYTES) throw new HttpError(413, "the body is too large");
+  let text: string;
+  try {
+    text = new TextDecoder("utf-8", { fatal: true }).decode(await cappedBody(request));
+  } catch (error) {
+    if (error instanceof HttpError) throw error;
+    throw new HttpError(422, "the body is not UTF-8");
+  }
   let value: unknown;
   try {
     value = text.trim() ? JSON.parse(text) : {};
@@ -159,6 +196,15 @@ function storyIds(body: Record<string, unknown>): string[] {
     throw new HttpError(422, "story_ids must be a list of story ids");
   }
   return value as string[];
+}
+
+/** A path segment, decoded; a 404 when it is not valid percent-encoding (no 500). */
+function pathPart(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    throw new HttpError(404, "no such route");
+  }
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -242,9 +288,11 @@ export function createApiHandler(
       ];
     } catch (error) {
       if ((error as { code?: string }).code === "PT429") {
+        const message = "Weekly refresh limit reached";
         return json(429, {
           status: "error",
-          message: "Weekly refresh limit reached",
+          message,
+          detail: { code: "PT429", message },
           refreshes_used: 10,
           refreshes_remaining: 0,
         });
@@ -257,6 +305,7 @@ export function createApiHandler(
       const rows = await asCaller(claims, (tx) =>
         tx`select g.id,
                   (select s.id from public.health_stories s
+                    where s.user_id = ${claims.sub}::uuid
                     order by s.generated_date desc, s.created_at desc limit 1) as story_id
              from public.analysis_generations g
             where g.week_of = ${refresh.week_of as string}::date and g.trigger = 'refresh'
@@ -351,15 +400,37 @@ export function createApiHandler(
     });
   }
 
+  /** The app's share dialog e-mails a share it made just before, by its link. */
+  async function sendShareEmail(request: Request, claims: Claims): Promise<Response> {
+    const body = await jsonBody(request);
+    ownUserId(body.user_id, claims);
+    const link = optional<string | null>(body, "share_link", "string", null);
+    if (link === null) throw new HttpError(422, "share_link is required");
+    const recipient = optional<string | null>(body, "recipient_email", "string", null);
+    const timeZone = optional<string | null>(body, "time_zone", "string", null);
+    const [row] = await asCaller(
+      claims,
+      (tx) => tx`select public.send_share_email(${link}, ${recipient}, ${timeZone}) as sent`,
+    );
+    const sent = row.sent as Record<string, unknown>;
+    return json(200, {
+      status: "success",
+      message: "The e-mail is on its way",
+      share_id: sent.share_id,
+      notification_job_id: sent.notification_job_id,
+    });
+  }
+
   async function route(request: Request, url: URL): Promise<Response> {
     const path = url.pathname.replace(/^\/functions\/v1/, "").replace(/\/+$/, "");
     const method = request.method;
     const routes: [RegExp, string, (m: RegExpMatchArray, c: Claims, jwt: string) => Promise<Response>][] = [
       [/^\/api\/generate-weekly-analysis$/, "POST", (_m, c) => generateWeeklyAnalysis(request, c)],
-      [/^\/api\/health-analysis\/([^/]+)$/, "GET", (m, c) => healthAnalysis(url, decodeURIComponent(m[1]), c)],
+      [/^\/api\/health-analysis\/([^/]+)$/, "GET", (m, c) => healthAnalysis(url, pathPart(m[1]), c)],
       [/^\/api\/export-pdf$/, "POST", (_m, c, jwt) => exportPdf(request, c, jwt)],
       [/^\/api\/export-pdf\/([0-9a-fA-F-]{36})$/, "GET", (m, c, jwt) => exportAnswer(c, jwt, m[1], 0)],
       [/^\/api\/share-with-doctor$/, "POST", (_m, c) => shareWithDoctor(request, c)],
+      [/^\/api\/send-share-email$/, "POST", (_m, c) => sendShareEmail(request, c)],
     ];
     for (const [pattern, allowed, run] of routes) {
       const match = path.match(pattern);
@@ -370,9 +441,10 @@ export function createApiHandler(
       const jwt = bearer(request);
       let claims: Claims;
       try {
-        claims = verifyJwt(jwt, config.jwtSecret);
+        claims = await config.verifyToken(jwt);
       } catch (error) {
         if (error instanceof JwtError) throw new HttpError(401, error.message);
+        if (error instanceof KeysUnavailable) throw new HttpError(503, "tokens cannot be verified just now; try again");
         throw error;
       }
       try {

@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { addPerson, addStory, dbTest, JWT_SECRET, signJwt, sql, userJwt } from "../_testing/fixtures.ts";
 import { createApiHandler, statusOfSqlstate } from "./api.ts";
-import { JwtError, verifyJwt } from "./jwt.ts";
+import { createTokenVerifier } from "./jwt.ts";
 
 // A Storage stand-in on 127.0.0.1 that signs downloads, recording who asked.
 const signers: string[] = [];
@@ -23,7 +23,7 @@ const logged: Record<string, unknown>[] = [];
 const handler = createApiHandler(
   sql,
   {
-    jwtSecret: JWT_SECRET,
+    verifyToken: createTokenVerifier({ secret: JWT_SECRET }),
     supabaseUrl: storageUrl,
     anonKey: "anon-key",
     exportWaitMs: 300,
@@ -84,16 +84,46 @@ dbTest("forged, expired, unsigned and foreign tokens are refused with 401", asyn
   assert.equal(row.n, 0);
 });
 
-dbTest("verifyJwt checks the signature in constant time and every claim", () => {
-  const now = 1_900_000_000;
-  const claims = { sub: crypto.randomUUID(), role: "authenticated", exp: now + 60, aud: ["authenticated"] };
-  assert.equal(verifyJwt(signJwt(claims), JWT_SECRET, now).sub, claims.sub);
-  const token = signJwt(claims);
-  const tampered = token.slice(0, -2) + (token.endsWith("AA") ? "AB" : "AA");
-  assert.throws(() => verifyJwt(tampered, JWT_SECRET, now), JwtError);
-  assert.throws(() => verifyJwt(signJwt({ ...claims, sub: "me" }), JWT_SECRET, now), /names no user/);
-  assert.throws(() => verifyJwt(token, "short", now), /shorter than 32/);
-  return Promise.resolve();
+dbTest("bad tokens, bad paths and oversized bodies are 4xx answers, never a 500", async () => {
+  const { id, story, jwt } = await person();
+  const [header, payload] = jwt.split(".");
+  // A signature of a length base64 cannot have (4k+1 characters).
+  const answer = await call("POST", "/api/share-with-doctor", { jwt: `${header}.${payload}.abcde`, body: {} });
+  assert.equal(answer.status, 401);
+  const badPath = await call("GET", "/api/health-analysis/%E0%A4%A", { jwt });
+  assert.equal(badPath.status, 404);
+  // Over 64 KiB: refused by its declared length, and (streamed, no length) while it is read.
+  const large = JSON.stringify({ story_ids: [story], pad: "x".repeat(70_000) });
+  assert.equal((await call("POST", "/api/share-with-doctor", { jwt, body: large })).status, 413);
+  const chunks = [new TextEncoder().encode(large.slice(0, 40_000)), new TextEncoder().encode(large.slice(40_000))];
+  const streamed = await handler(
+    new Request("http://127.0.0.1/functions/v1/api/share-with-doctor", {
+      method: "POST",
+      headers: { authorization: `Bearer ${jwt}`, "content-type": "application/json" },
+      body: ReadableStream.from(chunks),
+    }),
+  );
+  assert.equal(streamed.status, 413);
+  await streamed.body?.cancel();
+  const notUtf8 = await handler(
+    new Request("http://127.0.0.1/functions/v1/api/share-with-doctor", {
+      method: "POST",
+      headers: { authorization: `Bearer ${jwt}` },
+      body: new Uint8Array([0x7b, 0xff, 0x7d]),
+    }),
+  );
+  assert.equal(notUtf8.status, 422);
+  await notUtf8.body?.cancel();
+  const [row] = await sql`select count(*)::int as n from public.export_history where user_id = ${id}`;
+  assert.equal(row.n, 0);
+});
+
+dbTest("errors carry detail.message too, where the app reads them", async () => {
+  const me = await person();
+  const other = await person();
+  const answer = await call("GET", `/api/health-analysis/${other.id}`, { jwt: me.jwt });
+  assert.equal(answer.status, 403);
+  assert.deepEqual(answer.body.detail, { code: answer.body.code, message: answer.body.message });
 });
 
 dbTest("a user_id that is not the caller's is a 403, in a path or a body", async () => {
@@ -169,6 +199,50 @@ dbTest("POST /api/share-with-doctor makes a share and maps refusals", async () =
     assert.equal(refused.status, status, JSON.stringify(body));
     assert.equal(refused.body.status, "error");
   }
+});
+
+dbTest("POST /api/send-share-email e-mails a share made before, by its link, as the app's dialog does", async () => {
+  const me = await person();
+  const made = await call("POST", "/api/share-with-doctor", { jwt: me.jwt, body: { story_ids: [me.story] } });
+  const link = String(made.body.share_link);
+  const sent = await call("POST", "/api/send-share-email", {
+    jwt: me.jwt,
+    body: { share_link: link, recipient_email: "dr@clinic.example.org" },
+  });
+  assert.equal(sent.status, 200, JSON.stringify(sent.body));
+  assert.equal(sent.body.status, "success");
+  assert.equal(sent.body.share_id, made.body.share_id);
+  const jobs = await sql`select id, kind, payload from public.jobs where user_id = ${me.id}`;
+  assert.deepEqual(jobs.map((j) => [String(j.id), j.kind]), [[
+    String(sent.body.notification_job_id),
+    "share_notification",
+  ]]);
+  const [share] = await sql`select recipient_email from public.export_history where id = ${String(made.body.share_id)}`;
+  assert.equal(share.recipient_email, "dr@clinic.example.org");
+
+  const other = await person();
+  const refusals: [string, unknown, number][] = [
+    ["another person's link", { share_link: link, recipient_email: "dr@clinic.example.org" }, 404],
+  ];
+  for (const [what, body, status] of refusals) {
+    const answer = await call("POST", "/api/send-share-email", { jwt: other.jwt, body });
+    assert.equal(answer.status, status, what);
+  }
+  const mine: [string, unknown, number][] = [
+    ["no link", { recipient_email: "dr@clinic.example.org" }, 422],
+    ["a link of no share", { share_link: link.slice(0, -4) + "AAAA", recipient_email: "dr@clinic.example.org" }, 404],
+    ["not a link", { share_link: "hello", recipient_email: "dr@clinic.example.org" }, 404],
+    ["no address", { share_link: link }, 422],
+    ["not an address", { share_link: link, recipient_email: "nobody" }, 422],
+    ["a number for the link", { share_link: 7, recipient_email: "dr@clinic.example.org" }, 422],
+    ["someone else's user_id", { user_id: other.id, share_link: link, recipient_email: "dr@clinic.example.org" }, 403],
+  ];
+  for (const [what, body, status] of mine) {
+    const answer = await call("POST", "/api/send-share-email", { jwt: me.jwt, body });
+    assert.equal(answer.status, status, what);
+  }
+  const [count] = await sql`select count(*)::int as n from public.jobs where user_id in (${me.id}, ${other.id})`;
+  assert.equal(count.n, 1);
 });
 
 dbTest("the twenty-first share of the day is a 429", async () => {
@@ -274,6 +348,7 @@ dbTest("the eleventh refresh of the week answers the guide's limit message with 
   assert.deepEqual(answer.body, {
     status: "error",
     message: "Weekly refresh limit reached",
+    detail: { code: "PT429", message: "Weekly refresh limit reached" },
     refreshes_used: 10,
     refreshes_remaining: 0,
   });
@@ -299,6 +374,7 @@ dbTest("SQLSTATEs map to the HTTP statuses PostgREST gives", () => {
     ["PT401", 401],
     ["PT403", 403],
     ["PT404", 404],
+    ["PT409", 409],
     ["PT410", 410],
     ["PT429", 429],
     ["22023", 422],

@@ -1,7 +1,8 @@
-// The product guide's HTTP routes (Supabase Edge Function `api`, verify_jwt = true; the
-// function verifies the JWT itself as well). All of the logic is in api.ts.
+// The product guide's HTTP routes (Supabase Edge Function `api`). The function verifies
+// every caller's token itself (jwt.ts); all of the logic is in api.ts.
 import postgres from "npm:postgres@3.4.7";
 import { createApiHandler } from "./api.ts";
+import { createTokenVerifier, tokenKeysFromEnv } from "./jwt.ts";
 
 function required(name: string): string {
   const value = Deno.env.get(name);
@@ -10,11 +11,12 @@ function required(name: string): string {
 }
 
 const sql = postgres(required("SUPABASE_DB_URL"), { max: 8, prepare: false, onnotice: () => {} });
+const get = (name: string) => Deno.env.get(name);
 
 Deno.serve(
   createApiHandler(sql, {
-    jwtSecret: required("SUPABASE_JWT_SECRET"),
-    supabaseUrl: Deno.env.get("SUPABASE_URL")?.replace(/\/+$/, ""),
-    anonKey: Deno.env.get("SUPABASE_ANON_KEY"),
+    verifyToken: createTokenVerifier(tokenKeysFromEnv(get)),
+    supabaseUrl: get("SUPABASE_URL")?.replace(/\/+$/, ""),
+    anonKey: get("SUPABASE_ANON_KEY"),
   }),
 );

@@ -441,7 +441,11 @@ export function tokenFromPath(pathname: string): string | null {
   const match = pathname.match(
     /^(?:\/functions\/v1)?\/(?:shared-report|shared)\/([^/]+)\/?$/,
   );
-  return match ? decodeURIComponent(match[1]) : null;
+  if (!match) return null;
+  const token = decodeURIComponent(match[1]);
+  // A share token is base64url (43 characters as minted); anything else is no share's, and is
+  // answered without a database call (a NUL, 100 KB of junk).
+  return /^[A-Za-z0-9_-]{16,128}$/.test(token) ? token : null;
 }
 
 export interface Logger {

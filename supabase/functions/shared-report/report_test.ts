@@ -100,6 +100,26 @@ dbTest("an unknown or malformed link is a 404 page", async () => {
   }
 });
 
+dbTest("a token that is not base64url of a token's length never reaches the database", async () => {
+  const opened: string[] = [];
+  const recording = createSharedReportHandler({
+    open: (token) => {
+      opened.push(token);
+      return Promise.resolve({ kind: "not_found" });
+    },
+  });
+  for (const token of ["a".repeat(42) + "%00", "x".repeat(129), "short", "a".repeat(40) + "%2F..", "a b"]) {
+    const response = await recording(new Request(`http://127.0.0.1/shared-report/${token}`));
+    assert.deepEqual(response.status, 404, token);
+    await response.body?.cancel();
+  }
+  assert.deepEqual(opened, []);
+  const fine = await recording(new Request(`http://127.0.0.1/shared-report/${"A-_z".repeat(10)}abc`));
+  assert.deepEqual(fine.status, 404);
+  await fine.body?.cancel();
+  assert.deepEqual(opened.length, 1);
+});
+
 dbTest("a revoked or expired link is a 410 page", async () => {
   const { person, share } = await sharedStory();
   const claims = JSON.stringify({ sub: person, role: "authenticated" });
