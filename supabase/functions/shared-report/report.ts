@@ -443,9 +443,9 @@ export function tokenFromPath(pathname: string): string | null {
   );
   if (!match) return null;
   const token = decodeURIComponent(match[1]);
-  // A share token is base64url (43 characters as minted); anything else is no share's, and is
-  // answered without a database call (a NUL, 100 KB of junk).
-  return /^[A-Za-z0-9_-]{16,128}$/.test(token) ? token : null;
+  // A share token is base64url (43 characters as minted; get_shared_report takes 22 to 128):
+  // anything else is no share's, answered without a database call (a NUL, 100 KB of junk).
+  return /^[A-Za-z0-9_-]{22,128}$/.test(token) ? token : null;
 }
 
 export interface Logger {

@@ -108,7 +108,7 @@ dbTest("a token that is not base64url of a token's length never reaches the data
       return Promise.resolve({ kind: "not_found" });
     },
   });
-  for (const token of ["a".repeat(42) + "%00", "x".repeat(129), "short", "a".repeat(40) + "%2F..", "a b"]) {
+  for (const token of ["a".repeat(42) + "%00", "x".repeat(129), "a".repeat(21), "a".repeat(40) + "%2F..", "a b"]) {
     const response = await recording(new Request(`http://127.0.0.1/shared-report/${token}`));
     assert.deepEqual(response.status, 404, token);
     await response.body?.cancel();
