@@ -39,7 +39,8 @@ export interface TokenKeys {
   secret?: string;
   /** The project's signing keys ({"keys": [...]} or [...]), as SUPABASE_JWKS holds them. */
   jwks?: unknown;
-  /** Where Auth publishes them, read when `jwks` is not given. */
+  /** Where Auth publishes them: read when `jwks` is not given, or has no key of a token's kid
+   * (keys rotated since the function started). */
   jwksUrl?: string;
   /** Auth's base URL (SUPABASE_URL) and a public API key: verifies HS256 tokens without the secret. */
   auth?: { url: string; apiKey: string };
@@ -68,7 +69,7 @@ export function tokenKeysFromEnv(get: (name: string) => string | undefined): Tok
   }
   const url = get("SUPABASE_URL")?.replace(/\/+$/, "");
   if (url) {
-    if (!jwks) keys.jwksUrl = `${url}/auth/v1/.well-known/jwks.json`;
+    keys.jwksUrl = `${url}/auth/v1/.well-known/jwks.json`;
     const apiKey = get("SUPABASE_ANON_KEY") || firstKey(get("SUPABASE_PUBLISHABLE_KEYS"));
     if (apiKey) keys.auth = { url, apiKey };
   }
@@ -102,8 +103,18 @@ export function createTokenVerifier(keys: TokenKeys): TokenVerifier {
   }
   const secret = keys.secret ? new TextEncoder().encode(keys.secret) : undefined;
   const local = keys.jwks !== undefined ? keySet(keys.jwks) : undefined;
-  const remote = !local && keys.jwksUrl ? jose.createRemoteJWKSet(new URL(keys.jwksUrl)) : undefined;
-  const signingKeys = local ?? remote;
+  const remote = keys.jwksUrl ? jose.createRemoteJWKSet(new URL(keys.jwksUrl)) : undefined;
+  // The key set the platform gave at start first; Auth's own for a key it does not hold.
+  const signingKeys: jose.JWTVerifyGetKey | undefined = local && remote
+    ? async (header, token) => {
+      try {
+        return await local(header, token);
+      } catch (error) {
+        if (error instanceof jose.errors.JWKSNoMatchingKey) return await remote(header, token);
+        throw error;
+      }
+    }
+    : local ?? remote;
   if (!secret && !signingKeys && !keys.auth) {
     throw new Error(
       "no way to verify tokens: set SUPABASE_JWKS or SUPABASE_URL (the platform sets both), " +

@@ -108,6 +108,14 @@ dbTest("Auth's own key set is read from SUPABASE_URL, and HS256 without the secr
   assert.deepEqual(asked, []);
 });
 
+dbTest("a key rotated in after start (not in SUPABASE_JWKS) is found in Auth's key set", async () => {
+  const verify = createTokenVerifier({ jwks: { keys: [es.jwk] }, jwksUrl: `${authUrl}/auth/v1/.well-known/jwks.json` });
+  assert.equal((await verify(await es.sign(claims), NOW)).sub, person);
+  assert.equal((await verify(await rs.sign(claims), NOW)).sub, person); // rsa-1 is only in Auth's set
+  await refused(verify, await es.sign(claims, { kid: "nowhere" }), /key this project does not publish/);
+  await refused(verify, await stranger.sign(claims), /signature does not match/);
+});
+
 dbTest("when Auth cannot be reached the keys are unavailable (a 503), not the token refused", async () => {
   const closed = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = (closed.addr as Deno.NetAddr).port;
@@ -135,7 +143,11 @@ dbTest("tokenKeysFromEnv reads what the platform and a local server set", () => 
     tokenKeysFromEnv(
       env({ SUPABASE_JWKS: jwks, SUPABASE_URL: "https://p.example", SUPABASE_PUBLISHABLE_KEYS: publishable }),
     ),
-    { jwks: { keys: [es.jwk] }, auth: { url: "https://p.example", apiKey: "sb_publishable_x" } },
+    {
+      jwks: { keys: [es.jwk] },
+      jwksUrl: "https://p.example/auth/v1/.well-known/jwks.json",
+      auth: { url: "https://p.example", apiKey: "sb_publishable_x" },
+    },
   );
   assert.throws(() => tokenKeysFromEnv(env({ SUPABASE_JWKS: "{not json" })), /SUPABASE_JWKS is not JSON/);
   assert.throws(() => createTokenVerifier({ jwks: { nothing: true } }), /no list of keys/);
