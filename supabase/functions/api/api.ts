@@ -247,8 +247,15 @@ export function createApiHandler(
     return `${config.supabaseUrl}/storage/v1${answer.signedURL}`;
   }
 
-  /** The export's state now, or after waiting up to `waitMs` for the worker. */
-  async function exportAnswer(claims: Claims, jwt: string, exportId: string, waitMs: number): Promise<Response> {
+  /** The export's state now, or after waiting up to `waitMs` for the worker. `base`: the
+   * request's origin and the functions' prefix, for the absolute poll URL of a 202. */
+  async function exportAnswer(
+    claims: Claims,
+    jwt: string,
+    exportId: string,
+    waitMs: number,
+    base: string,
+  ): Promise<Response> {
     const deadline = Date.now() + waitMs;
     for (;;) {
       const rows = await asCaller(claims, (tx) =>
@@ -268,7 +275,7 @@ export function createApiHandler(
         return errorResponse(500, "export_failed", "the export failed", { export_id: exportId, error });
       }
       if (Date.now() + pollMs > deadline) {
-        return json(202, { status: "pending", export_id: exportId, poll: `/api/export-pdf/${exportId}` });
+        return json(202, { status: "pending", export_id: exportId, poll: `${base}/api/export-pdf/${exportId}` });
       }
       await sleep(pollMs);
     }
@@ -360,20 +367,28 @@ export function createApiHandler(
     });
   }
 
-  async function exportPdf(request: Request, claims: Claims, jwt: string): Promise<Response> {
+  async function exportPdf(request: Request, claims: Claims, jwt: string, base: string): Promise<Response> {
     const body = await jsonBody(request);
     ownUserId(body.user_id, claims);
     const ids = storyIds(body);
     const includeAnalysis = optional(body, "include_analysis", "boolean", true);
     const includeNotes = optional(body, "include_notes", "boolean", true);
     const timeZone = optional<string | null>(body, "time_zone", "string", null);
-    const [row] = await asCaller(
-      claims,
-      (tx) =>
-        tx`select public.request_pdf_export(${ids}::uuid[], ${includeAnalysis}, ${includeNotes}, ${timeZone})
-                as export_id`,
-    );
-    return await exportAnswer(claims, jwt, row.export_id as string, exportWaitMs);
+    // The app treats a 202 as a failed export and asks again: the same stories and options
+    // still waiting for the worker are that export, not another of the day's twenty.
+    const [row] = await asCaller(claims, async (tx) => {
+      const waiting = await tx`
+        select e.id as export_id from public.export_history e
+         where e.user_id = ${claims.sub}::uuid and e.export_type = 'pdf' and e.status = 'pending'
+           and e.story_ids @> ${ids}::uuid[] and e.story_ids <@ ${ids}::uuid[]
+           and e.metadata @> ${tx.json({ include_analysis: includeAnalysis, include_notes: includeNotes })}
+           and e.created_at > now() - interval '1 hour'
+         order by e.created_at desc limit 1`;
+      if (waiting.length > 0) return waiting;
+      return await tx`select public.request_pdf_export(${ids}::uuid[], ${includeAnalysis}, ${includeNotes},
+                                                        ${timeZone}) as export_id`;
+    });
+    return await exportAnswer(claims, jwt, row.export_id as string, exportWaitMs, base);
   }
 
   async function shareWithDoctor(request: Request, claims: Claims): Promise<Response> {
@@ -423,12 +438,13 @@ export function createApiHandler(
 
   async function route(request: Request, url: URL): Promise<Response> {
     const path = url.pathname.replace(/^\/functions\/v1/, "").replace(/\/+$/, "");
+    const base = url.origin + (url.pathname.startsWith("/functions/v1/") ? "/functions/v1" : "");
     const method = request.method;
     const routes: [RegExp, string, (m: RegExpMatchArray, c: Claims, jwt: string) => Promise<Response>][] = [
       [/^\/api\/generate-weekly-analysis$/, "POST", (_m, c) => generateWeeklyAnalysis(request, c)],
       [/^\/api\/health-analysis\/([^/]+)$/, "GET", (m, c) => healthAnalysis(url, pathPart(m[1]), c)],
-      [/^\/api\/export-pdf$/, "POST", (_m, c, jwt) => exportPdf(request, c, jwt)],
-      [/^\/api\/export-pdf\/([0-9a-fA-F-]{36})$/, "GET", (m, c, jwt) => exportAnswer(c, jwt, m[1], 0)],
+      [/^\/api\/export-pdf$/, "POST", (_m, c, jwt) => exportPdf(request, c, jwt, base)],
+      [/^\/api\/export-pdf\/([0-9a-fA-F-]{36})$/, "GET", (m, c, jwt) => exportAnswer(c, jwt, m[1], 0, base)],
       [/^\/api\/share-with-doctor$/, "POST", (_m, c) => shareWithDoctor(request, c)],
       [/^\/api\/send-share-email$/, "POST", (_m, c) => sendShareEmail(request, c)],
     ];

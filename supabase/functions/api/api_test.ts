@@ -267,9 +267,20 @@ dbTest("POST /api/export-pdf answers 202 with the export id while the worker is 
   assert.equal(answer.status, 202);
   assert.equal(answer.body.status, "pending");
   const exportId = String(answer.body.export_id);
-  assert.equal(answer.body.poll, `/api/export-pdf/${exportId}`);
+  assert.equal(answer.body.poll, `http://127.0.0.1/functions/v1/api/export-pdf/${exportId}`);
   const polled = await call("GET", `/api/export-pdf/${exportId}`, { jwt: me.jwt });
   assert.equal(polled.status, 202);
+  // Asked again (the app reads a 202 as a failure): the same export, not another of the day's.
+  const again = await call("POST", "/api/export-pdf", { jwt: me.jwt, body: { story_ids: [me.story, me.story] } });
+  assert.equal(again.body.export_id, exportId);
+  const otherOptions = await call("POST", "/api/export-pdf", {
+    jwt: me.jwt,
+    body: { story_ids: [me.story], include_notes: false },
+  });
+  assert.notEqual(otherOptions.body.export_id, exportId);
+  const [used] = await sql`select coalesce(sum(used), 0)::int as n from public.daily_usage
+                            where user_id = ${me.id} and action = 'pdf_export'`;
+  assert.equal(used.n, 2);
   const other = await person();
   const foreign = await call("GET", `/api/export-pdf/${exportId}`, { jwt: other.jwt });
   assert.equal(foreign.status, 404);
