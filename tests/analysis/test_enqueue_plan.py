@@ -18,7 +18,7 @@ import datetime as dt
 import json
 import uuid
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, LiteralString
 from zoneinfo import ZoneInfo
 
 import psycopg
@@ -382,6 +382,37 @@ def test_a_zone_saved_between_runs_gives_the_new_zones_week(conn: psycopg.Connec
             (json.dumps({"sub": str(traveller), "role": "authenticated"}),),
         )
         conn.execute("select public.save_time_zone('Asia/Tokyo')")
+    assert enqueue(conn, SUNDAY_2130 + dt.timedelta(minutes=30)) == 1
+    assert weeks_of(conn, traveller) == ["2026-11-23", "2026-11-30"]
+
+
+@pytest.mark.parametrize(
+    "update",
+    [
+        "update public.profiles set timezone = 'Asia/Tokyo' where user_id = %s",
+        "update public.profiles set timezone = 'asia/tokyo', updated_at = '2026-01-01' where user_id = %s",
+    ],
+    ids=["zone", "zone_with_updated_at_set_back"],
+)
+def test_a_zone_updated_directly_between_runs_gives_the_new_zones_week(
+    conn: psycopg.Connection[Any], update: LiteralString
+) -> None:
+    """The app may update its own profile's zone without save_time_zone: the next hourly run
+    still sees the change, even when the same update sets updated_at back."""
+    long_ago = SUNDAY_2130 - dt.timedelta(days=60)
+    traveller = person(conn, "America/New_York", SUNDAY_2130 - dt.timedelta(days=1))
+    person(conn, "Asia/Tokyo", SUNDAY_2130 - dt.timedelta(days=1))
+    conn.execute("update public.profiles set created_at = %s, updated_at = %s", (long_ago, long_ago))
+    assert enqueue(conn, SUNDAY_2130) == 2
+    assert weeks_of(conn, traveller) == ["2026-11-23"]
+    with conn.transaction():
+        conn.execute("set local role authenticated")
+        conn.execute(
+            "select set_config('request.jwt.claims', %s, true)",
+            (json.dumps({"sub": str(traveller), "role": "authenticated"}),),
+        )
+        updated = conn.execute(update, (traveller,))
+        assert updated.rowcount == 1
     assert enqueue(conn, SUNDAY_2130 + dt.timedelta(minutes=30)) == 1
     assert weeks_of(conn, traveller) == ["2026-11-23", "2026-11-30"]
 

@@ -393,6 +393,22 @@ def test_a_week_of_that_is_not_a_monday_is_refused_with_22023(conn: psycopg.Conn
     assert caught.value.diag.message_primary == "week_of must be a Monday; 2026-11-25 is a Wednesday"
 
 
+@pytest.mark.parametrize("week_of", ["infinity", "-infinity"])
+def test_a_week_of_without_end_is_refused_as_not_a_monday(
+    conn: psycopg.Connection[Any], week_of: str
+) -> None:
+    me = add_user(conn)
+    claims = json.dumps({"sub": str(me), "role": "authenticated"})
+
+    with pytest.raises(psycopg.errors.InvalidParameterValue) as caught, conn.transaction():
+        conn.execute("set local role authenticated")
+        conn.execute("select set_config('request.jwt.claims', %s, true)", (claims,))
+        conn.execute("select public.get_health_analysis(%s::date)", (week_of,))
+
+    assert caught.value.sqlstate == "22023"
+    assert caught.value.diag.message_primary == f"week_of must be a Monday; {week_of} is not a day"
+
+
 def test_a_week_of_that_is_not_a_date_is_refused_as_an_invalid_date(conn: psycopg.Connection[Any]) -> None:
     me = add_user(conn)
     claims = json.dumps({"sub": str(me), "role": "authenticated"})

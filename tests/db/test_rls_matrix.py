@@ -455,6 +455,40 @@ def test_row_level_security_is_enabled_on_every_public_table(db: psycopg.Connect
     assert rows == []
 
 
+# The app's own tables: their sequences keep whatever grants the app gave them.
+APP_TABLES = frozenset(
+    {
+        "profiles",
+        "health_stories",
+        "story_notes",
+        "quick_scans",
+        "symptom_tracking",
+        "deep_dive_sessions",
+        "conversations",
+        "messages",
+    }
+)
+
+
+def test_no_api_role_may_use_the_sequences_of_our_tables(db: psycopg.Connection[Any]) -> None:
+    """Supabase's default privileges grant every new sequence to anon and authenticated;
+    drawing ids from ours (jobs_id_seq) or reading how many jobs there were is nobody's business."""
+    rows = db.execute(
+        "select s.relname, t.relname,"
+        "       has_sequence_privilege('anon', s.oid, 'usage, select, update'),"
+        "       has_sequence_privilege('authenticated', s.oid, 'usage, select, update')"
+        "  from pg_class s"
+        "  join pg_namespace n on n.oid = s.relnamespace"
+        "  join pg_depend d on d.classid = 'pg_class'::regclass and d.objid = s.oid"
+        "   and d.refclassid = 'pg_class'::regclass and d.deptype in ('a', 'i')"
+        "  join pg_class t on t.oid = d.refobjid"
+        " where s.relkind = 'S' and n.nspname in ('public', 'proxima_private')"
+    ).fetchall()
+    ours = {sequence: granted for sequence, table, *granted in rows if table not in APP_TABLES}
+    assert "jobs_id_seq" in ours
+    assert {sequence for sequence, granted in ours.items() if any(granted)} == set()
+
+
 # -- the matrix ----------------------------------------------------------------------------------
 
 

@@ -338,6 +338,44 @@ def test_a_person_updating_their_zone_to_a_refused_name_gets_the_error(db: psyco
     assert stored_zone(db, user_id) == "Europe/Berlin"
 
 
+LONG_AGO = "2026-01-01 00:00:00+00"
+
+
+def updated_at_is_now(conn: psycopg.Connection[Any], user_id: uuid.UUID) -> bool:
+    return bool(scalar(conn, "select updated_at = now() from public.profiles where user_id = %s", (user_id,)))
+
+
+def test_a_person_changing_their_zone_moves_updated_at_to_now_even_when_setting_it_back(
+    db: psycopg.Connection[Any],
+) -> None:
+    """The hourly enqueue finds changed zones by updated_at: a zone change always shows there."""
+    user_id = add_person(db, "America/New_York")
+    db.execute("update public.profiles set updated_at = %s where user_id = %s", (LONG_AGO, user_id))
+    with signed_in(db, "authenticated", user_id):
+        db.execute("update public.profiles set timezone = 'Asia/Tokyo' where user_id = %s", (user_id,))
+    assert updated_at_is_now(db, user_id)
+
+    db.execute("update public.profiles set updated_at = %s where user_id = %s", (LONG_AGO, user_id))
+    with signed_in(db, "authenticated", user_id):
+        db.execute(
+            "update public.profiles set timezone = 'Europe/Berlin', updated_at = %s where user_id = %s",
+            (LONG_AGO, user_id),
+        )
+    assert stored_zone(db, user_id) == "Europe/Berlin"
+    assert updated_at_is_now(db, user_id)
+
+
+def test_writing_the_same_zone_in_another_spelling_leaves_updated_at_alone(
+    db: psycopg.Connection[Any],
+) -> None:
+    user_id = add_person(db, "Asia/Kolkata")
+    db.execute("update public.profiles set updated_at = %s where user_id = %s", (LONG_AGO, user_id))
+    with signed_in(db, "authenticated", user_id):
+        db.execute("update public.profiles set timezone = 'asia/calcutta' where user_id = %s", (user_id,))
+    assert not updated_at_is_now(db, user_id)
+    assert scalar(db, "select updated_at = %s from public.profiles where user_id = %s", (LONG_AGO, user_id))
+
+
 @pytest.mark.parametrize("role", ["authenticated", "service_role"])
 def test_the_api_roles_may_call_the_lookups(db: psycopg.Connection[Any], role: str) -> None:
     with signed_in(db, role, uuid.uuid4() if role == "authenticated" else None):

@@ -445,6 +445,42 @@ def test_retry_failed_puts_the_export_back_to_pending(conn: psycopg.Connection[A
     assert export_state(conn, export_id) == ("pending", None, False)
 
 
+def test_a_cancelled_export_job_fails_its_export_as_cancelled(conn: psycopg.Connection[Any]) -> None:
+    me = add_user(conn)
+    cancelled = request_export(conn, me, [add_story(conn, me)])
+    [(job_id,)] = conn.execute(
+        "select id from public.jobs where payload ->> 'export_id' = %s", (str(cancelled),)
+    ).fetchall()
+
+    assert [int(row[0]) for row in as_worker(conn, "cancel_jobs", {"ids": [], "kind": "export_pdf"})] == [
+        job_id
+    ]
+
+    assert job_status(conn, job_id) == "cancelled"
+    assert export_state(conn, cancelled) == ("failed", "cancelled", True)
+
+
+def test_a_cancelled_job_leaves_a_ready_export_and_other_exports_alone(conn: psycopg.Connection[Any]) -> None:
+    me = add_user(conn)
+    story = add_story(conn, me)
+    ready = request_export(conn, me, [story])
+    conn.execute(
+        export_query("mark_export_ready"),
+        {"export_id": ready, "storage_path": f"{me}/{ready}.pdf", "size": 1234},
+    )
+    untouched = request_export(conn, me, [story])
+    [(job_id,)] = conn.execute(
+        "select id from public.jobs where payload ->> 'export_id' = %s", (str(ready),)
+    ).fetchall()
+
+    assert [int(row[0]) for row in as_worker(conn, "cancel_jobs", {"ids": [job_id], "kind": None})] == [
+        job_id
+    ]
+
+    assert export_state(conn, ready) == ("ready", None, True)
+    assert export_state(conn, untouched) == ("pending", None, False)
+
+
 def test_only_the_failed_jobs_own_export_changes(conn: psycopg.Connection[Any]) -> None:
     me = add_user(conn)
     story = add_story(conn, me)

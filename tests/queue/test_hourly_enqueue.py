@@ -144,6 +144,63 @@ def test_a_person_week_that_failed_for_good_is_enqueued_again_once(conn: psycopg
     assert statuses == [("failed",), ("failed",)]
 
 
+def test_retry_failed_revives_one_job_per_person_week_that_failed_twice_and_everyone_elses(
+    conn: psycopg.Connection[Any], db_url: str
+) -> None:
+    twice = person(conn, "UTC", utc(2026, 11, 29))
+    as_of = utc(2026, 11, 30, 7)
+    assert enqueue(conn, as_of) == 1
+    conn.execute(FAIL_QUEUED, (twice,))
+    once = person(conn, "UTC", utc(2026, 11, 29))
+    assert enqueue(conn, as_of + dt.timedelta(hours=1)) == 2, "the failed week once more, and a new person"
+    conn.execute(FAIL_QUEUED, (twice,))
+    conn.execute(FAIL_QUEUED, (once,))
+    keyless = conn.execute(
+        "insert into public.jobs (kind, status, finished_at, last_error)"
+        " values ('housekeeping_probe', 'failed', now(), 'gave up') returning id"
+    ).fetchone()
+    assert keyless is not None
+    jobs = {
+        user_id: [
+            r[0]
+            for r in conn.execute("select id from public.jobs where user_id = %s order by id", (user_id,))
+        ]
+        for user_id in (twice, once)
+    }
+    assert len(jobs[twice]) == 2 and len(jobs[once]) == 1
+
+    with psycopg.connect(db_url) as operator:
+        revived = manager.retry_failed_jobs(operator)
+
+    assert sorted(revived) == sorted([jobs[twice][1], jobs[once][0], keyless[0]]), "the newest of the two"
+    statuses = conn.execute(
+        "select status from public.jobs where user_id = %s order by id", (twice,)
+    ).fetchall()
+    assert statuses == [("failed",), ("queued",)]
+    with psycopg.connect(db_url) as operator:
+        assert manager.retry_failed_jobs(operator) == [], "the older one waits behind its unfinished twin"
+
+
+def test_retry_failed_leaves_a_failed_job_whose_key_a_later_job_has_done(
+    conn: psycopg.Connection[Any], db_url: str
+) -> None:
+    user_id = person(conn, "UTC", utc(2026, 11, 29))
+    as_of = utc(2026, 11, 30, 7)
+    assert enqueue(conn, as_of) == 1
+    conn.execute(FAIL_QUEUED, (user_id,))
+    assert enqueue(conn, as_of + dt.timedelta(hours=1)) == 1, "the failed week once more"
+    conn.execute(
+        "update public.jobs set status = 'succeeded', finished_at = now() where user_id = %s and status = 'queued'",
+        (user_id,),
+    )
+    with psycopg.connect(db_url) as operator:
+        assert manager.retry_failed_jobs(operator) == [], "the week is done: nothing to run again"
+    statuses = conn.execute(
+        "select status from public.jobs where user_id = %s order by id", (user_id,)
+    ).fetchall()
+    assert statuses == [("failed",), ("succeeded",)]
+
+
 def _waits_for_a_lock(conn: psycopg.Connection[Any], pid: int) -> None:
     """Until the backend ``pid`` waits on a lock (10 s at most)."""
     deadline = time.monotonic() + 10

@@ -181,6 +181,57 @@ def test_last_weeks_refreshes_do_not_count_this_week(conn: psycopg.Connection[An
     assert call_refresh(conn, user_id)["refreshes_used"] == 1
 
 
+def test_a_counter_that_covers_now_counts_whatever_week_the_callers_zone_names(
+    conn: psycopg.Connection[Any],
+) -> None:
+    """Ten used in a zone whose week has not ended yet (a week_of label of its own): moving
+    to a zone already in its next week opens no fresh ten until that period ends."""
+    user_id = add_user(conn, "Pacific/Kiritimati")
+    conn.execute(
+        "insert into public.analysis_refreshes"
+        " (user_id, week_of, refresh_count, last_refresh_at, period_start, period_end)"
+        " values (%s, public.user_week_of(%s) - 7, %s, now() - interval '1 hour',"
+        "         now() - interval '6 days', now() + interval '1 hour')",
+        (user_id, user_id, LIMIT),
+    )
+
+    with pytest.raises(psycopg.Error) as caught:
+        call_refresh(conn, user_id)
+
+    assert caught.value.sqlstate == "PT429"
+    assert refresh_jobs(conn, user_id) == []
+    rows = conn.execute(
+        "select refresh_count from public.analysis_refreshes where user_id = %s", (user_id,)
+    ).fetchall()
+    assert rows == [(LIMIT,)]
+
+
+def test_a_counter_whose_period_has_ended_is_not_used(conn: psycopg.Connection[Any]) -> None:
+    user_id = add_user(conn)
+    conn.execute(
+        "insert into public.analysis_refreshes"
+        " (user_id, week_of, refresh_count, last_refresh_at, period_start, period_end)"
+        " values (%s, public.user_week_of(%s) - 7, %s, now() - interval '1 hour',"
+        "         now() - interval '7 days', now() - interval '1 second')",
+        (user_id, user_id, LIMIT),
+    )
+
+    assert call_refresh(conn, user_id)["refreshes_used"] == 1
+
+
+def test_a_new_counter_holds_its_local_week_as_instants(conn: psycopg.Connection[Any]) -> None:
+    user_id = add_user(conn, "Asia/Kolkata")
+    call_refresh(conn, user_id)
+    row = conn.execute(
+        "select period_start = (week_of::timestamp at time zone 'Asia/Kolkata'),"
+        "       period_end = ((week_of + 7)::timestamp at time zone 'Asia/Kolkata'),"
+        "       period_start <= now() and now() < period_end"
+        "  from public.analysis_refreshes where user_id = %s",
+        (user_id,),
+    ).fetchone()
+    assert row == (True, True, True)
+
+
 # -- who may call it -----------------------------------------------------------------------------
 
 

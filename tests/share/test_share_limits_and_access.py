@@ -114,6 +114,43 @@ def test_the_twenty_first_share_says_when_the_limit_resets_and_queues_nothing(
     call_as(conn, maya, "request_pdf_export", {"story_ids": ([story], "uuid[]")})
 
 
+# Pago Pago (UTC-11) and Kiritimati (UTC+14) are 25 hours apart: at any instant their local
+# days differ, so each names a day of its own, and UTC a third or one of theirs.
+DAYS_APART = ("Pacific/Pago_Pago", "Pacific/Kiritimati", "UTC")
+
+
+@pytest.mark.parametrize("function", ["create_doctor_share", "request_pdf_export"])
+def test_naming_a_zone_on_another_local_day_opens_no_fresh_twenty(
+    conn: psycopg.Connection[Any], function: str
+) -> None:
+    me = add_person(conn, timezone="UTC")
+    story = add_story(conn, me)
+
+    def call(zone: str) -> str:
+        try:
+            call_as(conn, me, function, {"story_ids": ([story], "uuid[]"), "time_zone": (zone, "text")})
+        except psycopg.Error as exc:
+            return str(exc.sqlstate)
+        return "ok"
+
+    outcomes = [call(zone) for zone in DAYS_APART for _ in range(10)]
+
+    assert outcomes == ["ok"] * 20 + ["PT429"] * 10
+    assert count(conn, "select count(*) from public.daily_usage where user_id = %s", (me,)) == 1
+
+
+def test_a_counter_whose_day_has_ended_is_not_used(conn: psycopg.Connection[Any]) -> None:
+    me = add_person(conn, timezone="UTC")
+    story = add_story(conn, me)
+    conn.execute(
+        "insert into public.daily_usage (user_id, action, day, used, period_start, period_end)"
+        " values (%s, 'doctor_share', current_date - 1, 20, now() - interval '1 day', now() - interval '1 second')",
+        (me,),
+    )
+    create_share(conn, me, [story])
+    assert count(conn, "select count(*) from public.daily_usage where user_id = %s", (me,)) == 2
+
+
 def test_the_daily_limit_is_per_person(
     conn: psycopg.Connection[Any], maya: uuid.UUID, story: uuid.UUID
 ) -> None:

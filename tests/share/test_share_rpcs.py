@@ -21,6 +21,7 @@ from share_support import (
     add_person,
     add_story,
     add_week_analysis,
+    call_as,
     count,
     create_share,
     error_of,
@@ -168,10 +169,12 @@ def test_expiry_may_be_one_to_ninety_days(
         ({"story_ids": None}, "22023", "choose at least one story to share"),
         ({"story_ids": "null id"}, "22004", "a story id in the list is null"),
         ({"story_ids": "101 stories"}, "22023", "a share holds at most 100 stories; 101 were chosen"),
+        ({"story_ids": "1001 ids"}, "22023", "a share lists at most 1000 story ids; 1001 were given"),
+        ({"story_ids": "2-D"}, "22023", "story_ids must be a flat list of story ids"),
         ({"expires_in_days": 0}, "22023", "expires_in_days must be between 1 and 90; 0 was given"),
         ({"expires_in_days": 91}, "22023", "expires_in_days must be between 1 and 90; 91 was given"),
     ],
-    ids=["empty-list", "null-list", "null-id", "101-stories", "0-days", "91-days"],
+    ids=["empty-list", "null-list", "null-id", "101-stories", "1001-ids", "2-D", "0-days", "91-days"],
 )
 def test_bad_input_is_refused_with_a_clear_error_and_changes_nothing(
     conn: psycopg.Connection[Any],
@@ -186,6 +189,10 @@ def test_bad_input_is_refused_with_a_clear_error_and_changes_nothing(
         story_ids = [story, None]
     elif story_ids == "101 stories":
         story_ids = [story, *(uuid.uuid4() for _ in range(100))]
+    elif story_ids == "1001 ids":  # one story, repeated: read in full, it would be a share of one
+        story_ids = [story] * 1001
+    elif story_ids == "2-D":
+        story_ids = [[story], [story]]
     error = error_of(
         lambda: create_share(
             conn,
@@ -196,6 +203,25 @@ def test_bad_input_is_refused_with_a_clear_error_and_changes_nothing(
     )
     assert error.sqlstate == sqlstate
     assert (error.diag.message_primary or "").startswith(message)
+    _nothing_written(conn)
+
+
+def test_a_huge_story_list_is_refused_before_it_is_read_and_the_zone_sent_with_it_is_not_saved(
+    conn: psycopg.Connection[Any], maya: uuid.UUID, story: uuid.UUID
+) -> None:
+    for function in ("create_doctor_share", "request_pdf_export"):
+        error = error_of(
+            lambda function=function: call_as(  # type: ignore[misc]
+                conn,
+                maya,
+                function,
+                {"story_ids": ([story] * 200_000, "uuid[]"), "time_zone": ("Asia/Tokyo", "text")},
+            )
+        )
+        assert error.sqlstate == "22023", function
+        assert (error.diag.message_primary or "").endswith("at most 1000 story ids; 200000 were given")
+    assert count(conn, "select count(*) from public.profiles where timezone = 'Europe/Berlin'") == 1
+    assert count(conn, "select count(*) from public.export_history") == 0
     _nothing_written(conn)
 
 

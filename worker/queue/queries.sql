@@ -236,14 +236,14 @@ select pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('public.enqueue_week
 
 -- name: retry_failed_jobs
 -- Failed jobs back to the queue with a fresh attempt count, unless an unfinished job
--- with the same dedupe key has taken their place meanwhile.
-with revived as (
-  update public.jobs j
-     set status = 'queued',
-         attempts = 0,
-         run_at = now(),
-         finished_at = null,
-         updated_at = now()
+-- with the same dedupe key has taken their place meanwhile. At most one job per key is
+-- revived, the newest: a person-week whose job failed, was enqueued once more and failed
+-- again has two failed jobs with one key, and reviving both would break
+-- jobs_dedupe_unfinished_idx and so the whole statement, for everyone. Keyless jobs are
+-- all revived.
+with candidates as (
+  select j.id, j.dedupe_key
+    from public.jobs j
    where j.status = 'failed'
      and (%(kind)s::text is null or j.kind = %(kind)s::text)
      and (%(ids)s::bigint[] is null or j.id = any (%(ids)s::bigint[]))
@@ -251,6 +251,30 @@ with revived as (
        select 1 from public.jobs o
         where o.dedupe_key = j.dedupe_key and o.status in ('queued', 'running')
      )
+     -- nor one whose key a later job has done since (the week re-enqueued and stored).
+     and not exists (
+       select 1 from public.jobs o
+        where o.dedupe_key = j.dedupe_key and o.status = 'succeeded' and o.id > j.id
+     )
+),
+chosen as (
+  select c.id from candidates c where c.dedupe_key is null
+  union all
+  (select distinct on (c.dedupe_key) c.id
+     from candidates c
+    where c.dedupe_key is not null
+    order by c.dedupe_key, c.id desc)
+),
+revived as (
+  update public.jobs j
+     set status = 'queued',
+         attempts = 0,
+         run_at = now(),
+         finished_at = null,
+         updated_at = now()
+    from chosen
+   where j.id = chosen.id
+     and j.status = 'failed'
   returning j.id, j.kind
 )
 select id, pg_notify('proxima_jobs', kind) is not null from revived;
