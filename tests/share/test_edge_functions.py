@@ -11,11 +11,19 @@ from deno_support import FUNCTIONS, run_deno
 
 def test_deno_tests_of_both_functions_pass_against_the_real_database(db_url: str) -> None:
     result = run_deno(
-        "test", "--allow-net", "--allow-env", "supabase/functions/", env={"DATABASE_URL": db_url}
+        "test",
+        "--allow-net",
+        "--allow-env",
+        # the share page's PDFs from a folder laid out as the bucket (a temporary one)
+        "--allow-read",
+        "--allow-write",
+        "supabase/functions/",
+        env={"DATABASE_URL": db_url},
     )
     assert result.returncode == 0, result.stdout
     assert "shared-report/report_test.ts" in result.stdout
     assert "api/api_test.ts" in result.stdout
+    assert "shared-report/pdf_test.ts" in result.stdout
     assert " 0 failed" in result.stdout
 
 

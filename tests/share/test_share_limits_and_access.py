@@ -109,7 +109,9 @@ def test_the_twenty_first_share_says_when_the_limit_resets_and_queues_nothing(
     assert error.diag.message_primary == (
         "daily limit reached: at most 20 doctor shares a day; it resets at midnight (Pacific/Auckland)"
     )
-    assert count(conn, "select count(*) from public.jobs") == 0
+    # Each of the twenty has its PDF's job; the refused one queued nothing.
+    assert count(conn, "select count(*) from public.jobs where kind = 'share_pdf'") == 20
+    assert count(conn, "select count(*) from public.jobs") == 20
     # Exports have their own twenty.
     call_as(conn, maya, "request_pdf_export", {"story_ids": ([story], "uuid[]")})
 
@@ -232,7 +234,10 @@ def _executable_by(conn: psycopg.Connection[Any], role: str) -> list[str]:
 def test_anon_and_the_share_page_may_execute_get_shared_report_and_nothing_else(
     conn: psycopg.Connection[Any], role: str
 ) -> None:
-    assert _executable_by(conn, role) == ["get_shared_report(text,text)"]
+    expected = ["get_shared_report(text,text)"]
+    if role == SHARE_READER:  # and the share's PDF (20261202110000_share_pdf.sql)
+        expected.append("get_shared_report_file(text,text)")
+    assert _executable_by(conn, role) == expected
 
 
 def test_the_share_page_role_reads_no_table(conn: psycopg.Connection[Any]) -> None:
@@ -304,9 +309,10 @@ def test_an_export_delays_the_weekly_batch_by_at_most_its_own_run(
     call_as(conn, maya, "request_pdf_export", {"story_ids": ([story], "uuid[]")})
     create_share(conn, maya, [story], recipient_email="dr@clinic.example.org")
     priorities = dict(conn.execute("select kind, priority from public.jobs").fetchall())
-    assert priorities == {"export_pdf": -10, "share_notification": -5}
+    assert priorities == {"export_pdf": -10, "share_notification": -5, "share_pdf": -5}
 
     # A quiet queue: a worker slot takes the export at once.
+    conn.execute("delete from public.jobs where kind = 'share_pdf'")  # the share's PDF: as its e-mail
     assert _claim(conn, 1) == ["share_notification"]
     assert _claim(conn, 1) == ["export_pdf"]
     # The weekly batch arrives while that export runs, with more exports behind it.

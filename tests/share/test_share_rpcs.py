@@ -84,7 +84,9 @@ def test_a_share_returns_a_link_once_with_a_43_character_url_safe_token_and_stor
     assert row == (maya, [story], None, None, None, 0, None, dt.timedelta(days=30))
     assert share["expires_in_days"] == 30
     assert share["notification_job_id"] is None
-    assert count(conn, "select count(*) from public.jobs") == 0
+    # No e-mail; only the job that makes the share's PDF.
+    jobs = conn.execute("select kind, payload, priority, dedupe_key from public.jobs").fetchall()
+    assert jobs == [("share_pdf", {"share_id": share["share_id"]}, -5, f"share_pdf:{share['share_id']}")]
 
 
 def test_share_tokens_carry_at_least_128_random_bits(
@@ -127,7 +129,10 @@ def test_a_share_with_a_recipient_enqueues_one_notification_job_behind_the_weekl
     share = create_share(
         conn, maya, [story], recipient_email="  Dr.House+notes@clinic.example.org ", expires_in_days=7
     )
-    jobs = conn.execute("select id, kind, user_id, payload, priority, dedupe_key from public.jobs").fetchall()
+    jobs = conn.execute(
+        "select id, kind, user_id, payload, priority, dedupe_key from public.jobs"
+        " where kind = 'share_notification'"
+    ).fetchall()
     assert jobs == [
         (
             share["notification_job_id"],
@@ -148,7 +153,7 @@ def test_a_blank_recipient_means_none(
     conn: psycopg.Connection[Any], maya: uuid.UUID, story: uuid.UUID
 ) -> None:
     create_share(conn, maya, [story], recipient_email="   ")
-    assert count(conn, "select count(*) from public.jobs") == 0
+    assert count(conn, "select count(*) from public.jobs where kind = 'share_notification'") == 0
 
 
 @pytest.mark.parametrize("days", [1, 90])

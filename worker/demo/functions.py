@@ -40,10 +40,19 @@ def free_port() -> int:
 class FunctionsServer:
     """``deno run supabase/functions/_local/serve.ts`` on ``127.0.0.1:<port>``."""
 
-    def __init__(self, database_url: str, *, port: int | None = None, jwt_secret: str | None = None) -> None:
+    def __init__(
+        self,
+        database_url: str,
+        *,
+        port: int | None = None,
+        jwt_secret: str | None = None,
+        export_dir: Path | None = None,
+    ) -> None:
         self.database_url = database_url
         self.port = port or free_port()
         self.jwt_secret = jwt_secret
+        # The worker's local exports folder: the share page reads the shares' PDFs from it.
+        self.export_dir = export_dir.expanduser().resolve() if export_dir is not None else None
         self._process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -67,8 +76,12 @@ class FunctionsServer:
         )
         if self.jwt_secret:
             env["SUPABASE_JWT_SECRET"] = self.jwt_secret
+        permissions = ["--allow-net", "--allow-env"]
+        if self.export_dir is not None:
+            env["PROXIMA_EXPORT_DIR"] = str(self.export_dir)
+            permissions.append(f"--allow-read={self.export_dir}")
         self._process = subprocess.Popen(
-            [str(DENO), "run", "--allow-net", "--allow-env", str(SERVE)],
+            [str(DENO), "run", *permissions, str(SERVE)],
             cwd=PROJECT,
             env=env,
             stdin=subprocess.DEVNULL,

@@ -79,14 +79,14 @@ def _create_share(url: str, person: DemoPerson) -> dict[str, Any]:
     return share
 
 
-def _send_email(url: str, settings: AISettings, storage: StorageSettings) -> None:
-    def sent() -> bool:
+def _send_email_and_make_pdf(url: str, settings: AISettings, storage: StorageSettings) -> None:
+    def done() -> bool:
         with psycopg.connect(url) as conn:
-            row = conn.execute(_query("share_notified")).fetchone()
-        return bool(row and row[0] >= 1)
+            row = conn.execute(_query("share_jobs_done")).fetchone()
+        return bool(row and row[0] >= 2)
 
     registry = default_registry(settings, storage, MailSettings())
-    run_until(url, registry, sent, kinds=("share_notification",), timeout=60)
+    run_until(url, registry, done, kinds=("share_notification", "share_pdf"), timeout=60)
 
 
 def run_share_demo(
@@ -94,7 +94,12 @@ def run_share_demo(
 ) -> None:
     """Share ``person``'s stories with a doctor, e-mail them (printed), and open the page."""
     jwt_secret = secrets.token_urlsafe(32)
-    server = FunctionsServer(url, port=_port(), jwt_secret=jwt_secret) if deno_available() else None
+    export_dir = storage.local_dir if storage.backend == "local" else None
+    server = (
+        FunctionsServer(url, port=_port(), jwt_secret=jwt_secret, export_dir=export_dir)
+        if deno_available()
+        else None
+    )
     try:
         if server is not None:
             server.start()
@@ -102,7 +107,7 @@ def run_share_demo(
                 conn.execute(_query("set_share_base_url"), {"url": server.share_base_url})
         print(f"\nSharing {person.name}'s stories with a doctor for 14 days ...", file=out, flush=True)
         share = _create_share(url, person)
-        _send_email(url, settings, storage)
+        _send_email_and_make_pdf(url, settings, storage)
         print(
             "  (the e-mail's link carries a token of its own: it and the share link below open the"
             " same share, and both stop working when it is revoked or expires)",
@@ -116,6 +121,10 @@ def run_share_demo(
         with urllib.request.urlopen(link, timeout=30) as response:  # noqa: S310 - our own loopback server
             size = len(response.read())
             print(f"  the share page answers {response.status} ({size:,} bytes of HTML)", file=out)
+        if export_dir is not None:
+            with urllib.request.urlopen(f"{link}/pdf", timeout=30) as response:  # noqa: S310 - loopback
+                size = len(response.read())
+                print(f"  its PDF ({link}/pdf) answers {response.status} ({size:,} bytes)", file=out)
         print(f"  share link: {link}", file=out)
         if not serve:
             print("  (run `python -m worker demo --serve` to keep it open in a browser)", file=out)

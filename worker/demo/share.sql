@@ -15,5 +15,7 @@ select public.create_doctor_share(
   14
 );
 
--- name: share_notified
-select count(*) from public.jobs where kind = 'share_notification' and status in ('succeeded', 'failed');
+-- name: share_jobs_done
+-- The share's e-mail and its PDF, each done (or given up).
+select count(*) from public.jobs
+ where kind in ('share_notification', 'share_pdf') and status in ('succeeded', 'failed');

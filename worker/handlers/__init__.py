@@ -11,6 +11,7 @@ from worker.handlers.deletion import make_delete_user_files_handler
 from worker.handlers.export import make_export_handler
 from worker.handlers.maintenance import handle_noop
 from worker.handlers.share import make_share_notification_handler
+from worker.handlers.share_pdf import make_delete_share_pdf_handler, make_share_pdf_handler
 from worker.handlers.weekly import make_story_handler, make_weekly_handler
 from worker.queue.registry import Registry
 from worker.queue.retry import RetryPolicy
@@ -60,6 +61,18 @@ def default_registry(
         "share_notification",
         make_share_notification_handler(create_mailer(mail), sender=mail.sender),
         retry=RetryPolicy(max_attempts=8, base_seconds=30, cap_seconds=1800),
+        timeout_seconds=480,
+    )
+    registry.register(
+        "share_pdf",
+        make_share_pdf_handler(storage),
+        retry=RetryPolicy(max_attempts=5, base_seconds=10, cap_seconds=600),
+        timeout_seconds=540,  # as export_pdf: the same render and upload
+    )
+    registry.register(
+        "delete_share_pdf",
+        make_delete_share_pdf_handler(storage),
+        retry=RetryPolicy(max_attempts=10, base_seconds=10, cap_seconds=600),
         timeout_seconds=480,
     )
     return registry

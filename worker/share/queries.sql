@@ -35,3 +35,30 @@ update public.export_history
                   || jsonb_build_object('notified_at', to_char(now() at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'))
  where id = %(share_id)s
    and export_type = 'doctor_share';
+
+-- name: get_share_for_pdf
+-- What the share_pdf job renders: the share's person, its stories, whether it can still be
+-- opened, and the file it already has.
+select e.id,
+       e.user_id,
+       e.story_ids,
+       e.expires_at,
+       e.revoked_at,
+       e.storage_path
+  from public.export_history e
+ where e.id = %(share_id)s
+   and e.export_type = 'doctor_share';
+
+-- name: mark_share_pdf_ready
+-- In the transaction that finishes the share_pdf job: the share page finds the file.
+update public.export_history
+   set storage_path = %(storage_path)s,
+       file_size_bytes = %(size)s,
+       metadata = coalesce(metadata, '{}'::jsonb)
+                  || jsonb_build_object('pdf_rendered_at', to_char(now() at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'))
+ where id = %(share_id)s
+   and export_type = 'doctor_share';
+
+-- name: share_exists
+-- Whether the share is still there (a file is only deleted with its share).
+select exists (select 1 from public.export_history where id = %(share_id)s);

@@ -2,19 +2,21 @@
 // browser test (Docker-free: `supabase functions serve` needs Docker):
 //
 //   SUPABASE_DB_URL=postgresql://... [SUPABASE_JWT_SECRET=... | SUPABASE_JWKS=...] [PORT=54321] \
-//     deno run --allow-net --allow-env supabase/functions/_local/serve.ts
+//     [PROXIMA_EXPORT_DIR=exports] [SHARE_PAGE_FORMAT=pdf] \
+//     deno run --allow-net --allow-env [--allow-read=exports] supabase/functions/_local/serve.ts
 //
 //   http://127.0.0.1:<PORT>/functions/v1/shared-report/<token>   the share page
 //   http://127.0.0.1:<PORT>/functions/v1/api/...                  the guide's routes
 //
-// It listens on 127.0.0.1 only. With no way to verify tokens (api/jwt.ts: a secret, a key
+// The shares' PDFs are read from PROXIMA_EXPORT_DIR (the worker's local exports folder)
+// when it is set. It listens on 127.0.0.1 only. With no way to verify tokens (api/jwt.ts: a secret, a key
 // set, or SUPABASE_URL with an API key) the API answers 503.
 // Not deployed: Supabase skips folders whose names start with an underscore.
 
 import postgres from "npm:postgres@3.4.7";
 import { createApiHandler } from "../api/api.ts";
 import { createTokenVerifier, tokenKeysFromEnv } from "../api/jwt.ts";
-import { createSharedReportHandler, postgresReportSource } from "../shared-report/report.ts";
+import { createSharedReportHandler, folderFileStore, postgresReportSource } from "../shared-report/report.ts";
 
 const databaseUrl = Deno.env.get("SUPABASE_DB_URL");
 if (!databaseUrl) throw new Error("SUPABASE_DB_URL is not set");
@@ -36,7 +38,11 @@ function apiHandler(): (request: Request) => Promise<Response> {
   });
 }
 
-const sharedReport = createSharedReportHandler(postgresReportSource(databaseUrl));
+const exportDir = get("PROXIMA_EXPORT_DIR");
+const sharedReport = createSharedReportHandler(postgresReportSource(databaseUrl), undefined, {
+  format: get("SHARE_PAGE_FORMAT") === "pdf" ? "pdf" : "html",
+  files: exportDir ? folderFileStore(exportDir) : undefined,
+});
 const api = apiHandler();
 
 Deno.serve({

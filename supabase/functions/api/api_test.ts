@@ -212,7 +212,8 @@ dbTest("POST /api/send-share-email e-mails a share made before, by its link, as 
   assert.equal(sent.status, 200, JSON.stringify(sent.body));
   assert.equal(sent.body.status, "success");
   assert.equal(sent.body.share_id, made.body.share_id);
-  const jobs = await sql`select id, kind, payload from public.jobs where user_id = ${me.id}`;
+  const jobs = await sql`select id, kind, payload from public.jobs
+                         where user_id = ${me.id} and kind = 'share_notification'`;
   assert.deepEqual(jobs.map((j) => [String(j.id), j.kind]), [[
     String(sent.body.notification_job_id),
     "share_notification",
@@ -241,7 +242,8 @@ dbTest("POST /api/send-share-email e-mails a share made before, by its link, as 
     const answer = await call("POST", "/api/send-share-email", { jwt: me.jwt, body });
     assert.equal(answer.status, status, what);
   }
-  const [count] = await sql`select count(*)::int as n from public.jobs where user_id in (${me.id}, ${other.id})`;
+  const [count] = await sql`select count(*)::int as n from public.jobs
+                            where user_id in (${me.id}, ${other.id}) and kind = 'share_notification'`;
   assert.equal(count.n, 1);
 });
 

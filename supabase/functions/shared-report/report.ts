@@ -1,4 +1,7 @@
-// The doctor's share page: GET /shared-report/<token> -> one printable HTML report.
+// The doctor's share page: GET /shared-report/<token> -> one printable HTML report, and
+// GET /shared-report/<token>/pdf -> the same report as the share's PDF (made by the worker's
+// share_pdf job). Where HTML cannot be served (the hosted platform without a custom domain
+// rewrites text/html to text/plain), the format "pdf" makes the link itself open the PDF.
 //
 // Guarantees:
 // * The report comes from public.get_shared_report(token, user_agent), called through a
@@ -8,6 +11,8 @@
 // * Every value from the database is HTML-escaped; the page carries no script, and its
 //   Content-Security-Policy allows none (default-src 'none', only its own inline style,
 //   by hash). It is never cached, never indexed, never sent as a Referer.
+// * The PDF comes from the exports bucket at the path get_shared_report_file answers for the
+//   token (the same refusals, the view counted and logged); nothing else can be read.
 // * Errors show a page without details; the token is never logged.
 
 import { createHash } from "node:crypto";
@@ -86,9 +91,63 @@ export type Lookup =
   | { kind: "not_found" }
   | { kind: "gone" };
 
+export type FileLookup =
+  | { kind: "found"; path: string | null } // null: the PDF is still being made
+  | { kind: "not_found" }
+  | { kind: "gone" };
+
 /** Where reports come from: the database in production, anything in a test. */
 export interface ReportSource {
   open(token: string, userAgent: string | null): Promise<Lookup>;
+  openFile(token: string, userAgent: string | null): Promise<FileLookup>;
+}
+
+/** Where the shares' PDFs are read: the exports bucket, or a folder (the local server). */
+export interface FileStore {
+  /** The file's bytes as a stream, or null when there is no such file. */
+  get(path: string): Promise<ReadableStream<Uint8Array> | null>;
+}
+
+// <user id>/shares/<share id>/report.pdf, as the worker writes it: anything else is not read.
+const UUID_PART = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}";
+const FILE_PATH = new RegExp(`^${UUID_PART}/shares/${UUID_PART}/report\\.pdf$`);
+
+/** Supabase Storage, with a key that may read the private exports bucket (the service role's). */
+export function storageFileStore(
+  { url, key, bucket = "health-exports" }: { url: string; key: string; bucket?: string },
+): FileStore {
+  return {
+    async get(path) {
+      if (!FILE_PATH.test(path)) return null;
+      const response = await fetch(`${url.replace(/\/+$/, "")}/storage/v1/object/${bucket}/${path}`, {
+        headers: { Authorization: `Bearer ${key}`, apikey: key },
+      });
+      if (response.status === 400 || response.status === 404) {
+        await response.body?.cancel();
+        return null;
+      }
+      if (!response.ok || !response.body) {
+        await response.body?.cancel();
+        throw Object.assign(new Error(`storage answered HTTP ${response.status}`), { name: "StorageError" });
+      }
+      return response.body;
+    },
+  };
+}
+
+/** A folder laid out as the bucket (the worker's local exports folder). */
+export function folderFileStore(folder: string): FileStore {
+  return {
+    async get(path) {
+      if (!FILE_PATH.test(path)) return null;
+      try {
+        return (await Deno.open(`${folder.replace(/\/+$/, "")}/${path}`, { read: true })).readable;
+      } catch (error) {
+        if (error instanceof Deno.errors.NotFound) return null;
+        throw error;
+      }
+    },
+  };
 }
 
 /** get_shared_report over a direct connection (SUPABASE_DB_URL), as proxima_share_reader. */
@@ -101,6 +160,12 @@ export function postgresReportSource(
     idle_timeout: 30,
     onnotice: () => {},
   });
+  function refused(error: unknown): { kind: "not_found" } | { kind: "gone" } {
+    const code = (error as { code?: string }).code;
+    if (code === "PT404") return { kind: "not_found" };
+    if (code === "PT410") return { kind: "gone" };
+    throw error;
+  }
   return {
     async open(token, userAgent) {
       try {
@@ -110,10 +175,18 @@ export function postgresReportSource(
         });
         return { kind: "found", document: rows[0].document as SharedReport };
       } catch (error) {
-        const code = (error as { code?: string }).code;
-        if (code === "PT404") return { kind: "not_found" };
-        if (code === "PT410") return { kind: "gone" };
-        throw error;
+        return refused(error);
+      }
+    },
+    async openFile(token, userAgent) {
+      try {
+        const rows = await sql.begin(async (tx) => {
+          await tx`set local role proxima_share_reader`;
+          return await tx`select public.get_shared_report_file(${token}, ${userAgent}) as file`;
+        });
+        return { kind: "found", path: (rows[0].file as { path: string | null }).path };
+      } catch (error) {
+        return refused(error);
       }
     },
     async close() {
@@ -167,7 +240,9 @@ li.positive { border-left-color: var(--good); }
 footer { margin-top: 2rem; border-top: 1px solid var(--line); padding-top: .75rem; color: var(--muted);
   font-size: .9rem; }
 @media (max-width: 40rem) { body { font-size: 15px; } main { padding: .85rem; } h1 { font-size: 1.35rem; } }
+a.download { color: var(--accent); font-weight: 600; }
 @media print {
+  a.download { display: none; }
   body { background: none; font-size: 11pt; }
   main { max-width: none; padding: 0; }
   h2 { break-after: avoid; page-break-after: avoid; }
@@ -302,8 +377,8 @@ ${notes}
 </article>`;
 }
 
-/** The whole report page. */
-export function renderReport(document: SharedReport): string {
+/** The whole report page; `pdfHref`, where the share's PDF is offered (none: not offered). */
+export function renderReport(document: SharedReport, pdfHref: string | null = null): string {
   const report = document.report;
   const who = report.display_name?.trim() || "A Proxima user";
   const weeks = report.weeks;
@@ -311,6 +386,7 @@ export function renderReport(document: SharedReport): string {
 <h1>Health report: ${escapeHtml(who)}</h1>
 <p class="meta">Period: ${escapeHtml(formatDay(report.period_start))} to ${escapeHtml(formatDay(report.period_end))}</p>
 <p class="meta">Shared ${escapeHtml(formatMoment(document.share.shared_at))}</p>
+${pdfHref ? `<p class="meta"><a class="download" href="${escapeHtml(pdfHref)}">Download as PDF</a></p>` : ""}
 </header>
 <p class="notice" id="notice" role="note"><strong>Not a diagnosis.</strong> ${escapeHtml(NOT_A_DIAGNOSIS)}</p>
 <section id="stories">
@@ -436,16 +512,22 @@ function respond(
   });
 }
 
-/** The token is the last path segment: /shared-report/<token> (or the guide's /shared/<token>). */
-export function tokenFromPath(pathname: string): string | null {
+/** The token is the path segment after /shared-report/ (or the guide's /shared/), then
+ * optionally /pdf for the share's PDF. */
+export function sharePath(pathname: string): { token: string; pdf: boolean } | null {
   const match = pathname.match(
-    /^(?:\/functions\/v1)?\/(?:shared-report|shared)\/([^/]+)\/?$/,
+    /^(?:\/functions\/v1)?\/(?:shared-report|shared)\/([^/]+)(\/pdf)?\/?$/,
   );
   if (!match) return null;
   const token = decodeURIComponent(match[1]);
   // A share token is base64url (43 characters as minted; get_shared_report takes 22 to 128):
   // anything else is no share's, answered without a database call (a NUL, 100 KB of junk).
-  return /^[A-Za-z0-9_-]{22,128}$/.test(token) ? token : null;
+  return /^[A-Za-z0-9_-]{22,128}$/.test(token) ? { token, pdf: match[2] !== undefined } : null;
+}
+
+/** The token alone (see sharePath). */
+export function tokenFromPath(pathname: string): string | null {
+  return sharePath(pathname)?.token ?? null;
 }
 
 export interface Logger {
@@ -458,27 +540,82 @@ const consoleLogger: Logger = {
   },
 };
 
+export interface ShareOptions {
+  /** "html" (default): the link opens the page and <link>/pdf the PDF; "pdf": both open the PDF. */
+  format?: "html" | "pdf";
+  /** Where the PDFs are read; without it there is no PDF (and "pdf" is refused). */
+  files?: FileStore;
+}
+
+const PDF_HEADERS: Readonly<Record<string, string>> = {
+  "Content-Type": "application/pdf",
+  "Content-Disposition": 'inline; filename="health-report.pdf"',
+  "Cache-Control": "no-store",
+  "Referrer-Policy": "no-referrer",
+  "X-Robots-Tag": "noindex, nofollow, noarchive",
+  "X-Content-Type-Options": "nosniff",
+  "Cross-Origin-Resource-Policy": "same-origin",
+};
+
+const PLAIN_TEXT: Record<number, string> = {
+  404: "Share link not found. This link does not lead to a report; check that it was copied completely.",
+  410: "Share link has expired. This report is no longer shared; ask the person who sent it for a new link.",
+  503: "The report's PDF is being prepared. Please try again in a minute.",
+};
+
 /** The page's request handler. */
 export function createSharedReportHandler(
   source: ReportSource,
   log: Logger = consoleLogger,
+  options: ShareOptions = {},
 ): (request: Request) => Promise<Response> {
+  const format = options.format ?? "html";
+  if (format !== "html" && format !== "pdf") throw new Error(`the share page's format must be html or pdf`);
+  if (format === "pdf" && !options.files) throw new Error("the pdf format needs where the PDFs are read");
+  const files = options.files;
+
+  /** An error as the format shows it: a page, or (where HTML is not served) one sentence. */
+  function failure(status: number, extra: Record<string, string> = {}): Response {
+    if (format === "html" || !(status in PLAIN_TEXT)) {
+      return respond(status, renderError(status === 503 ? 500 : status), extra);
+    }
+    return new Response(PLAIN_TEXT[status] + "\n", {
+      status,
+      headers: { ...PDF_HEADERS, "Content-Type": "text/plain; charset=utf-8", ...extra },
+    });
+  }
+
+  async function pdf(token: string, userAgent: string | null): Promise<Response> {
+    if (!files) return failure(404);
+    const found = await source.openFile(token, userAgent);
+    if (found.kind === "not_found") return failure(404);
+    if (found.kind === "gone") return failure(410);
+    const body = found.path === null ? null : await files.get(found.path);
+    if (body === null) return failure(503, { "Retry-After": "60" });
+    return new Response(body, { status: 200, headers: PDF_HEADERS });
+  }
+
   return async (request: Request): Promise<Response> => {
     if (request.method !== "GET") {
       return respond(405, renderError(405), { Allow: "GET" });
     }
-    let token: string | null;
+    let path: { token: string; pdf: boolean } | null;
+    let pathname = "";
     try {
-      token = tokenFromPath(new URL(request.url).pathname);
+      pathname = new URL(request.url).pathname;
+      path = sharePath(pathname);
     } catch {
-      token = null;
+      path = null;
     }
-    if (token === null) return respond(404, renderError(404));
+    if (path === null) return failure(404);
+    const userAgent = request.headers.get("user-agent");
     try {
-      const found = await source.open(token, request.headers.get("user-agent"));
+      if (path.pdf || format === "pdf") return await pdf(path.token, userAgent);
+      const found = await source.open(path.token, userAgent);
       if (found.kind === "not_found") return respond(404, renderError(404));
       if (found.kind === "gone") return respond(410, renderError(410));
-      return respond(200, renderReport(found.document));
+      const pdfHref = files ? pathname.replace(/\/+$/, "") + "/pdf" : null;
+      return respond(200, renderReport(found.document, pdfHref));
     } catch (error) {
       // The kind of failure only: never the token, never the report.
       log.error("shared report failed", {

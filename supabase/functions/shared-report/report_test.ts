@@ -107,6 +107,10 @@ dbTest("a token that is not base64url of a token's length never reaches the data
       opened.push(token);
       return Promise.resolve({ kind: "not_found" });
     },
+    openFile: (token) => {
+      opened.push(token);
+      return Promise.resolve({ kind: "not_found" });
+    },
   });
   for (const token of ["a".repeat(42) + "%00", "x".repeat(129), "a".repeat(21), "a".repeat(40) + "%2F..", "a b"]) {
     const response = await recording(new Request(`http://127.0.0.1/shared-report/${token}`));
@@ -153,7 +157,10 @@ dbTest("the guide's /shared/<token> path works too, and only GET is answered", a
 
 dbTest("a failure is a 500 page without details, logged without the token", async () => {
   const failing = createSharedReportHandler(
-    { open: () => Promise.reject(Object.assign(new Error("secret detail: row 42"), { code: "XX000" })) },
+    {
+      open: () => Promise.reject(Object.assign(new Error("secret detail: row 42"), { code: "XX000" })),
+      openFile: () => Promise.reject(new Error("not asked")),
+    },
     { error: (_m, fields) => errors.push(fields) },
   );
   const token = "a".repeat(43);
