@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
+import math
 import re
 import signal
 import sys
@@ -184,13 +185,49 @@ def _job_slots(text: str) -> int:
     return value
 
 
-def _positive_float(text: str) -> float:
+def _seconds(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if not math.isfinite(value):  # inf, nan, and 1e400 (read as inf)
+        raise argparse.ArgumentTypeError(f"expected a finite number of seconds, got {text!r}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    value = _seconds(text)
     if not value > 0:
         raise argparse.ArgumentTypeError(f"must be positive, got {text}")
+    return value
+
+
+# Bounds of `run`'s timing flags. A lease is written as `now() + seconds` (a lease of
+# years overflows the timestamp; one of days keeps a dead worker's jobs that long); the
+# grace period is bounded by the platform's own drain time in practice.
+MAX_LEASE_SECONDS = 86400.0
+MAX_GRACE_SECONDS = 86400.0
+MAX_POLL_SECONDS = 600.0
+
+
+def _lease(text: str) -> float:
+    value = _seconds(text)
+    if not 1 <= value <= MAX_LEASE_SECONDS:
+        raise argparse.ArgumentTypeError(f"must be from 1 to {MAX_LEASE_SECONDS:g} seconds, got {text}")
+    return value
+
+
+def _grace(text: str) -> float:
+    value = _seconds(text)
+    if not 0 <= value <= MAX_GRACE_SECONDS:
+        raise argparse.ArgumentTypeError(f"must be from 0 to {MAX_GRACE_SECONDS:g} seconds, got {text}")
+    return value
+
+
+def _poll(text: str) -> float:
+    value = _positive_float(text)
+    if value > MAX_POLL_SECONDS:
+        raise argparse.ArgumentTypeError(f"must be at most {MAX_POLL_SECONDS:g} seconds, got {text}")
     return value
 
 
@@ -239,6 +276,13 @@ def cmd_run(args: argparse.Namespace) -> int:
             load_plugin(registry, plugin)
         except ValueError as exc:
             raise ProximaError(str(exc)) from None
+    unknown = [kind for kind in args.kinds or () if kind not in registry.kinds()]
+    if unknown:
+        # A typo would otherwise leave the worker idle for good, claiming nothing.
+        raise ConfigError(
+            f"--kinds names {'a kind' if len(unknown) == 1 else 'kinds'} this worker cannot run:"
+            f" {', '.join(unknown)} (known: {', '.join(sorted(registry.kinds()))})"
+        )
     try:
         settings = WorkerSettings(
             concurrency=concurrency,
@@ -249,7 +293,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             rescue_seconds=min(15.0, args.lease / 2),
         )
     except ValueError as exc:
-        raise ProximaError(str(exc)) from None
+        raise ConfigError(str(exc)) from None
     target = _target(args)
     with connect(target):
         pass  # fail fast, in one line, when the database cannot be reached
@@ -424,11 +468,24 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"jobs at once, at most {MAX_JOB_SLOTS} (default 8; with DeepSeek, twice DEEPSEEK_MAX_CONCURRENCY)",
     )
     p_run.add_argument("--kinds", type=_kinds, help="comma-separated kinds to run (default: all)")
-    p_run.add_argument("--lease", type=_positive_float, default=60.0, help="lease in seconds (default 60)")
     p_run.add_argument(
-        "--poll", type=_positive_float, default=1.0, help="poll interval in seconds (default 1)"
+        "--lease",
+        type=_lease,
+        default=60.0,
+        help=f"lease in seconds, 1 to {MAX_LEASE_SECONDS:g} (default 60)",
     )
-    p_run.add_argument("--grace", type=float, default=30.0, help="shutdown grace in seconds (default 30)")
+    p_run.add_argument(
+        "--poll",
+        type=_poll,
+        default=1.0,
+        help=f"poll interval in seconds, at most {MAX_POLL_SECONDS:g} (default 1)",
+    )
+    p_run.add_argument(
+        "--grace",
+        type=_grace,
+        default=30.0,
+        help=f"shutdown grace in seconds, 0 to {MAX_GRACE_SECONDS:g} (default 30)",
+    )
     p_run.add_argument("--plugin", action="append", help="module whose register(registry) adds handlers")
     p_run.add_argument("--no-schedule", action="store_true", help="do not run the weekly schedule loop")
     p_run.add_argument(

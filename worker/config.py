@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import ipaddress
+import math
 import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
@@ -16,6 +18,9 @@ from psycopg.conninfo import conninfo_to_dict
 from worker.errors import ConfigError
 
 _URL_SCHEMES = ("postgres://", "postgresql://")
+# Header-safe: a key with a space, a control or a non-ASCII character (a pasted en dash or
+# curly quote) cannot be sent in an HTTP header, and is a paste error.
+_HEADER_SAFE = re.compile(r"[\x21-\x7e]+")
 
 
 @dataclass(frozen=True)
@@ -151,8 +156,15 @@ class AISettings:
             raise ConfigError(f"PROXIMA_AI_PROVIDER must be local or deepseek, not {self.provider!r}")
         if self.provider == "deepseek" and not self.api_key:
             raise ConfigError("the deepseek provider needs DEEPSEEK_API_KEY")
+        if self.api_key is not None and not _HEADER_SAFE.fullmatch(self.api_key):
+            # Not echoed, not even the offending character: it is part of the key.
+            raise ConfigError(
+                "DEEPSEEK_API_KEY contains a space, a control character or a character outside"
+                " ASCII (such as a pasted dash or quote): copy the key again"
+            )
         if not self.base_url.startswith(("http://", "https://")):
-            raise ConfigError(f"DEEPSEEK_BASE_URL must be an http(s) URL, not {self.base_url!r}")
+            raise ConfigError(f"DEEPSEEK_BASE_URL must be an http(s) URL{_scheme_hint(self.base_url)}")
+        _check_base_url(self.base_url)
         if not re.fullmatch(r"[A-Za-z0-9._:/-]{1,100}", self.model):
             raise ConfigError(f"DEEPSEEK_MODEL is not a model name: {self.model!r}")
         if not 0 < self.timeout_seconds <= 3600:
@@ -164,6 +176,22 @@ class AISettings:
 
     def __repr__(self) -> str:  # never print the key
         return f"AISettings(provider={self.provider!r}, model={self.model!r}, base_url={self.base_url!r})"
+
+
+def _check_base_url(url: str) -> None:
+    """``DEEPSEEK_BASE_URL`` names a host and, if any, a port from 1 to 65535 (the URL is
+    not echoed: it may carry credentials)."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        raise ConfigError(
+            "DEEPSEEK_BASE_URL has an invalid port (expected https://host[:port] with a port from 1 to 65535)"
+        ) from None
+    if not parts.hostname:
+        raise ConfigError("DEEPSEEK_BASE_URL names no host (expected https://host[:port])")
+    if port is not None and not 0 < port < 65536:
+        raise ConfigError("DEEPSEEK_BASE_URL has an invalid port (expected a port from 1 to 65535)")
 
 
 # Job slots a worker process runs for each model request slot. A job holds its slot while
@@ -192,9 +220,12 @@ def _number(env: Mapping[str, str], name: str, default: float) -> float:
     if raw is None or not raw.strip():
         return default
     try:
-        return float(raw)
+        value = float(raw)
     except ValueError:
-        raise ConfigError(f"{name} must be a number, not {raw!r}") from None
+        raise ConfigError(f"{name} must be a number, not {raw[:20]!r}") from None
+    if not math.isfinite(value):  # inf, nan, and 1e400 (which float() reads as inf)
+        raise ConfigError(f"{name} must be a finite number, not {raw[:20]!r}")
+    return value
 
 
 def ai_settings_from_env(env: Mapping[str, str] | None = None) -> AISettings:
@@ -224,8 +255,6 @@ def ai_settings_from_env(env: Mapping[str, str] | None = None) -> AISettings:
 _DEFAULT_EXPORT_BUCKET = "health-exports"
 _BUCKET_NAME = re.compile(r"[a-z0-9-]{3,63}")
 _HTTP_URL = re.compile(r"https?://[^/\s?#@]+(?:/[^\s?#]*)?")
-# Header-safe: a key with a space or a control character cannot be sent, and is a paste error.
-_HEADER_SAFE = re.compile(r"[\x21-\x7e]+")
 
 
 def _scheme_hint(url: str) -> str:

@@ -4,7 +4,10 @@ At most two model round trips per person-week (insights, predictions and shadow
 wording; then strategic moves that build on them), plus one for the story when the
 week has none. When nothing changed since the last successful generation (same input
 hash) and the run is not a forced refresh, no model is called and nothing changes.
-A failure leaves the person's stored week as it was and is recorded in the audit trail.
+A failure leaves the person's stored week as it was and is recorded in the audit trail,
+with the tokens already billed: also an attempt cancelled by its kind's timeout or by the
+worker's shutdown (the record is written shielded from the cancellation, then the
+cancellation goes on).
 
 Which days: a scheduled report (trigger ``weekly`` or ``manual``) of week W covers the
 previous whole local week; a refresh covers the seven local days ending as it runs. A
@@ -18,6 +21,7 @@ story only.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import datetime as dt
 import time
@@ -118,6 +122,31 @@ async def _record_failure(
         )
 
 
+# How long a cancelled attempt may take to record its failure before the cancellation goes on.
+_CANCELLED_RECORD_SECONDS = 10.0
+
+
+async def _record_cancellation(
+    context: JobContext,
+    provider: AIProvider,
+    user_id: UUID,
+    week_of: dt.date,
+    trigger: str,
+    usage: Usage,
+    started: float,
+) -> None:
+    """:func:`_record_failure` for an attempt that was cancelled (its kind's timeout, or a
+    shutdown past its grace): shielded, so the cancellation that is under way does not
+    abandon the write, and bounded, so a database that does not answer does not hold it."""
+    if context.completed:  # cancelled after the week was stored: nothing failed
+        return
+    reason = RetryableError("the attempt was cancelled before it finished (its kind's timeout or a shutdown)")
+    write = _record_failure(context, provider, user_id, week_of, trigger, usage, started, reason)
+    # A failure to record (the database away) must not replace the cancellation.
+    with contextlib.suppress(Exception):
+        await asyncio.shield(asyncio.wait_for(write, _CANCELLED_RECORD_SECONDS))
+
+
 @dataclass(frozen=True)
 class WeeklyOutcome:
     status: Literal["stored", "unchanged", "superseded"]
@@ -202,6 +231,11 @@ async def run_weekly_analysis(
                 return stored
 
         stored = await context.outlast_outage(store_week)
+    except asyncio.CancelledError:
+        await _record_cancellation(
+            context, provider, user_id, payload.week_of, payload.trigger, usage, started
+        )
+        raise
     except Exception as exc:
         await _record_failure(
             context, provider, user_id, payload.week_of, payload.trigger, usage, started, exc
@@ -254,6 +288,11 @@ async def run_story_refresh(
                 )
 
         stored = await context.outlast_outage(store_new_story)
+    except asyncio.CancelledError:
+        await _record_cancellation(
+            context, provider, user_id, payload.week_of, payload.trigger, usage, started
+        )
+        raise
     except Exception as exc:
         await _record_failure(
             context, provider, user_id, payload.week_of, payload.trigger, usage, started, exc

@@ -292,13 +292,13 @@ def test_a_404_model_does_not_exist_names_the_setting(fake: FakeDeepSeek) -> Non
     assert len(fake.requests) == 1
 
 
-def test_a_rejected_request_says_what_the_server_said_briefly(fake: FakeDeepSeek) -> None:
+def test_a_rejected_request_names_its_status_and_error_type_not_the_server_s_words(
+    fake: FakeDeepSeek,
+) -> None:
     fake.script(Reply(status=422, error=f"Invalid max_tokens for key {KEY}: " + "x" * 1000))
-    with pytest.raises(
-        AIPermanentError, match=r"^DeepSeek: the request was rejected \(422\): Invalid "
-    ) as info:
+    with pytest.raises(AIPermanentError) as info:
         analysis(fake)
-    assert len(str(info.value)) < 300
+    assert str(info.value) == "DeepSeek: the request was rejected (422, api_error)"
     assert_no_key(info.value)
     assert len(fake.requests) == 1
 

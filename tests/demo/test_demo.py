@@ -45,16 +45,22 @@ def test_the_demo_runs_the_weekly_analysis_for_three_people_and_prints_their_rep
     assert "the demo database was removed" in out
     assert "@demo.proxima.local" not in out + result.stderr, "no e-mail addresses in the output"
     assert "Exporting Maya Lindqvist's stories and analysis as a PDF" in out
-    pdfs = list((tmp_path / "exports").rglob("*.pdf"))
-    assert len(pdfs) == 1
-    assert pdfs[0].read_bytes().startswith(b"%PDF")
-    assert f"open it: {pdfs[0]}" in out
+    pdfs = sorted((tmp_path / "exports").rglob("*.pdf"))
+    assert len(pdfs) == 2, "the export's and the doctor share's"
+    assert all(pdf.read_bytes().startswith(b"%PDF") for pdf in pdfs)
+    assert sum(f"open it: {pdf}" in out for pdf in pdfs) == 1
     # A doctor share: its e-mail printed (recipient hidden) and the page served by the functions.
     assert "Sharing Maya Lindqvist's stories with a doctor for 14 days" in out
     assert "Subject: Maya Lindqvist shared a health report with you" in out
     assert "the share page answers 200" in out
+    assert re.search(
+        r"its PDF \(http://127\.0\.0\.1:\d+/functions/v1/shared-report/[\w-]{43}/pdf\) answers 200", out
+    )
     assert re.search(r"share link: http://127\.0\.0\.1:\d+/functions/v1/shared-report/[\w-]{43}\n", out)
-    # The e-mail's link and the printed one are two tokens of the same share, and say so.
+    # The e-mail's link and the printed one are two tokens of the same share, and say so;
+    # the printed e-mail shows its token masked (the console mailer never prints one).
     links = re.findall(r"http://127\.0\.0\.1:\d+/functions/v1/shared-report/([\w-]{43})\n", out)
-    assert len(links) == 2 and links[0] != links[1], links
+    assert len(links) == 1, links
+    masked = re.findall(r"http://127\.0\.0\.1:\d+/functions/v1/shared-report/([\w-]{4})…\n", out)
+    assert len(masked) == 1, out
     assert "the e-mail's link carries a token of its own" in out

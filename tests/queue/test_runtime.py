@@ -254,7 +254,8 @@ def test_bad_worker_flags_are_refused_before_anything_runs(probe_db: str) -> Non
         (["--concurrency", "2001"], "must be at most 2000, got 2001"),
         (["--concurrency", "lots"], "expected a whole number"),
         (["--kinds", "Weekly-Analysis"], "is not a job kind"),
-        (["--lease", "-3"], "must be positive"),
+        (["--lease", "-3"], "must be from 1 to 86400 seconds"),
+        (["--grace", "-1"], "must be from 0 to 86400 seconds"),
     ]:
         result = _cli(probe_db, "run", *args)
         assert result.returncode == 2, args

@@ -19,6 +19,9 @@ Guarantees of :class:`DeepSeekProvider`:
   carrying ``retry_after`` so the job queue retries later.
 * A refused key (401), no balance (402), an unknown model and a rejected request
   (400/422) raise :class:`AIPermanentError` at once, saying what to fix; nothing is retried.
+  Its message holds the status and at most the server's error type (a short
+  ``lower_snake_case`` word), never the server's own message: a rejection may quote the
+  request, health text included, and the message is stored in ``jobs.last_error``.
 * At most ``settings.max_concurrency`` requests are in flight per provider, over one pool of
   keep-alive connections (:mod:`worker.ai.http11`: one write per request, no per-request
   client, no scan of the pool): build one provider per process and share it between jobs.
@@ -71,6 +74,9 @@ _QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
 _LENIENT = json.JSONDecoder(strict=False)
 _MAX_CANDIDATES = 32  # JSON objects tried per answer: bounds the work on a hostile answer
 _SERVER_MESSAGE_LIMIT = 200
+# The server's error type or code (``invalid_request_error``): a word of its vocabulary,
+# never a value of the request.
+_ERROR_KIND = re.compile(r"[a-z][a-z0-9_]{0,39}")
 
 
 def is_reasoner(model: str) -> bool:
@@ -297,9 +303,10 @@ class DeepSeekProvider:
         return _Completion(content, usage)
 
     def _refusal(self, status: int, text: str) -> Exception:
-        said = _server_message(text).replace(str(self._settings.api_key), "***")
+        # What the server said is only matched here, never kept: it may echo the request.
+        said = _server_message(text)
         if status in (400, 413, 422) and _CONTEXT_TOO_LONG.search(said):
-            return _ContextTooLongError(said)
+            return _ContextTooLongError(f"longer than the model's context ({status})")
         if status in (400, 404, 422) and _MODEL_NOT_FOUND.search(said):
             return AIPermanentError(f"DeepSeek: model {self.model!r} not found: check DEEPSEEK_MODEL")
         if status == 401:
@@ -312,7 +319,8 @@ class DeepSeekProvider:
             )
         if status == 404:
             return AIPermanentError(f"DeepSeek: {self._url} was not found (404): check DEEPSEEK_BASE_URL")
-        return AIPermanentError(f"DeepSeek: the request was rejected ({status}): {said}")
+        kind = _server_error_kind(text)
+        return AIPermanentError(f"DeepSeek: the request was rejected ({status}{f', {kind}' if kind else ''})")
 
 
 # -- answers: from text to a validated model ------------------------------------------------------
@@ -493,6 +501,24 @@ def _retry_after(response: Response) -> float | None:
             when = when.replace(tzinfo=dt.UTC)
         seconds = (when - dt.datetime.now(dt.UTC)).total_seconds()
     return max(0.0, min(seconds, 86400.0))
+
+
+def _server_error_kind(text: str) -> str | None:
+    """The ``type`` (else ``code``) of the server's error when it is a short lower_snake_case
+    word such as ``invalid_request_error``; anything else (which could carry a value of the
+    request) is None."""
+    try:
+        data = json.loads(text.lstrip())
+    except ValueError:
+        return None
+    error = data.get("error") if isinstance(data, dict) else None
+    if not isinstance(error, dict):
+        return None
+    for field in ("type", "code"):
+        value = error.get(field)
+        if isinstance(value, str) and _ERROR_KIND.fullmatch(value):
+            return value
+    return None
 
 
 def _server_message(text: str) -> str:

@@ -3,7 +3,8 @@
 With pg_cron installed in the database the migrations schedule
 ``weekly-health-analysis`` (every hour, on the hour: each person's report is enqueued
 once their local Monday 06:00 has passed) and housekeeping there, and this loop does
-nothing. Without it (the embedded default), every worker process runs the same calls
+nothing but wait for the stop: it stays alive, because ``/health`` counts a watched loop
+that ended as a dead process. Without it (the embedded default), every worker process runs the same calls
 at the same times; ``enqueue_weekly_analysis`` is idempotent per user-week, so many
 workers still enqueue each user-week once.
 """
@@ -77,10 +78,15 @@ def build_scheduler(conninfo: str) -> schedule.Scheduler:
 
 
 async def run_schedule(conninfo: str, stop: asyncio.Event) -> None:
-    """Run the weekly and housekeeping calls on time until ``stop`` is set."""
+    """Run the weekly and housekeeping calls on time until ``stop`` is set.
+
+    Returns only once ``stop`` is set, also when pg_cron schedules the jobs and there is
+    nothing to do here: the health check reports a loop that returned as stopped.
+    """
     try:
         if await asyncio.to_thread(pg_cron_installed, conninfo):
             log.info("pg_cron schedules the weekly jobs; the schedule loop stays idle")
+            await stop.wait()
             return
     except psycopg.Error as exc:
         log.warning("cannot tell whether pg_cron is installed; scheduling here", error=describe(exc))

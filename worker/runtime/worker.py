@@ -17,7 +17,9 @@ Guarantees, on top of the queue's (see :mod:`worker.queue`):
 * New work is noticed through ``LISTEN`` on a dedicated connection, with polling as a
   fallback, so a lost notification or connection delays a job by at most one poll.
 * Leases of running jobs are extended every third of the lease; any worker rescues
-  jobs whose lease expired.
+  jobs whose lease expired. A running job whose lease the heartbeat finds taken (a rescue
+  gave it to another worker) is cancelled here at once: its effects could not commit
+  anyway, and it would otherwise keep spending model calls beside its new run.
 * A database outage costs nothing: while it lasts the worker asks again every quarter
   second (claims, heartbeats, the pool's reconnects), a job waits to read or to store
   (:meth:`JobContext.outlast_outage`) instead of failing, so no attempt is spent and no
@@ -26,7 +28,14 @@ Guarantees, on top of the queue's (see :mod:`worker.queue`):
   of the database's start or of its own last failure to reach it.
 * On SIGTERM/SIGINT the worker stops claiming, lets running jobs finish within the
   grace period, then cancels the rest (their transactions roll back) and hands them
-  back to the queue without counting the attempt.
+  back to the queue without counting the attempt. Jobs that claims under way at the
+  signal bring are handed back, never started. The heartbeat renews the leases of running
+  jobs until the shutdown is over, so a grace longer than the lease does not let another
+  worker rescue (and run again) a job that is still finishing here.
+* A claim the database refuses for now without being away (a project turned read-only
+  when its disk filled, out of connections or disk) is logged without payloads and asked
+  again with backoff, as in an outage. A refusal no wait can lift (a missing table, a
+  refused grant) ends the claim loop; whatever ends it, the shutdown above still runs.
 """
 
 from __future__ import annotations
@@ -73,6 +82,38 @@ _CLAIMS_AT_ONCE = 2
 # At most this many times ``prefetch`` jobs are kept claimed ahead (a claim takes at most
 # ``prefetch`` of them).
 _AHEAD_LIMIT = 4
+# A claim the database refused (it answered: not an outage) is asked again after a wait
+# that doubles from the outage's quarter second up to this.
+_REFUSED_RETRY_CAP_SECONDS = 5.0
+# SQLSTATE classes of a refusal the database may lift by itself while the worker waits:
+# 25 invalid transaction state (25006: read-only, as Supabase turns a project whose disk
+# filled), 40 transaction rollback, 53 insufficient resources (disk full, too many
+# connections), 55 object not in prerequisite state (lock not available), 57 operator
+# intervention (a cancelled statement, a server shutting down), 58 system error (I/O),
+# XX internal error. Others (a missing table, a refused grant, a syntax error) are a
+# mismatch between this worker and the schema: the claim loop raises them.
+_REFUSED_FOR_NOW = frozenset({"25", "40", "53", "55", "57", "58", "XX"})
+
+
+def refused_for_now(exc: psycopg.Error) -> bool:
+    """Whether a statement the database answered with ``exc`` may pass if asked again later."""
+    return (exc.sqlstate or "")[:2] in _REFUSED_FOR_NOW
+
+
+# ``jobs.max_attempts``'s column default, and JobSpec's: a row left at it made no choice.
+DEFAULT_MAX_ATTEMPTS = 5
+
+
+def attempt_limit(job: Job, policy: RetryPolicy) -> int:
+    """How many attempts ``job`` gets before a retryable failure fails it for good.
+
+    The row's ``max_attempts`` when its enqueuer chose one (anything but the default of 5:
+    ``JobSpec(max_attempts=1)``, an operator's update), else the kind's
+    ``RetryPolicy.max_attempts`` (``share_notification``: 8), so a kind's policy applies to
+    the rows the database's functions insert with the column's default. A job whose
+    worker was lost is judged by the rescue statement against the row's value alone.
+    """
+    return policy.max_attempts if job.max_attempts == DEFAULT_MAX_ATTEMPTS else job.max_attempts
 
 
 def settle_heap() -> None:
@@ -164,9 +205,12 @@ class Worker:
         self._claiming = 0  # jobs asked for by claims under way
         self._dry = False  # the last claim found fewer jobs than it asked for
         self._claim_failures = 0  # claims in a row the database did not answer
+        self._claim_refusals = 0  # claims in a row the database refused (it answered)
         self._claim_retry_at = 0.0  # loop time before which no claim is started (an outage)
         self._claim_error: BaseException | None = None
         self._stopping = False
+        # Running jobs the heartbeat cancelled because their lease was taken.
+        self._lease_lost: set[int] = set()
         self._db_trouble_at: float | None = None  # loop time this worker last failed to reach the database
         self._pending_completion: list[Job] = []
         # Set when a finished job waits for its batch's completion: the batcher sleeps
@@ -209,9 +253,12 @@ class Worker:
         await asyncio.to_thread(load_guard)
         if self._settle_heap:
             settle_heap()
+        # Set once the shutdown is over: until then the heartbeat renews the leases of jobs
+        # that run on during the grace period (``stop`` is set long before).
+        shut_down = asyncio.Event()
         helpers = [
             asyncio.create_task(self._listen(stop), name="listen"),
-            asyncio.create_task(self._heartbeat(stop), name="heartbeat"),
+            asyncio.create_task(self._heartbeat(shut_down), name="heartbeat"),
             asyncio.create_task(self._rescue(stop), name="rescue"),
             asyncio.create_task(self._complete_batches(stop), name="complete"),
         ]
@@ -222,9 +269,14 @@ class Worker:
             frozen_objects=gc.get_freeze_count(),
         )
         try:
-            await self._claim_loop(stop)
-            await self._shut_down()
+            try:
+                await self._claim_loop(stop)
+            finally:
+                # Also when the claim loop failed: running jobs get their grace and the
+                # rest are handed back instead of waiting for their leases to expire.
+                await self._shut_down()
         finally:
+            shut_down.set()
             for task in helpers:
                 task.cancel()
             await asyncio.gather(*helpers, return_exceptions=True)
@@ -271,6 +323,9 @@ class Worker:
                 claims.add(task)
                 task.add_done_callback(claims.discard)
         finally:
+            # No job is started once the loop ends: what claims under way bring stays in
+            # the buffer, to be handed back by the shutdown.
+            self._stopping = True
             if claims:
                 await asyncio.gather(*claims, return_exceptions=True)
         if self._claim_error is not None:  # a claim that ended while the loop was stopping
@@ -298,13 +353,31 @@ class Worker:
                 self._log.warning("claim failed; retrying until the database answers", error=describe(exc))
             self._claim_retry_at = loop.time() + _OUTAGE_RETRY_SECONDS
             return
+        except psycopg.Error as exc:
+            if not refused_for_now(exc):
+                self._claim_error = exc  # the schema or the role is not what this worker needs
+                return
+            # The database answered but refused the claim for now (read-only after a full
+            # disk, out of connections): a restart would not help, so wait as in an outage,
+            # backing off, and log it once per streak (its SQLSTATE and message, no values).
+            self._claim_refusals += 1
+            self._trouble()
+            if self._claim_refusals == 1:
+                self._log.error("claim refused by the database; retrying with backoff", error=describe(exc))
+            delay = min(
+                _OUTAGE_RETRY_SECONDS * 2 ** min(self._claim_refusals - 1, 10), _REFUSED_RETRY_CAP_SECONDS
+            )
+            self._claim_retry_at = loop.time() + delay
+            return
         except Exception as exc:  # a fault of the worker's own: the claim loop raises it
             self._claim_error = exc
             return
         finally:
             self._claiming -= room
             self._slot_freed.set()  # the claim loop may start the next claim
-        self._claim_failures = 0
+        if self._claim_refusals:
+            self._log.info("claims taken again after refusals", refused_claims=self._claim_refusals)
+        self._claim_failures = self._claim_refusals = 0
         took, average = loop.time() - sent, self._claim_round_trip
         self._claim_round_trip = took if average is None else average + 0.2 * (took - average)
         if jobs:
@@ -438,9 +511,20 @@ class Worker:
             outcome = "lost"
             self._job_log(job).warning("lease lost; this attempt's effects were rolled back")
         except asyncio.CancelledError:
-            outcome = "released"
-            self._job_log(job).info("cancelled during shutdown")
-            raise
+            task = asyncio.current_task()
+            if job.id in self._lease_lost:
+                self._lease_lost.discard(job.id)
+                outcome = "lost"
+                self._job_log(job).warning(
+                    "lease lost; the attempt was cancelled and its effects rolled back"
+                )
+                # The slot goes on with its next job, unless a shutdown cancelled it too.
+                if task is None or task.uncancel() > 0:
+                    raise
+            else:
+                outcome = "released"
+                self._job_log(job).info("cancelled during shutdown")
+                raise
         except Exception as exc:
             outcome = await self._record_failure(
                 job, config.retry if config else RetryPolicy(), exc, self._job_log(job)
@@ -470,10 +554,11 @@ class Worker:
         # (`--log-level DEBUG`, off by default), because it may quote health text.
         job_log.debug("job failure detail", exc_info=exc)
         retryable = is_retryable(exc)
+        limit = attempt_limit(job, policy)
 
         async def record() -> str:
             async with self.pool.connection() as conn:
-                if retryable and job.attempt < job.max_attempts:
+                if retryable and job.attempt < limit:
                     delay = policy.delay(job.attempt, retry_after=retry_after_of(exc))
                     await manager.retry_job(conn, job, owner=self.owner, delay_seconds=delay, error=error)
                     job_log.warning("job failed; will retry", error=error, delay=round(delay, 3))
@@ -529,7 +614,11 @@ class Worker:
         at = self._db_trouble_at
         return at is not None and asyncio.get_running_loop().time() - at < self.settings.rescue_grace_seconds
 
-    async def _heartbeat(self, stop: asyncio.Event) -> None:
+    async def _heartbeat(self, shut_down: asyncio.Event) -> None:
+        """Renew the leases of running, buffered and finished-but-not-completed jobs every
+        third of the lease, until ``shut_down`` (the end of the shutdown, not the stop
+        signal: jobs finishing within the grace period keep their leases)."""
+        stop = shut_down
         failing = False
         while not stop.is_set():
             # After a failure, renew as soon as the database answers again: leases that ran
@@ -556,6 +645,10 @@ class Worker:
                 failing = False
                 if lost:
                     self._log.warning("leases lost", jobs=sorted(lost))
+                    # A running job whose lease was taken is cancelled: another worker runs it.
+                    for job_id in lost & self._inflight.keys():
+                        self._lease_lost.add(job_id)
+                        self._inflight[job_id][1].cancel()
                     # A buffered job whose lease was taken is someone else's now: not started here.
                     if any(entry[2] in lost for entry in self._buffer):
                         self._buffer = [entry for entry in self._buffer if entry[2] not in lost]

@@ -6,7 +6,10 @@
   Credentials are sent only over TLS, or to a server on this machine.
 * ``smtps://...`` (port 465 by default): TLS from the first byte.
 * No ``SMTP_URL``: :class:`ConsoleMailer` prints each message (with the recipient's
-  address left out) instead of sending it, so the demo and a laptop need no mail server.
+  address left out and every token in a link masked) instead of sending it, so the demo
+  and a laptop need no mail server. In production (``PROXIMA_ENV=production``) that is a
+  :class:`ConfigError` unless ``PROXIMA_CONSOLE_MAIL=1`` asks for it: a printed share
+  e-mail reaches the platform's logs, not the doctor, yet marks the share notified.
 
 Failures become the worker's own errors with messages that name neither the recipient
 nor the server's answer text (which often repeats the address): a refused recipient or
@@ -17,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import smtplib
 import ssl
 import sys
@@ -28,6 +32,7 @@ from pathlib import Path
 from typing import Protocol, TextIO
 from urllib.parse import unquote, urlsplit
 
+from worker.config import service_settings_from_env
 from worker.errors import ConfigError, PermanentError, RetryableError
 
 _LOCAL_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
@@ -87,19 +92,48 @@ def _parse_smtp_url(url: str) -> _SmtpTarget:
         raise ConfigError(f"SMTP_URL must start with smtp:// or smtps:// (got a {scheme}:// address)")
     if not parts.hostname:
         raise ConfigError("SMTP_URL names no host (expected smtp://user:password@host:port)")
+    if port is not None and not 0 < port < 65536:
+        raise ConfigError(f"SMTP_URL has an invalid port: {port} (expected 1 to 65535)")
     implicit = parts.scheme == "smtps"
     return _SmtpTarget(
         implicit_tls=implicit,
         host=parts.hostname,
-        port=port or (465 if implicit else 25),
+        port=port if port is not None else (465 if implicit else 25),
         username=unquote(parts.username) if parts.username else None,
         password=unquote(parts.password) if parts.password else None,
     )
 
 
+_YES = frozenset({"1", "true", "yes", "on"})
+_NO = frozenset({"0", "false", "no", "off"})
+
+
+def _console_mail_wanted(env: Mapping[str, str]) -> bool:
+    raw = (env.get("PROXIMA_CONSOLE_MAIL") or "").strip().lower()
+    if not raw or raw in _NO:
+        return False
+    if raw in _YES:
+        return True
+    raise ConfigError(f"PROXIMA_CONSOLE_MAIL must be 1 or 0 (true or false), not {raw[:20]!r}")
+
+
 def mail_settings_from_env(env: Mapping[str, str] | None = None) -> MailSettings:
-    """``SMTP_URL``, ``SMTP_FROM``, ``SMTP_CA_FILE``, ``SMTP_TIMEOUT``; blank counts as unset."""
+    """``SMTP_URL``, ``SMTP_FROM``, ``SMTP_CA_FILE``, ``SMTP_TIMEOUT``; blank counts as unset.
+
+    In production ``SMTP_URL`` is required unless ``PROXIMA_CONSOLE_MAIL=1`` explicitly
+    asks for share e-mails to be printed (tokens masked) instead of sent.
+    """
     env = os.environ if env is None else env
+    console_wanted = _console_mail_wanted(env)
+    if (
+        service_settings_from_env(env).production
+        and not (env.get("SMTP_URL") or "").strip()
+        and not console_wanted
+    ):
+        raise ConfigError(
+            "SMTP_URL is required when PROXIMA_ENV=production: share e-mails would otherwise be"
+            " printed to the log instead of sent (set PROXIMA_CONSOLE_MAIL=1 if that is what you want)"
+        )
     raw_timeout = (env.get("SMTP_TIMEOUT") or "").strip()
     try:
         timeout = float(raw_timeout) if raw_timeout else 30.0
@@ -120,19 +154,42 @@ class Mailer(Protocol):
     async def send(self, message: EmailMessage) -> None: ...
 
 
+# A link in a printed message: scheme and host, then what may carry a token.
+_LINK = re.compile(r"(https?://[^/\s?#]+)([/?#]\S*)?")
+# A token in a link's path, query or fragment: a run of url-safe characters long enough to
+# be a secret (a share token is 43; names such as ``shared-report`` are shorter).
+_TOKEN = re.compile(r"[A-Za-z0-9_-]{16,}")
+_TOKEN_SHOWN = 4
+
+
+def mask_tokens(text: str) -> str:
+    """``text`` with every token in a link cut to its first four characters and ``…``."""
+
+    def mask_link(match: re.Match[str]) -> str:
+        rest = _TOKEN.sub(lambda token: token.group(0)[:_TOKEN_SHOWN] + "…", match.group(2) or "")
+        return match.group(1) + rest
+
+    return _LINK.sub(mask_link, text)
+
+
 class ConsoleMailer:
-    """The embedded default: prints each message, its recipient hidden."""
+    """The embedded default: prints each message, its recipient hidden and every token in
+    a link masked (what is printed lands in logs: a token there would open the share)."""
 
     def __init__(self, out: TextIO | None = None) -> None:
         self._out = out
 
     async def send(self, message: EmailMessage) -> None:
         out = self._out or sys.stdout
-        lines = [f"{header}: {message[header]}" for header in ("From", "Subject", "Date") if message[header]]
+        lines = [
+            f"{header}: {mask_tokens(str(message[header]))}"
+            for header in ("From", "Subject", "Date")
+            if message[header]
+        ]
         lines.append("To: (the recipient; set SMTP_URL to send it)")
-        print("\n--- e-mail (not sent: no SMTP_URL) ---", file=out)
+        print("\n--- e-mail (not sent: no SMTP_URL; tokens in links masked) ---", file=out)
         print("\n".join(lines) + "\n", file=out)
-        print(str(message.get_content()).rstrip(), file=out)
+        print(mask_tokens(str(message.get_content()).rstrip()), file=out)
         print("--- end of e-mail ---", file=out, flush=True)
 
 

@@ -1,0 +1,72 @@
+"""A kind's RetryPolicy.max_attempts decides how often its jobs are tried, unless the job's
+row chose its own limit: rows the database's functions insert carry the column's
+default (5), which is no choice, so ``share_notification`` gets its policy's 8."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+
+import psycopg
+from queue_support import probe_registry, run_worker, scalar
+
+from worker.errors import RetryableError
+from worker.handlers import default_registry
+from worker.queue import manager
+from worker.queue.context import JobContext
+from worker.queue.jobs import Job, JobSpec
+from worker.queue.retry import RetryPolicy
+from worker.runtime.worker import DEFAULT_MAX_ATTEMPTS, WorkerSettings, attempt_limit
+
+FAST_EIGHT = RetryPolicy(max_attempts=8, base_seconds=0.02, cap_seconds=0.05)
+SETTINGS = WorkerSettings(concurrency=2, poll_seconds=0.05, rescue_seconds=0.5, lease_seconds=5)
+
+
+async def _mail_server_down(job: Job, context: JobContext) -> None:
+    raise RetryableError("the mail server could not be reached (ConnectionRefusedError)")
+
+
+def _failed_after(url: str, spec: JobSpec) -> int:
+    registry = probe_registry()
+    registry.register("mail_like", _mail_server_down, retry=FAST_EIGHT)
+    with psycopg.connect(url, autocommit=True) as conn:
+        [job_id] = manager.enqueue_sync(conn, [spec])
+    run_worker(
+        url,
+        lambda: scalar(url, "select status from jobs where id = %s", (job_id,)) == "failed",
+        registry=registry,
+        settings=SETTINGS,
+        timeout=30,
+    )
+    last_error = scalar(url, "select last_error from jobs where id = %s", (job_id,))
+    assert last_error == "the mail server could not be reached (ConnectionRefusedError)"
+    return int(scalar(url, "select attempts from jobs where id = %s", (job_id,)))
+
+
+def test_a_row_at_the_default_gets_its_kind_s_eight_attempts(probe_db: str) -> None:
+    assert _failed_after(probe_db, JobSpec(kind="mail_like")) == 8
+
+
+def test_a_row_that_chose_fewer_attempts_keeps_its_choice(probe_db: str) -> None:
+    assert _failed_after(probe_db, JobSpec(kind="mail_like", max_attempts=3)) == 3
+
+
+def test_the_default_is_the_column_s_and_jobspec_s(conn: psycopg.Connection) -> None:  # type: ignore[type-arg]
+    column_default = conn.execute(
+        "select column_default from information_schema.columns"
+        " where table_schema = 'public' and table_name = 'jobs' and column_name = 'max_attempts'"
+    ).fetchone()
+    assert column_default == (str(DEFAULT_MAX_ATTEMPTS),)
+    [spec_default] = [f.default for f in dataclasses.fields(JobSpec) if f.name == "max_attempts"]
+    assert spec_default == DEFAULT_MAX_ATTEMPTS
+
+
+def test_the_share_notification_kind_gets_eight_attempts_on_a_default_row() -> None:
+    registry = default_registry()
+    config = registry.get("share_notification")
+    assert config is not None
+    now = dt.datetime.now(dt.UTC)
+    row = Job(1, "share_notification", None, {}, -5, 1, DEFAULT_MAX_ATTEMPTS, now, now)
+    assert attempt_limit(row, config.retry) == 8
+    assert attempt_limit(dataclasses.replace(row, max_attempts=2), config.retry) == 2
+    assert attempt_limit(dataclasses.replace(row, max_attempts=12), config.retry) == 12
