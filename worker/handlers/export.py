@@ -29,6 +29,15 @@ from worker.report import ExportDocument
 log = get_logger("worker.export")
 
 
+async def render_pdf(document: ExportDocument) -> bytes:
+    """The document's PDF, rendered off the event loop (CPU-bound: heartbeats and other jobs
+    go on meanwhile), its time observed in ``PDF_RENDER``."""
+    started = time.perf_counter()
+    pdf = await asyncio.to_thread(render_report_pdf, document)
+    PDF_RENDER.observe(time.perf_counter() - started)
+    return pdf
+
+
 class ExportPayload(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -50,10 +59,7 @@ def make_export_handler(storage: Storage) -> Handler:
         request, document = await context.outlast_outage(read)
         if document is None:
             return
-        # Rendering is CPU-bound: keep the event loop (heartbeats, other jobs) responsive.
-        started = time.perf_counter()
-        pdf = await asyncio.to_thread(render_report_pdf, document)
-        PDF_RENDER.observe(time.perf_counter() - started)
+        pdf = await render_pdf(document)
         await storage.upload(request.storage_path, pdf)
 
         async def finish() -> None:

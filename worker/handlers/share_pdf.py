@@ -16,9 +16,7 @@ share's folder; a share that still exists keeps its file (the job fails, permane
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
-import time
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -29,10 +27,9 @@ from pydantic import BaseModel, ConfigDict
 
 from worker.errors import PermanentError
 from worker.export.document import ExportRequest, load_document
-from worker.export.pdf import render_report_pdf
 from worker.export.storage import Storage
+from worker.handlers.export import render_pdf
 from worker.log import get_logger
-from worker.metrics import PDF_RENDER
 from worker.queue.context import JobContext
 from worker.queue.jobs import Job
 from worker.queue.registry import Handler
@@ -117,9 +114,7 @@ def make_share_pdf_handler(storage: Storage) -> Handler:
             reason = shared.reason_not_to_render(dt.datetime.now(dt.UTC))
             log.info("share pdf not made", job_id=job.id, share_id=str(payload.share_id), reason=reason)
             return
-        started = time.perf_counter()
-        pdf = await asyncio.to_thread(render_report_pdf, document)
-        PDF_RENDER.observe(time.perf_counter() - started)
+        pdf = await render_pdf(document)
         path = share_pdf_path(shared.request.user_id, payload.share_id)
         await storage.upload(path, pdf)
 
