@@ -561,6 +561,7 @@ const PLAIN_TEXT: Record<number, string> = {
   404: "Share link not found. This link does not lead to a report; check that it was copied completely.",
   410: "Share link has expired. This report is no longer shared; ask the person who sent it for a new link.",
   503: "The report's PDF is being prepared. Please try again in a minute.",
+  500: "Something went wrong. The report could not be shown just now; please try again in a few minutes.",
 };
 
 /** The page's request handler. */
@@ -622,7 +623,7 @@ export function createSharedReportHandler(
         error: error instanceof Error ? error.name : "unknown",
         code: (error as { code?: string }).code ?? null,
       });
-      return respond(500, renderError(500));
+      return failure(500);
     }
   };
 }
