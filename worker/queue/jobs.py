@@ -51,6 +51,11 @@ class Job:
         return cls(job_id, kind, user_id, parsed, priority, attempts, max_attempts, run_at, created_at)
 
 
+# jobs.max_attempts's column default: a row left at it made no choice of its own (a kind's
+# attempt policy then applies: worker.runtime.worker.attempt_limit, rescue_expired_jobs).
+DEFAULT_MAX_ATTEMPTS = 5
+
+
 @dataclass(frozen=True)
 class JobSpec:
     """A job to enqueue. ``dedupe_key`` makes the enqueue idempotent among unfinished jobs."""
@@ -60,7 +65,7 @@ class JobSpec:
     user_id: UUID | None = None
     priority: int = 0
     run_at: dt.datetime | None = None
-    max_attempts: int = 5
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS
     dedupe_key: str | None = None
 
     def __post_init__(self) -> None:

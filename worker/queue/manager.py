@@ -9,7 +9,7 @@ someone else now.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,7 +19,7 @@ from psycopg.rows import dict_row, tuple_row
 from psycopg.types.json import Jsonb
 
 from worker.db.queries import load_queries
-from worker.queue.jobs import LEASE_LOST_SQLSTATE, Job, JobSpec
+from worker.queue.jobs import DEFAULT_MAX_ATTEMPTS, LEASE_LOST_SQLSTATE, Job, JobSpec
 
 CHANNEL = "proxima_jobs"
 
@@ -161,11 +161,22 @@ class Rescued:
 
 
 async def rescue_expired_jobs(
-    conn: AsyncConnection[Any], *, limit: int = 1000, grace_seconds: float = 0.0
+    conn: AsyncConnection[Any],
+    *,
+    limit: int = 1000,
+    grace_seconds: float = 0.0,
+    attempt_limits: Mapping[str, int] | None = None,
 ) -> list[Rescued]:
     """Requeue (or fail) jobs whose lease ran out; none within ``grace_seconds`` of the
-    database's start, when live workers are still renewing the leases an outage let lapse."""
-    cur = await conn.execute(query("rescue_expired_jobs"), {"limit": limit, "grace_seconds": grace_seconds})
+    database's start, when live workers are still renewing the leases an outage let lapse.
+    ``attempt_limits``: each kind's attempt policy, for rows left at the column's default."""
+    params = {
+        "limit": limit,
+        "grace_seconds": grace_seconds,
+        "limits": Jsonb(dict(attempt_limits or {})),
+        "default_attempts": DEFAULT_MAX_ATTEMPTS,
+    }
+    cur = await conn.execute(query("rescue_expired_jobs"), params)
     return [Rescued(int(r[0]), str(r[1]), str(r[2])) for r in await cur.fetchall()]
 
 

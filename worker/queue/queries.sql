@@ -194,9 +194,16 @@ returning id;
 -- error names no worker (host and pid stay in the operator's logs): it can reach the
 -- person through export_history.error. Nothing is rescued within %(grace_seconds)s of
 -- the server's start: leases that ran out while it was down belong to workers that are
--- renewing them now.
+-- renewing them now. A job's last attempt is its row's max_attempts, or, for a row left at
+-- the column's default (%(default_attempts)s), its kind's attempt policy in %(limits)s
+-- ({"kind": attempts}), as the worker judges a failure (worker.runtime.worker.attempt_limit).
 with expired as (
-  select id
+  select id,
+         case
+           when max_attempts = %(default_attempts)s
+             then coalesce((%(limits)s::jsonb ->> kind)::integer, max_attempts)
+           else max_attempts
+         end as last_attempt
     from public.jobs
    where status = 'running'
      and lease_expires_at < now()
@@ -206,9 +213,9 @@ with expired as (
      for update skip locked
 )
 update public.jobs j
-   set status = case when j.attempts >= j.max_attempts then 'failed' else 'queued' end,
+   set status = case when j.attempts >= expired.last_attempt then 'failed' else 'queued' end,
        last_error = 'worker lost: the lease expired during attempt ' || j.attempts,
-       finished_at = case when j.attempts >= j.max_attempts then now() end,
+       finished_at = case when j.attempts >= expired.last_attempt then now() end,
        -- run_at is kept: a rescued job goes back to its place in the queue, not behind
        -- the backlog that arrived while its worker was dying.
        lease_owner = null,

@@ -64,7 +64,7 @@ from worker.config import MAX_JOB_SLOTS
 from worker.log import get_logger
 from worker.queue import manager
 from worker.queue.context import JobContext, LeaseLostError, outlast_outage
-from worker.queue.jobs import Job
+from worker.queue.jobs import DEFAULT_MAX_ATTEMPTS, Job
 from worker.queue.registry import Registry
 from worker.queue.retry import PermanentError, RetryPolicy, describe, is_retryable, retry_after_of
 from worker.safety import load_guard
@@ -100,18 +100,14 @@ def refused_for_now(exc: psycopg.Error) -> bool:
     return (exc.sqlstate or "")[:2] in _REFUSED_FOR_NOW
 
 
-# ``jobs.max_attempts``'s column default, and JobSpec's: a row left at it made no choice.
-DEFAULT_MAX_ATTEMPTS = 5
-
-
 def attempt_limit(job: Job, policy: RetryPolicy) -> int:
     """How many attempts ``job`` gets before a retryable failure fails it for good.
 
     The row's ``max_attempts`` when its enqueuer chose one (anything but the default of 5:
     ``JobSpec(max_attempts=1)``, an operator's update), else the kind's
     ``RetryPolicy.max_attempts`` (``share_notification``: 8), so a kind's policy applies to
-    the rows the database's functions insert with the column's default. A job whose
-    worker was lost is judged by the rescue statement against the row's value alone.
+    the rows the database's functions insert with the column's default. The rescue of a
+    job whose worker was lost applies the same rule (``rescue_expired_jobs``).
     """
     return policy.max_attempts if job.max_attempts == DEFAULT_MAX_ATTEMPTS else job.max_attempts
 
@@ -667,7 +663,13 @@ class Worker:
             try:
                 async with self.pool.connection() as conn:
                     rescued = await manager.rescue_expired_jobs(
-                        conn, grace_seconds=self.settings.rescue_grace_seconds
+                        conn,
+                        grace_seconds=self.settings.rescue_grace_seconds,
+                        attempt_limits={
+                            kind: config.retry.max_attempts
+                            for kind in self.registry.kinds()
+                            if (config := self.registry.get(kind)) is not None
+                        },
                     )
                 if rescued:
                     self._log.warning(
