@@ -6,7 +6,6 @@ has nothing to do there and must stay alive, idle, or /health would report it st
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import signal
@@ -23,7 +22,6 @@ from cron_support import require_pg_cron
 
 from worker.db.devdb import CRON_DATABASE, LocalCluster, free_port
 from worker.db.migrate import migrate_connection
-from worker.runtime.schedule import pg_cron_installed, run_schedule
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -45,23 +43,6 @@ def _health(port: int) -> tuple[int, dict[str, Any]] | None:
         return int(exc.code), json.loads(exc.read())
     except OSError:
         return None  # not serving yet
-
-
-def test_the_schedule_loop_stays_alive_and_idle_until_stop_when_pg_cron_schedules(
-    cluster: LocalCluster,
-) -> None:
-    url = _cron_url(cluster)
-    assert pg_cron_installed(url)
-
-    async def scenario() -> None:
-        stop = asyncio.Event()
-        task = asyncio.create_task(run_schedule(url, stop))
-        await asyncio.sleep(1.0)
-        assert not task.done(), "the idle schedule loop must not end before the stop"
-        stop.set()
-        await asyncio.wait_for(task, 5)
-
-    asyncio.run(scenario())
 
 
 def test_the_worker_is_healthy_with_pg_cron(cluster: LocalCluster) -> None:

@@ -278,8 +278,22 @@ def test_the_worker_schedule_loop_stays_idle_where_pg_cron_schedules(cron_url: s
 
     assert pg_cron_installed(cron_url) is True
 
+    def jobs() -> int:
+        with psycopg.connect(cron_url) as conn:
+            row = conn.execute("select count(*) from public.jobs").fetchone()
+        assert row is not None
+        return int(row[0])
+
+    before = jobs()
+
     async def scenario() -> None:
         stop = asyncio.Event()
-        await asyncio.wait_for(run_schedule(cron_url, stop), 5)  # returns by itself
+        task = asyncio.create_task(run_schedule(cron_url, stop))
+        await asyncio.sleep(1.0)
+        # Idle, not ended: the health check counts a watched loop that ended as stopped.
+        assert not task.done()
+        stop.set()
+        await asyncio.wait_for(task, 5)
 
     asyncio.run(scenario())
+    assert jobs() == before, "pg_cron enqueues here, not the loop"
