@@ -145,6 +145,9 @@ class ChaosConfig:
     # machine replacements take long to start, and the run must still make progress.
     max_kills: int | None = None
     restart_at: float = 0.4  # the share of jobs ended when PostgreSQL restarts (once)
+    # ... and not before this many kills: on a fast machine 40% of the jobs can end before
+    # the first kill, and after a restart kills wait for every survivor's first claim.
+    kills_before_restart: int = 0
     down_seconds: float = 2.0  # the outage between the shutdown and the new start
     model_fault_rate: float = 0.3
     storage_fault_rate: float = 0.2
@@ -531,7 +534,12 @@ def _drive(
                 note(f"worker {worker.number} exited by itself (code {worker.proc.returncode}); replacing it")
                 fleet.retire(worker)
                 fleet.spawn()
-        if not result.restarts and config.restart_at < 1 and done >= config.restart_at * total:
+        if (
+            not result.restarts
+            and config.restart_at < 1
+            and done >= config.restart_at * total
+            and len(result.kills) >= config.kills_before_restart
+        ):
             _restart(config, result, cluster, monitor, done, [w.pid for w in fleet.live if w.ready()])
             resumed_by = time.monotonic() + RESUME_WAIT_S
             continue

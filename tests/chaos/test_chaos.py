@@ -25,6 +25,7 @@ CONFIG = ChaosConfig(
     min_up=3.0,
     max_kills=8,
     restart_at=0.4,
+    kills_before_restart=2,
     down_seconds=2.0,
     model_fault_rate=0.3,
     storage_fault_rate=0.2,
