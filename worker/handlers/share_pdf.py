@@ -102,17 +102,16 @@ def make_share_pdf_handler(storage: Storage) -> Handler:
     async def handle_share_pdf(job: Job, context: JobContext) -> None:
         payload = SharePdfPayload.model_validate(job.payload)
 
-        async def read() -> tuple[SharedFile, ExportDocument | None]:
+        async def read() -> tuple[SharedFile, ExportDocument | str]:
+            """The share, and its document or why it gets none."""
             async with context.connection() as conn:
                 shared = await get_shared_file(conn, payload.share_id)
-                if shared.reason_not_to_render(dt.datetime.now(dt.UTC)) is not None:
-                    return shared, None
-                return shared, await load_document(conn, shared.request)
+                reason = shared.reason_not_to_render(dt.datetime.now(dt.UTC))
+                return shared, reason if reason is not None else await load_document(conn, shared.request)
 
         shared, document = await context.outlast_outage(read)
-        if document is None:
-            reason = shared.reason_not_to_render(dt.datetime.now(dt.UTC))
-            log.info("share pdf not made", job_id=job.id, share_id=str(payload.share_id), reason=reason)
+        if isinstance(document, str):
+            log.info("share pdf not made", job_id=job.id, share_id=str(payload.share_id), reason=document)
             return
         pdf = await render_pdf(document)
         path = share_pdf_path(shared.request.user_id, payload.share_id)

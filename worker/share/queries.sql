@@ -37,14 +37,13 @@ update public.export_history
    and export_type = 'doctor_share';
 
 -- name: get_share_for_pdf
--- What the share_pdf job renders: the share's person, its stories, whether it can still be
--- opened, and the file it already has.
+-- What the share_pdf job renders: the share's person, its stories, and whether it can
+-- still be opened.
 select e.id,
        e.user_id,
        e.story_ids,
        e.expires_at,
-       e.revoked_at,
-       e.storage_path
+       e.revoked_at
   from public.export_history e
  where e.id = %(share_id)s
    and e.export_type = 'doctor_share';

@@ -17,6 +17,7 @@
 // never the token. When the keys cannot be had (Auth unreachable), KeysUnavailable.
 
 import * as jose from "npm:jose@6.2.18";
+import { firstNamedKey } from "../_shared/keys.ts";
 
 export interface Claims {
   sub: string;
@@ -70,24 +71,11 @@ export function tokenKeysFromEnv(get: (name: string) => string | undefined): Tok
   const url = get("SUPABASE_URL")?.replace(/\/+$/, "");
   if (url) {
     keys.jwksUrl = `${url}/auth/v1/.well-known/jwks.json`;
-    const apiKey = get("SUPABASE_ANON_KEY") || firstKey(get("SUPABASE_PUBLISHABLE_KEYS"));
+    const apiKey = get("SUPABASE_ANON_KEY") ||
+      firstNamedKey("SUPABASE_PUBLISHABLE_KEYS", get("SUPABASE_PUBLISHABLE_KEYS"));
     if (apiKey) keys.auth = { url, apiKey };
   }
   return keys;
-}
-
-function firstKey(keys: string | undefined): string | undefined {
-  if (!keys) return undefined;
-  try {
-    const value = JSON.parse(keys) as unknown;
-    if (typeof value === "object" && value !== null && !Array.isArray(value)) {
-      const first = Object.values(value)[0];
-      return typeof first === "string" ? first : undefined;
-    }
-  } catch {
-    // not JSON: no key from it
-  }
-  return undefined;
 }
 
 function keySet(jwks: unknown): ReturnType<typeof jose.createLocalJWKSet> | undefined {

@@ -150,6 +150,10 @@ dbTest("tokenKeysFromEnv reads what the platform and a local server set", () => 
     },
   );
   assert.throws(() => tokenKeysFromEnv(env({ SUPABASE_JWKS: "{not json" })), /SUPABASE_JWKS is not JSON/);
+  for (const bad of ["{not json", '["sb_publishable_x"]']) {
+    const settings = env({ SUPABASE_URL: "https://p.example", SUPABASE_PUBLISHABLE_KEYS: bad });
+    assert.throws(() => tokenKeysFromEnv(settings), /^Error: SUPABASE_PUBLISHABLE_KEYS is not/, bad);
+  }
   assert.throws(() => createTokenVerifier({ jwks: { nothing: true } }), /no list of keys/);
   // An empty key set (a project on its legacy secret) with no other way: nothing can be verified.
   assert.throws(() => createTokenVerifier({ jwks: { keys: [] } }), /no way to verify tokens/);

@@ -8,27 +8,15 @@
 //   PROXIMA_EXPORT_BUCKET        the bucket (default health-exports)
 //   SHARE_PAGE_FORMAT            html (default) or pdf: pdf where HTML is not served (the
 //                                hosted platform without a custom domain)
+import { firstNamedKey } from "../_shared/keys.ts";
 import { createSharedReportHandler, type FileStore, postgresReportSource, storageFileStore } from "./report.ts";
 
 const get = (name: string) => Deno.env.get(name)?.trim() || undefined;
 
-function secretKey(): string | undefined {
-  const key = get("SUPABASE_SERVICE_ROLE_KEY");
-  if (key) return key;
-  const keys = get("SUPABASE_SECRET_KEYS");
-  if (!keys) return undefined;
-  try {
-    const first = Object.values(JSON.parse(keys) as Record<string, unknown>)[0];
-    return typeof first === "string" ? first : undefined;
-  } catch {
-    throw new Error("SUPABASE_SECRET_KEYS is not JSON");
-  }
-}
-
 const databaseUrl = get("SUPABASE_DB_URL");
 if (!databaseUrl) throw new Error("SUPABASE_DB_URL is not set");
 const url = get("SUPABASE_URL");
-const key = secretKey();
+const key = get("SUPABASE_SERVICE_ROLE_KEY") || firstNamedKey("SUPABASE_SECRET_KEYS", get("SUPABASE_SECRET_KEYS"));
 const files: FileStore | undefined = url && key
   ? storageFileStore({ url, key, bucket: get("PROXIMA_EXPORT_BUCKET") })
   : undefined;

@@ -525,11 +525,6 @@ export function sharePath(pathname: string): { token: string; pdf: boolean } | n
   return /^[A-Za-z0-9_-]{22,128}$/.test(token) ? { token, pdf: match[2] !== undefined } : null;
 }
 
-/** The token alone (see sharePath). */
-export function tokenFromPath(pathname: string): string | null {
-  return sharePath(pathname)?.token ?? null;
-}
-
 export interface Logger {
   error(message: string, fields: Record<string, unknown>): void;
 }
