@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 import psycopg
 from psycopg import AsyncConnection, Connection, sql
 from psycopg.rows import dict_row, tuple_row
@@ -118,7 +119,11 @@ async def finish_jobs(conn: AsyncConnection[Any], jobs: Sequence[Job], *, owner:
         return set()
     cur = await conn.execute(
         query("finish_jobs"),
-        {"ids": [j.id for j in jobs], "attempts": [j.attempt for j in jobs], "owner": owner},
+        {
+            "ids": [j.id for j in jobs],
+            "attempts": Jsonb({str(j.id): j.attempt for j in jobs}, dumps=orjson.dumps),
+            "owner": owner,
+        },
     )
     return {int(row[0]) for row in await cur.fetchall()}
 

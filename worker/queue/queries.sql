@@ -131,16 +131,20 @@ select j.id
 select proxima_private.finish_job_in_statement(%(id)s, %(owner)s, %(attempt)s);
 
 -- name: finish_jobs
--- Batched completion for handlers that wrote nothing of their own.
+-- Batched completion for handlers that wrote nothing of their own. Each job is found by its
+-- primary key (id = any) and its attempt read from %(attempts)s, a jsonb object of id (as
+-- text) to attempt: no join, so no plan can pair every job of the batch with every id.
+-- (Joined with unnest(ids, attempts), the statement was planned as a nested loop over a
+-- sequential scan of the queue whenever the statistics showed no running job, as they do
+-- after a large enqueue's analyze: n squared comparisons, 0.4 s for a batch of 1,148.)
 update public.jobs j
    set status = 'succeeded',
        finished_at = now(),
        updated_at = now(),
        lease_expires_at = null,
        last_error = null
-  from unnest(%(ids)s::bigint[], %(attempts)s::integer[]) as done (id, attempt)
- where j.id = done.id
-   and j.attempts = done.attempt
+ where j.id = any(%(ids)s::bigint[])
+   and j.attempts = (%(attempts)s::jsonb ->> j.id::text)::integer
    and j.lease_owner = %(owner)s
    -- "is true" means the same here (status is not null) but keeps the planner off the
    -- partial lease index, whose dead entries made batch completion scan thousands of
