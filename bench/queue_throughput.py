@@ -163,7 +163,8 @@ update public.jobs
 
 
 # The batched ceiling: claim N jobs in one transaction (the claim above with limit N; the
-# ids come back as one array), then finish those N in one transaction, as finish_jobs does.
+# ids come back as one array), then finish those N in one transaction, each found by its
+# primary key as finish_jobs does (every attempt here is the first: no map of attempts).
 PGBENCH_BATCH_SCRIPT = (
     PGBENCH_CLAIM.replace("{limit}", "{batch}")
     + """, claimed as (
@@ -177,8 +178,7 @@ select array_agg(id) as ids from claimed \\gset
 update public.jobs j
    set status = 'succeeded', finished_at = now(), updated_at = now(),
        lease_expires_at = null, last_error = null
-  from unnest(:ids::bigint[]) as done (id)
- where j.id = done.id and j.lease_owner = 'pgbench' and j.attempts = 1
+ where j.id = any(:ids::bigint[]) and j.lease_owner = 'pgbench' and j.attempts = 1
    and (j.status = 'running') is true;
 """
 )
