@@ -119,3 +119,41 @@ def test_the_enqueue_side_by_side_bench_refuses_huge_pages_the_kernel_has_not_re
     assert caught.value.code == 2
     assert "vm.nr_hugepages" in capsys.readouterr().err
     assert started == []
+
+
+@pytest.fixture
+def queue_throughput() -> Iterator[ModuleType]:
+    yield from _bench_module("queue_throughput")
+
+
+def test_the_queue_bench_takes_statements(queue_throughput: ModuleType) -> None:
+    assert queue_throughput.build_parser().parse_args([]).statements is False
+    assert queue_throughput.build_parser().parse_args(["--statements"]).statements is True
+
+
+def test_the_queue_bench_calls_a_drain_over_only_when_every_job_is_done(
+    queue_throughput: ModuleType, conn: psycopg.Connection[Any]
+) -> None:
+    """The cheap probe (the job enqueued last) gates the full one; neither alone ends a drain
+    early: the last job done with others still queued or running is not the end."""
+    ours = queue_throughput.OURS
+
+    def probe(query: str) -> bool:
+        row = conn.execute(query.encode()).fetchone()  # type: ignore[call-overload]
+        assert row is not None
+        return bool(row[0])
+
+    conn.execute("insert into public.jobs (kind) select 'noop' from generate_series(1, 3)")
+    ids = [int(r[0]) for r in conn.execute("select id from public.jobs order by id").fetchall()]
+    assert probe(ours.last_done) is False and probe(ours.pending) is True
+    conn.execute("update public.jobs set status = 'succeeded', finished_at = now() where id = %s", (ids[-1],))
+    conn.execute(
+        "update public.jobs set status = 'running', attempts = 1, lease_owner = 'w', "
+        "lease_expires_at = now() + interval '1 minute' where id = %s",
+        (ids[0],),
+    )
+    assert probe(ours.last_done) is True and probe(ours.pending) is True
+    conn.execute(
+        "update public.jobs set status = 'succeeded', finished_at = now() where id <> %s", (ids[-1],)
+    )
+    assert probe(ours.last_done) is True and probe(ours.pending) is False
