@@ -70,6 +70,7 @@ from typing import Any, Protocol
 
 import psycopg
 from psycopg import AsyncConnection, sql
+from weekly_run import BenchCluster
 
 from worker.db.devdb import LocalCluster
 from worker.db.migrate import migrate_connection
@@ -609,9 +610,9 @@ async def wait_drained(url: str, queries: SystemQueries, timeout: float, group: 
     deadline = time.monotonic() + timeout
     async with await AsyncConnection.connect(url, autocommit=True) as conn:
         while time.monotonic() < deadline:
-            # The pending probe walks the index entries the drain has left dead behind it
-            # (0.5 ms at 20,000 jobs, every 10 ms: 7 µs of PostgreSQL's time a job that the
-            # pgbench ceiling does not pay); it runs only once the last job is done.
+            # The pending probe walks the index entries the drain has left dead behind it,
+            # PostgreSQL's time that the pgbench ceiling does not spend: it runs only once
+            # the last job is done.
             if await _scalar(conn, queries.last_done) and not await _scalar(conn, queries.pending):
                 return
             if isinstance(group, Subprocesses):
@@ -662,16 +663,6 @@ async def measure(
 
 
 # -- our queue -----------------------------------------------------------------------------------
-
-
-class StatementsCluster(LocalCluster):
-    """The private cluster with pg_stat_statements preloaded (``--statements``)."""
-
-    def _settings(self) -> dict[str, str]:
-        settings = super()._settings()
-        preload = [p for p in settings.get("shared_preload_libraries", "").split(",") if p]
-        settings["shared_preload_libraries"] = ",".join([*preload, "pg_stat_statements"])
-        return settings
 
 
 def reset_statements(url: str) -> None:
@@ -1374,7 +1365,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     background = busy_cores_between(ticks, machine_ticks())
     if background > 0.2:
         note(f"the machine is not idle ({background:.2f} cores busy before the run): expect noisy figures")
-    cluster = (StatementsCluster if args.statements else LocalCluster).ephemeral()
+    # --statements: the weekly bench's cluster, pg_stat_statements preloaded.
+    cluster = (BenchCluster if args.statements else LocalCluster).ephemeral()
     note("starting a private PostgreSQL cluster")
     cluster.start()
     try:

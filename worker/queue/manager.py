@@ -13,7 +13,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
 import psycopg
 from psycopg import AsyncConnection, Connection, sql
 from psycopg.rows import dict_row, tuple_row
@@ -121,7 +120,7 @@ async def finish_jobs(conn: AsyncConnection[Any], jobs: Sequence[Job], *, owner:
         query("finish_jobs"),
         {
             "ids": [j.id for j in jobs],
-            "attempts": Jsonb({str(j.id): j.attempt for j in jobs}, dumps=orjson.dumps),
+            "attempts": Jsonb({str(j.id): j.attempt for j in jobs}),
             "owner": owner,
         },
     )
