@@ -157,3 +157,34 @@ def test_the_queue_bench_calls_a_drain_over_only_when_every_job_is_done(
         "update public.jobs set status = 'succeeded', finished_at = now() where id <> %s", (ids[-1],)
     )
     assert probe(ours.last_done) is True and probe(ours.pending) is False
+
+
+@pytest.fixture
+def http_client() -> Iterator[ModuleType]:
+    yield from _bench_module("http_client")
+
+
+def test_the_http_client_bench_always_runs_its_reference_and_refuses_unknown_clients(
+    http_client: ModuleType,
+) -> None:
+    parser = http_client.build_parser()
+    assert parser.parse_args([]).clients == ["http11", "aiohttp"]
+    assert parser.parse_args(["--clients", "httpx"]).clients == ["http11", "httpx"]
+    assert parser.parse_args(["--clients", "aiohttp,http11,aiohttp"]).clients == ["http11", "aiohttp"]
+    for bad in (["--clients", "requests"], ["--clients", ","], ["--requests", "0"], ["--latency", "-1"]):
+        with pytest.raises(SystemExit) as caught:
+            parser.parse_args(bad)
+        assert caught.value.code == 2
+
+
+def test_the_http_client_bench_runs_against_the_fake_server(
+    http_client: ModuleType, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert (
+        http_client.main(["--clients", "http11", "--requests", "30", "--concurrency", "5", "--rounds", "2"])
+        == 0
+    )
+    table = capsys.readouterr().out
+    assert "30 POSTs" in table
+    row = next(line for line in table.splitlines() if line.startswith("http11 "))
+    assert "1.00x" in row

@@ -4,7 +4,9 @@ Why not httpx: on this workload (two ~12 KB POSTs a person-week, hundreds in fli
 httpx/httpcore/anyio run about 3,000 Python function calls per request and scan every
 pooled connection on each request and response; that was 3-4 ms of CPU per request, the
 largest part of the worker's CPU per person-week. This client does one write per request
-and reads the response with :class:`asyncio.StreamReader`: about 0.5 ms.
+and reads the response with :class:`asyncio.StreamReader`: about 0.5 ms. Why not aiohttp:
+measured beside this client at 200 requests in flight it takes 2.0-2.4x the CPU a request,
+0.2-0.4 ms more a person-week (``bench/http_client.py``; BENCHMARKS.md).
 
 What it does, and no more:
 
