@@ -1,5 +1,6 @@
 """Retention: the housekeeping purges finished jobs, old share views and long-ended shares
-after periods kept in proxima_private.settings, and nothing else.
+after periods kept in proxima_private.settings, the jobs of people who no longer exist
+(tests/queue/test_job_person.py), and nothing else.
 
 The periods are rows of proxima_private.settings (whole days, 1 to 3650, a CHECK says
 so): retention_finished_jobs_days (30), retention_access_log_days (180) and
@@ -205,6 +206,7 @@ def test_with_the_default_periods_each_purge_removes_exactly_what_is_past_its_pe
 
     assert result == {
         "jobs_deleted": 2,
+        "orphaned_jobs_deleted": 0,
         "access_log_deleted": 2,
         "shares_deleted": 2,
         "cron_runs_deleted": None,
@@ -230,6 +232,7 @@ def test_a_second_run_finds_nothing_more(conn: psycopg.Connection[Any], world: W
     housekeeping(conn)
     assert housekeeping(conn) == {
         "jobs_deleted": 0,
+        "orphaned_jobs_deleted": 0,
         "access_log_deleted": 0,
         "shares_deleted": 0,
         "cron_runs_deleted": None,
@@ -247,6 +250,7 @@ def test_shorter_periods_set_in_the_settings_take_effect_at_the_next_run(
 
     assert result == {
         "jobs_deleted": 4,
+        "orphaned_jobs_deleted": 0,
         "access_log_deleted": 5,
         "shares_deleted": 3,
         "cron_runs_deleted": None,
@@ -268,6 +272,7 @@ def test_longer_periods_keep_more(conn: psycopg.Connection[Any], world: World) -
 
     assert housekeeping(conn) == {
         "jobs_deleted": 0,
+        "orphaned_jobs_deleted": 0,
         "access_log_deleted": 0,
         "shares_deleted": 0,
         "cron_runs_deleted": None,
@@ -282,6 +287,7 @@ def test_a_missing_setting_counts_as_its_default(conn: psycopg.Connection[Any], 
 
     assert housekeeping(conn) == {
         "jobs_deleted": 2,
+        "orphaned_jobs_deleted": 0,
         "access_log_deleted": 2,
         "shares_deleted": 2,
         "cron_runs_deleted": None,

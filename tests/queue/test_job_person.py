@@ -227,3 +227,52 @@ def test_the_wake_up_names_each_kind_once_in_order(conn: psycopg.Connection[Any]
         " select k, %s from unnest(array['weekly_analysis', 'export_pdf', 'weekly_analysis', 'housekeeping']) k",
         (person,),
     ) == ["export_pdf,housekeeping,weekly_analysis"]
+
+
+def test_a_job_enqueued_while_its_person_is_deleted_is_purged_by_the_housekeeping(
+    conn: psycopg.Connection[Any], db_url: str
+) -> None:
+    """The one gap the per-statement check leaves (no row lock on the person): a job whose
+    inserting transaction commits after the person's deletion outlives them. The nightly
+    housekeeping deletes it, in any status but running; other people's jobs and jobs
+    without a person stay."""
+    person, other = _person(conn), _person(conn)
+    conn.execute("set statement_timeout = '10s'")  # the deletion must not wait for the insert
+    conn.execute("insert into public.jobs (kind, user_id) values ('weekly_analysis', %s)", (other,))
+    conn.execute("insert into public.jobs (kind, payload) values ('delete_user_files', '{}')")
+    with psycopg.connect(db_url) as enqueuing:  # a transaction open across the deletion
+        enqueuing.execute(
+            "insert into public.jobs (kind, user_id, status, attempts, lease_owner, lease_expires_at,"
+            " finished_at, last_error) values"
+            " ('weekly_analysis', %(p)s, 'queued', 0, null, null, null, null),"
+            " ('export_pdf', %(p)s, 'failed', 1, null, null, now(), 'insert or update violates a key'),"
+            " ('weekly_analysis', %(p)s, 'running', 1, 'w', now() + interval '1 hour', null, null)",
+            {"p": person},
+        )
+        conn.execute("delete from auth.users where id = %s", (person,))
+        enqueuing.commit()
+    orphans = "select status from public.jobs where user_id = %s order by status"
+    assert conn.execute(orphans, (person,)).fetchall() == [("failed",), ("queued",), ("running",)]
+
+    result = conn.execute("select public.run_housekeeping()").fetchone()
+
+    assert result is not None and result[0]["orphaned_jobs_deleted"] == 2
+    assert result[0]["jobs_deleted"] == 0
+    assert conn.execute(orphans, (person,)).fetchall() == [("running",)]  # taken once it has ended
+    assert sorted(
+        conn.execute(
+            "select kind, user_id from public.jobs where user_id is distinct from %s", (person,)
+        ).fetchall()
+    ) == [
+        ("delete_user_files", None),
+        ("delete_user_files", None),
+        ("weekly_analysis", other),
+    ]
+    conn.execute(
+        "update public.jobs set status = 'failed', finished_at = now(), lease_owner = null,"
+        " lease_expires_at = null where user_id = %s",
+        (person,),
+    )
+    second = conn.execute("select public.run_housekeeping()").fetchone()
+    assert second is not None and second[0]["orphaned_jobs_deleted"] == 1
+    assert conn.execute(orphans, (person,)).fetchall() == []

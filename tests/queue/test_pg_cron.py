@@ -268,7 +268,13 @@ def test_housekeeping_runs_without_pg_cron_and_reports_no_cron_runs(conn: psycop
     row = conn.execute("select public.run_housekeeping()").fetchone()
 
     assert row == (
-        {"jobs_deleted": 1, "access_log_deleted": 0, "shares_deleted": 0, "cron_runs_deleted": None},
+        {
+            "jobs_deleted": 1,
+            "orphaned_jobs_deleted": 0,
+            "access_log_deleted": 0,
+            "shares_deleted": 0,
+            "cron_runs_deleted": None,
+        },
     )
     assert conn.execute("select count(*) from public.jobs").fetchone() == (0,)
 
