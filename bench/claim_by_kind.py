@@ -8,7 +8,8 @@ cloned from one migrated template:
   kind (``weekly_analysis``), as urgent and older, as on a Monday morning.
 
 Both are ``vacuum analyze``d. Then the worker's kind-filtered claim
-(``manager.claim_statement(kinds=[...])``, i.e. ``claim_jobs_of_kinds``) runs ``--reps``
+(``manager.bound_claim(kinds=(...))``, i.e. ``claim_jobs_of_kinds`` with its values written
+in, as ``manager.claim_jobs`` sends it) runs ``--reps``
 times in each database, alternating between them so that other load hits both alike. Each
 repetition is begin; claim ``--limit`` jobs (timed: the round trip of the statement);
 rollback, so the queue is the same every time. Statements are prepared by psycopg as in
@@ -81,7 +82,9 @@ def any_kind_statement(limit: int) -> tuple[sql.Composed, dict[str, Any]]:
     return manager.query("claim_jobs").format(limit=sql.Literal(limit)), params
 
 
-def claim_once(conn: psycopg.Connection[Any], statement: sql.Composed, params: dict[str, Any]) -> float:
+def claim_once(
+    conn: psycopg.Connection[Any], statement: sql.Composed | bytes, params: dict[str, Any] | None
+) -> float:
     """Seconds for one claim inside a transaction that is then rolled back."""
     conn.execute("begin")
     t0 = time.perf_counter()
@@ -94,7 +97,11 @@ def claim_once(conn: psycopg.Connection[Any], statement: sql.Composed, params: d
 
 
 def measure(
-    urls: dict[str, str], statement: sql.Composed, params: dict[str, Any], reps: int, warmup: int
+    urls: dict[str, str],
+    statement: sql.Composed | bytes,
+    params: dict[str, Any] | None,
+    reps: int,
+    warmup: int,
 ) -> dict[str, list[float]]:
     """Alternating repetitions in each database; returns the seconds of each claim."""
     conns = {label: psycopg.connect(url, autocommit=True) for label, url in urls.items()}
@@ -149,12 +156,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         note(f"filling: {args.own:,} {KIND} jobs each, {args.backlog:,} {OTHER} jobs in the second")
         fill(next(iter(urls.values())), own=args.own, backlog=0)
         fill(list(urls.values())[1], own=args.own, backlog=args.backlog)
-        statement, params = manager.claim_statement(
-            owner="bench", limit=args.limit, lease_seconds=60.0, kinds=[KIND]
-        )
+        statement = manager.bound_claim(owner="bench", limit=args.limit, lease_seconds=60.0, kinds=(KIND,))
         cpu0 = time.process_time()
         note(f"claim_jobs_of_kinds: {args.reps:,} claims in each database, alternating")
-        new = measure(urls, statement, params, args.reps, warmup=50)
+        new = measure(urls, statement, None, args.reps, warmup=50)
         client_cpu = time.process_time() - cpu0
         any_kind: dict[str, list[float]] = {}
         if args.any:

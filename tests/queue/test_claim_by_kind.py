@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import re
 from typing import Any
 
 import psycopg
@@ -178,3 +179,70 @@ def test_the_kind_filtered_claim_skips_rows_another_worker_holds_without_waiting
     held, mine = asyncio.run(scenario())
     assert held == sorted(ids[:2])
     assert mine == ids[2:]
+
+
+# -- the statement the worker sends: its values written in ------------------------------------
+
+
+@pytest.mark.parametrize("kinds", [("export_pdf",), None], ids=["of kinds", "any kind"])
+def test_the_claim_the_worker_sends_walks_the_index_behind_a_backlog(
+    db_url: str, kinds: tuple[str, ...] | None
+) -> None:
+    """``manager.claim_jobs`` sends ``bound_claim``: the same statement with the owner, the
+    lease and the kinds as literals. Prepared by the driver (after five runs, as psycopg
+    does), it keeps the plan of the tests above: each kind's range walked, 10 rows read for
+    a claim of 10 behind 20,000 jobs of another kind."""
+    statement = manager.bound_claim(owner="w", limit=10, lease_seconds=60.0, kinds=kinds)
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        _fill_backlog(conn)
+        manager.enqueue_sync(conn, [JobSpec("export_pdf") for _ in range(20)])
+        conn.execute("vacuum analyze jobs")
+        conn.execute(b"prepare claim as " + statement)  # type: ignore[call-overload]
+        for _ in range(6):  # past PostgreSQL's five custom plans, had there been parameters
+            with conn.transaction(force_rollback=True):
+                conn.execute("execute claim")
+        with conn.transaction(force_rollback=True):
+            plan = conn.execute("explain (analyze, costs off) execute claim").fetchall()
+            claimed = conn.execute("execute claim").fetchall()
+    text = "\n".join(row[0] for row in plan)
+    assert "Seq Scan" not in text
+    walks = [line for line in text.splitlines() if "Index Scan using jobs_next_by_kind_idx" in line]
+    assert walks and all("rows=10 " in line for line in walks), text
+    if kinds:  # no row of another kind read and thrown away
+        assert not re.search(r"Rows Removed by Filter: [1-9]", text), text
+    else:  # one walk for each of the two queued kinds
+        assert "loops=2" in "".join(walks), text
+    assert len(claimed) == 10
+    assert {row[1] for row in claimed} == ({"export_pdf"} if kinds else {"weekly_analysis"})
+
+
+def test_the_bound_claim_quotes_its_values_and_claims_as_the_parameterised_one(db_url: str) -> None:
+    owner = "host'; drop table jobs; --:1"
+    statement = manager.bound_claim(owner=owner, limit=3, lease_seconds=90.0, kinds=("export_pdf", "noop"))
+    assert b"%" not in statement
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        ids = manager.enqueue_sync(
+            conn,
+            [JobSpec("export_pdf", priority=1), JobSpec("noop", priority=5), JobSpec("other", priority=9)],
+        )
+        rows = conn.execute(statement).fetchall()
+        leases = conn.execute(
+            "select id, lease_owner, round(extract(epoch from lease_expires_at - updated_at)) from jobs"
+            " where status = 'running' order by id"
+        ).fetchall()
+    assert sorted(int(r[0]) for r in rows) == ids[:2]
+    assert leases == [(ids[0], owner, 90), (ids[1], owner, 90)]
+
+
+def test_a_percent_sign_in_the_claim_is_refused_rather_than_sent_changed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Without parameters the driver sends ``%%`` as it stands: the bound claim refuses it."""
+    statement = psycopg.sql.SQL("select {limit} where 'a' like 'a%%' and %(owner)s is not null")
+    monkeypatch.setattr(manager, "query", lambda name: statement)
+    manager.bound_claim.cache_clear()
+    try:
+        with pytest.raises(ValueError, match="percent sign"):
+            manager.bound_claim(owner="w", limit=1, lease_seconds=60.0, kinds=None)
+    finally:
+        manager.bound_claim.cache_clear()

@@ -30,7 +30,9 @@ returning id;
 -- (the worker claims in autocommit). %(kinds)s, when not null, keeps only those kinds
 -- (a worker limited to some kinds sends claim_jobs_of_kinds, which skips the search).
 -- The limit is written into the statement (manager.claim_jobs formats it): as a bind
--- parameter it kept PostgreSQL from ever settling on a plan.
+-- parameter it kept PostgreSQL from ever settling on a plan. The worker writes the owner,
+-- the lease and the kinds in as well (manager.bound_claim): each of its claims is then one
+-- prepared statement with nothing to bind, planned once per connection.
 with recursive queued_kinds(kind) as (
   (select q.kind from public.jobs q where q.status = 'queued' order by q.kind limit 1)
   union all
