@@ -250,9 +250,9 @@ def _claims_started(*, short: bool) -> tuple[list[int], bool]:
     return started, waited
 
 
-def test_two_claims_go_out_at_once_only_while_jobs_are_short_and_none_is_abandoned() -> None:
+def test_four_claims_go_out_at_once_only_while_jobs_are_short_and_none_is_abandoned() -> None:
     started, waited = _claims_started(short=True)
-    assert started == [1 + 8, 8], "a second claim while the first is under way"
+    assert started == [1 + 8, 8, 8, 8], "more claims while the first are under way, four at most"
     assert waited, "the loop stopped only once its claims were back"
     started, waited = _claims_started(short=False)
     assert started == [1], "long jobs: one claim at a time"
