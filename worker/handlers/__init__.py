@@ -33,12 +33,14 @@ def default_registry(
         make_weekly_handler(provider),
         retry=RetryPolicy(max_attempts=5, base_seconds=30, cap_seconds=3600),
         timeout_seconds=900,
+        checks_answers=True,
     )
     registry.register(
         "weekly_story",
         make_story_handler(provider),
         retry=RetryPolicy(max_attempts=5, base_seconds=10, cap_seconds=600),
         timeout_seconds=600,
+        checks_answers=True,
     )
     storage = create_storage(storage_settings or StorageSettings())
     registry.on_close(storage.aclose)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
 from worker.queue.context import JobContext
@@ -19,6 +19,9 @@ class KindConfig:
     handler: Handler
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS
+    # Whether the handler validates a model's answers, and so reads them with the
+    # medical-claim guard (worker.safety): a worker that may run it builds the guard first.
+    checks_answers: bool = False
 
 
 class Registry:
@@ -43,6 +46,7 @@ class Registry:
         *,
         retry: RetryPolicy | None = None,
         timeout_seconds: float | None = None,
+        checks_answers: bool = False,
     ) -> None:
         if kind in self._kinds:
             raise ValueError(f"a handler for kind {kind!r} is registered already")
@@ -52,10 +56,17 @@ class Registry:
             handler=handler,
             retry=retry or RetryPolicy(),
             timeout_seconds=timeout_seconds or DEFAULT_TIMEOUT_SECONDS,
+            checks_answers=checks_answers,
         )
 
     def get(self, kind: str) -> KindConfig | None:
         return self._kinds.get(kind)
+
+    def checks_answers(self, kinds: Sequence[str] | None) -> bool:
+        """Whether a worker that runs ``kinds`` (every registered kind when ``None``) may
+        run a handler that validates a model's answers."""
+        names = self._kinds if kinds is None else kinds
+        return any(config.checks_answers for name in names if (config := self._kinds.get(name)))
 
     def kinds(self) -> list[str]:
         return sorted(self._kinds)

@@ -246,9 +246,11 @@ class Worker:
             reconnect_timeout=3600,
         )
         await self._pool.open(wait=True, timeout=30)
-        # The medical-claim guard's vocabularies and patterns take a few seconds to build:
-        # once, off the event loop, before the first answer is validated.
-        await asyncio.to_thread(load_guard)
+        # The medical-claim guard's vocabularies and patterns take a few seconds of CPU and
+        # tens of megabytes to build: once, off the event loop, before the first answer is
+        # validated; not at all in a worker whose kinds never validate one (a PDF worker).
+        if self.registry.checks_answers(settings.kinds):
+            await asyncio.to_thread(load_guard)
         if self._settle_heap:
             settle_heap()
         # Set once the shutdown is over: until then the heartbeat renews the leases of jobs
