@@ -9,7 +9,9 @@ Every scenario drains the same number of no-op jobs on one private PostgreSQL cl
   queue, as for the ceiling below), the workers start; the clock runs from the first
   claim (the queued count drops) until nothing is queued or running (probes every 10 ms: of
   the job enqueued last by its primary key, and only once it has succeeded of every job
-  still queued or running), so neither process start-up nor pool start-up is counted;
+  still queued or running), so neither process start-up nor pool start-up is counted
+  (worker processes start behind a lock on the jobs table, lifted once every one of them
+  waits on it with its first claim, so none is still starting while the others drain);
 * the same two figures for procrastinate (``PsycopgConnector``, its own schema in a
   separate database, a no-op task, ``batch_defer_async`` and its worker at the same
   concurrency and number of processes, pool sized like ours);
@@ -94,6 +96,7 @@ READY_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 60.0
 PROCRASTINATE_TASK = "bench_noop"
 PROCRASTINATE_URL_ENV = "BENCH_PROCRASTINATE_URL"
+GATE_APPLICATION = "bench-worker"
 OUR_TEMPLATE = "bench_tpl_ours"
 PROCRASTINATE_TEMPLATE = "bench_tpl_procrastinate"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -519,23 +522,36 @@ class ProcrastinateInProcess:
 class Subprocesses:
     """``count`` worker processes, each stopped with SIGTERM."""
 
-    def __init__(self, argv: list[str], env: dict[str, str], count: int, log_dir: Path) -> None:
+    def __init__(
+        self, argv: list[str], env: dict[str, str], count: int, log_dir: Path, *, url_env: str
+    ) -> None:
         self.argv = argv
         self.env = env
         self.count = count
         self.log_dir = log_dir
+        # The variable holding the database URL: each process's gets an application_name
+        # of its own, by which the start gate (:func:`gated_start`) tells them apart.
+        self.url_env = url_env
         self.processes: list[subprocess.Popen[bytes]] = []
         self.logs: list[Path] = []
+
+    def application(self, number: int) -> str:
+        return f"{GATE_APPLICATION}-{number}"
 
     async def start(self) -> None:
         for i in range(self.count):
             self.logs.append(self.log_dir / f"worker-{i}-{secrets.token_hex(2)}.log")
+            url = self.env[self.url_env]
+            env = {
+                **self.env,
+                self.url_env: f"{url}{'&' if '?' in url else '?'}application_name={self.application(i)}",
+            }
             log = open(self.logs[-1], "wb")  # noqa: SIM115
             try:
                 self.processes.append(
                     subprocess.Popen(
                         self.argv,
-                        env=self.env,
+                        env=env,
                         cwd=PROJECT_ROOT,
                         stdin=subprocess.DEVNULL,
                         stdout=log,
@@ -591,6 +607,35 @@ async def _scalar(conn: AsyncConnection[Any], query: str) -> Any:
     return row[0] if row else None
 
 
+async def gated_start(url: str, queries: SystemQueries, group: Subprocesses, timeout: float) -> None:
+    """Start the worker processes behind a lock on the jobs table, and lift it once every
+    one of them is waiting on it (its first claim), so they begin the drain together: a
+    process still starting while the others drain would count its start-up as drain CPU
+    and take cores from them."""
+    async with await AsyncConnection.connect(url) as gate:
+        await gate.execute(f"lock table {queries.table} in access exclusive mode".encode())
+        await group.start()
+        deadline = time.monotonic() + timeout
+        async with await AsyncConnection.connect(url, autocommit=True) as watch:
+            while True:
+                cur = await watch.execute(
+                    "select count(distinct a.application_name) from pg_locks l"
+                    " join pg_stat_activity a on a.pid = l.pid"
+                    " where l.relation = %s::regclass and not l.granted and a.application_name = any (%s)",
+                    (queries.table, [group.application(i) for i in range(group.count)]),
+                )
+                row = await cur.fetchone()
+                if row and int(row[0]) >= group.count:
+                    break
+                group.check_alive()
+                if time.monotonic() > deadline:
+                    raise TimeoutError(
+                        f"the worker processes were not all waiting to claim within {timeout:.0f} s"
+                    )
+                await asyncio.sleep(PROBE_SECONDS)
+        await gate.commit()
+
+
 async def wait_started(
     url: str, queries: SystemQueries, jobs: int, timeout: float, group: WorkerGroup
 ) -> None:
@@ -641,8 +686,11 @@ async def measure(
         vacuum_analyze(url, queries.table)  # as the pgbench ceiling's pre-filled table
     if before_start is not None:
         before_start()
-    await group.start()
+    if not isinstance(group, Subprocesses):
+        await group.start()
     try:
+        if isinstance(group, Subprocesses):
+            await gated_start(url, queries, group, READY_TIMEOUT_S)
         await wait_started(url, queries, jobs, READY_TIMEOUT_S, group)
         snap0, t0 = CpuSnapshot.take(), time.perf_counter()
         if profile is not None:
@@ -729,7 +777,7 @@ async def run_ours(
                 "INFO",  # a handful of lines, the last one with the worker's claim count
             ]
             env = {**os.environ, "DATABASE_URL": url}
-            group = Subprocesses(argv, env, processes, log_dir)
+            group = Subprocesses(argv, env, processes, log_dir, url_env="DATABASE_URL")
         drain = await measure(
             url,
             group,
@@ -798,7 +846,7 @@ async def run_procrastinate(
                 argv = [sys.executable, str(Path(__file__).resolve()), "--procrastinate-worker"]
                 argv += ["--worker-concurrency", str(concurrency)]
                 env = {**os.environ, PROCRASTINATE_URL_ENV: url}
-                group = Subprocesses(argv, env, processes, log_dir)
+                group = Subprocesses(argv, env, processes, log_dir, url_env=PROCRASTINATE_URL_ENV)
             return await measure(
                 url,
                 group,
