@@ -216,7 +216,7 @@ def test_the_claim_the_worker_sends_walks_the_index_behind_a_backlog(
     assert {row[1] for row in claimed} == ({"export_pdf"} if kinds else {"weekly_analysis"})
 
 
-def test_the_bound_claim_quotes_its_values_and_claims_as_the_parameterised_one(db_url: str) -> None:
+def test_the_bound_claim_quotes_its_values_and_claims_only_the_asked_kinds(db_url: str) -> None:
     owner = "host'; drop table jobs; --:1"
     statement = manager.bound_claim(owner=owner, limit=3, lease_seconds=90.0, kinds=("export_pdf", "noop"))
     assert b"%" not in statement
