@@ -520,18 +520,24 @@ class ProcrastinateInProcess:
 
 
 class Subprocesses:
-    """``count`` worker processes, each stopped with SIGTERM."""
+    """``count`` worker processes, each stopped with SIGTERM.
+
+    They start behind a lock on the jobs table (``table``), lifted once every one of them
+    waits on it with its first claim, so they begin the drain together: a process still
+    starting while the others drain would count its start-up as drain CPU and take cores
+    from them."""
 
     def __init__(
-        self, argv: list[str], env: dict[str, str], count: int, log_dir: Path, *, url_env: str
+        self, argv: list[str], env: dict[str, str], count: int, log_dir: Path, *, url_env: str, table: str
     ) -> None:
         self.argv = argv
         self.env = env
         self.count = count
         self.log_dir = log_dir
         # The variable holding the database URL: each process's gets an application_name
-        # of its own, by which the start gate (:func:`gated_start`) tells them apart.
+        # of its own, by which the start gate tells them apart.
         self.url_env = url_env
+        self.table = table
         self.processes: list[subprocess.Popen[bytes]] = []
         self.logs: list[Path] = []
 
@@ -539,6 +545,38 @@ class Subprocesses:
         return f"{GATE_APPLICATION}-{number}"
 
     async def start(self) -> None:
+        url = self.env[self.url_env]
+        async with await AsyncConnection.connect(url) as gate:
+            await gate.execute(f"lock table {self.table} in access exclusive mode".encode())
+            try:
+                self._spawn()
+                await self._wait_all_waiting(url, READY_TIMEOUT_S)
+            except BaseException:
+                await self.stop()
+                raise
+            await gate.commit()
+
+    async def _wait_all_waiting(self, url: str, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        async with await AsyncConnection.connect(url, autocommit=True) as watch:
+            while True:
+                cur = await watch.execute(
+                    "select count(distinct a.application_name) from pg_locks l"
+                    " join pg_stat_activity a on a.pid = l.pid"
+                    " where l.relation = %s::regclass and not l.granted and a.application_name = any (%s)",
+                    (self.table, [self.application(i) for i in range(self.count)]),
+                )
+                row = await cur.fetchone()
+                if row and int(row[0]) >= self.count:
+                    return
+                self.check_alive()
+                if time.monotonic() > deadline:
+                    raise TimeoutError(
+                        f"the worker processes were not all waiting to claim within {timeout:.0f} s"
+                    )
+                await asyncio.sleep(PROBE_SECONDS)
+
+    def _spawn(self) -> None:
         for i in range(self.count):
             self.logs.append(self.log_dir / f"worker-{i}-{secrets.token_hex(2)}.log")
             url = self.env[self.url_env]
@@ -607,35 +645,6 @@ async def _scalar(conn: AsyncConnection[Any], query: str) -> Any:
     return row[0] if row else None
 
 
-async def gated_start(url: str, queries: SystemQueries, group: Subprocesses, timeout: float) -> None:
-    """Start the worker processes behind a lock on the jobs table, and lift it once every
-    one of them is waiting on it (its first claim), so they begin the drain together: a
-    process still starting while the others drain would count its start-up as drain CPU
-    and take cores from them."""
-    async with await AsyncConnection.connect(url) as gate:
-        await gate.execute(f"lock table {queries.table} in access exclusive mode".encode())
-        await group.start()
-        deadline = time.monotonic() + timeout
-        async with await AsyncConnection.connect(url, autocommit=True) as watch:
-            while True:
-                cur = await watch.execute(
-                    "select count(distinct a.application_name) from pg_locks l"
-                    " join pg_stat_activity a on a.pid = l.pid"
-                    " where l.relation = %s::regclass and not l.granted and a.application_name = any (%s)",
-                    (queries.table, [group.application(i) for i in range(group.count)]),
-                )
-                row = await cur.fetchone()
-                if row and int(row[0]) >= group.count:
-                    break
-                group.check_alive()
-                if time.monotonic() > deadline:
-                    raise TimeoutError(
-                        f"the worker processes were not all waiting to claim within {timeout:.0f} s"
-                    )
-                await asyncio.sleep(PROBE_SECONDS)
-        await gate.commit()
-
-
 async def wait_started(
     url: str, queries: SystemQueries, jobs: int, timeout: float, group: WorkerGroup
 ) -> None:
@@ -686,11 +695,8 @@ async def measure(
         vacuum_analyze(url, queries.table)  # as the pgbench ceiling's pre-filled table
     if before_start is not None:
         before_start()
-    if not isinstance(group, Subprocesses):
-        await group.start()
+    await group.start()
     try:
-        if isinstance(group, Subprocesses):
-            await gated_start(url, queries, group, READY_TIMEOUT_S)
         await wait_started(url, queries, jobs, READY_TIMEOUT_S, group)
         snap0, t0 = CpuSnapshot.take(), time.perf_counter()
         if profile is not None:
@@ -777,7 +783,7 @@ async def run_ours(
                 "INFO",  # a handful of lines, the last one with the worker's claim count
             ]
             env = {**os.environ, "DATABASE_URL": url}
-            group = Subprocesses(argv, env, processes, log_dir, url_env="DATABASE_URL")
+            group = Subprocesses(argv, env, processes, log_dir, url_env="DATABASE_URL", table=OURS.table)
         drain = await measure(
             url,
             group,
@@ -846,7 +852,9 @@ async def run_procrastinate(
                 argv = [sys.executable, str(Path(__file__).resolve()), "--procrastinate-worker"]
                 argv += ["--worker-concurrency", str(concurrency)]
                 env = {**os.environ, PROCRASTINATE_URL_ENV: url}
-                group = Subprocesses(argv, env, processes, log_dir, url_env=PROCRASTINATE_URL_ENV)
+                group = Subprocesses(
+                    argv, env, processes, log_dir, url_env=PROCRASTINATE_URL_ENV, table=PROCRASTINATE.table
+                )
             return await measure(
                 url,
                 group,

@@ -8,7 +8,9 @@ Its ``--shared-buffers`` once had an empty string default that failed the option
 
 from __future__ import annotations
 
+import asyncio
 import importlib
+import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -188,3 +190,47 @@ def test_the_http_client_bench_runs_against_the_fake_server(
     assert "30 POSTs" in table
     row = next(line for line in table.splitlines() if line.startswith("http11 "))
     assert "1.00x" in row
+
+
+def test_the_queue_bench_starts_worker_processes_together(
+    queue_throughput: ModuleType, db_url: str, tmp_path: Path
+) -> None:
+    """Worker processes start behind a lock on the jobs table, lifted only once each waits
+    on it. The second process starts two seconds late; still both take part in draining a
+    backlog that one process alone clears in well under a second."""
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        conn.execute("insert into public.jobs (kind) select 'noop' from generate_series(1, 2000)")
+    worker = ["-m", "worker", "run", "--concurrency", "2", "--kinds", "noop", "--no-schedule"]
+    worker += ["--poll", "0.1", "--log-level", "WARNING"]
+    late_second = (
+        "import os, sys, time\n"
+        "if os.environ['DATABASE_URL'].endswith('-1'): time.sleep(2)\n"
+        "os.execv(sys.executable, [sys.executable, *sys.argv[1:]])"
+    )
+    argv = [sys.executable, "-c", late_second, *worker]
+    group = queue_throughput.Subprocesses(
+        argv, {**os.environ, "DATABASE_URL": db_url}, 2, tmp_path, url_env="DATABASE_URL", table="jobs"
+    )
+
+    async def drain() -> None:
+        await group.start()
+        try:
+            async with await psycopg.AsyncConnection.connect(db_url, autocommit=True) as conn:
+                for _ in range(600):
+                    cur = await conn.execute("select count(*) from public.jobs where status <> 'succeeded'")
+                    row = await cur.fetchone()
+                    if row is not None and row[0] == 0:
+                        return
+                    group.check_alive()
+                    await asyncio.sleep(0.1)
+            raise AssertionError("the backlog was not drained within a minute")
+        finally:
+            await group.stop()
+
+    asyncio.run(drain())
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        owners = conn.execute(
+            "select lease_owner, count(*) from public.jobs group by lease_owner order by lease_owner"
+        ).fetchall()
+    assert len(owners) == 2, owners
+    assert all(count > 0 for _, count in owners)

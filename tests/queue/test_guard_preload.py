@@ -1,4 +1,4 @@
-"""A worker builds the medical-claim guard (seconds of CPU, tens of megabytes) before its first
+"""A worker builds the medical-claim guard (seconds of CPU) before its first
 job only when its kinds may validate a model's answers: a worker limited to PDF, share or
 housekeeping kinds starts without it."""
 

@@ -77,8 +77,8 @@ def bound_claim(*, owner: str, limit: int, lease_seconds: float, kinds: tuple[st
     A worker's claims differ only by their limit, so each one is the same text for the
     driver to prepare once and for PostgreSQL to plan once, sent with nothing to bind: the
     statement's formatting and its parameters' adaptation were a sixth of the client's CPU
-    for a claim of 16 (206 against 173 µs, ``bench/worker_overhead.py``), and with
-    parameters PostgreSQL may plan every claim afresh (bench/results/queue.md). Cached per
+    for a claim of 16 (206 against 173 µs, ``bench/worker_overhead.py``), and PostgreSQL's
+    CPU a job of a no-op drain fell 25-32% with it (bench/results/queue.md). Cached per
     value; a worker uses a few dozen limits."""
     statement, params = claim_statement(owner=owner, limit=limit, lease_seconds=lease_seconds, kinds=kinds)
     text = statement.as_bytes(None)

@@ -79,7 +79,8 @@ AttemptWithBackoff.DELAY_BACKOFF = 1.0
 _OUTAGE_RETRY_SECONDS = 0.25
 # Claims under way at once while jobs are short (one otherwise). Four rather than two
 # since the claim is one prepared statement with nothing to bind (manager.bound_claim):
-# drains of no-op jobs 1.1-1.5x at concurrency 4 and 16 (bench/results/queue.md).
+# no-op drains faster at concurrency 4 in five of six interleaved rounds and at 16 in all
+# six (bench/results/queue.md).
 _CLAIMS_AT_ONCE = 4
 # At most this many times ``prefetch`` jobs are kept claimed ahead (a claim takes at most
 # ``prefetch`` of them).
@@ -246,9 +247,9 @@ class Worker:
             reconnect_timeout=3600,
         )
         await self._pool.open(wait=True, timeout=30)
-        # The medical-claim guard's vocabularies and patterns take a few seconds of CPU and
-        # tens of megabytes to build: once, off the event loop, before the first answer is
-        # validated; not at all in a worker whose kinds never validate one (a PDF worker).
+        # The medical-claim guard's vocabularies and patterns take seconds to build: once,
+        # off the event loop, before the first answer is validated; not at all in a worker
+        # whose kinds never validate one (a PDF worker).
         if self.registry.checks_answers(settings.kinds):
             await asyncio.to_thread(load_guard)
         if self._settle_heap:
