@@ -80,6 +80,8 @@ from worker.handlers import default_registry
 from worker.log import configure as configure_logging
 from worker.queue import manager
 from worker.queue.jobs import JobSpec
+from worker.runtime.loop import event_loop_from_env
+from worker.runtime.loop import run as run_loop
 from worker.runtime.worker import Worker, WorkerSettings
 
 try:
@@ -1357,7 +1359,8 @@ def report(
     print(
         f"\nqueue throughput, {started:%Y-%m-%d %H:%M} UTC: {args.jobs:,} no-op jobs per scenario"
         + (f", best of {args.repeat} interleaved attempts; " if args.repeat > 1 else "; ")
-        + f"{nproc} CPUs ({platform.processor() or platform.machine()}); PostgreSQL {pg_version} (fsync off)"
+        + f"{nproc} CPUs ({platform.processor() or platform.machine()}); PostgreSQL {pg_version} (fsync off); "
+        + f"event loop {event_loop_from_env()} (PROXIMA_EVENT_LOOP)"
     )
     print(f"command: {command}")
     print(
@@ -1402,7 +1405,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.procrastinate_worker:
         logging.getLogger("procrastinate.blueprints").setLevel(logging.ERROR)
-        asyncio.run(procrastinate_worker_main(args.worker_concurrency))
+        run_loop(procrastinate_worker_main(args.worker_concurrency))
         return 0
     if min(args.jobs, args.batch, args.processes, args.process_concurrency, args.repeat) < 1:
         raise SystemExit(
@@ -1430,7 +1433,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         pg_version = bench.server_version()
         bench.prepare_templates(with_procrastinate=procrastinate is not None and not args.no_procrastinate)
         with tempfile.TemporaryDirectory(prefix="queue-bench-") as tmp:
-            rows, long_run = asyncio.run(run_suite(bench, args, Path(tmp)))
+            rows, long_run = run_loop(run_suite(bench, args, Path(tmp)))
     finally:
         note("stopping the cluster")
         cluster.stop()

@@ -96,6 +96,7 @@ from worker.handlers import default_registry
 from worker.log import configure as configure_logging
 from worker.pipeline import PIPELINE_VERSION
 from worker.report import Report, Usage, WeekFacts
+from worker.runtime.loop import run as run_loop
 from worker.runtime.worker import Worker, WorkerSettings
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -1325,7 +1326,7 @@ def run(args: argparse.Namespace) -> int:
         setup_s = time.monotonic() - started
 
         note(f"database pass over {min(args.db_sample, args.people)} people")
-        db, facts = asyncio.run(db_pass(url, _sample(seed.user_ids, args.db_sample)))
+        db, facts = run_loop(db_pass(url, _sample(seed.user_ids, args.db_sample)))
         if not facts:
             raise RuntimeError("the database pass produced no facts")
 
@@ -1337,12 +1338,12 @@ def run(args: argparse.Namespace) -> int:
             model=MODEL,
             max_concurrency=args.concurrency,
         )
-        guide = asyncio.run(guide_simulation(settings, facts, args, args.latency))
+        guide = run_loop(guide_simulation(settings, facts, args, args.latency))
 
         note(
             f"main run: concurrency {args.concurrency}, {args.processes} worker process(es), timeout {timeout:.0f} s"
         )
-        main = asyncio.run(main_run(url, cluster.pid, fake, args, log_dir, timeout))
+        main = run_loop(main_run(url, cluster.pid, fake, args, log_dir, timeout))
         print(render(args, env, seed, db, guide, main, setup_s), flush=True)
         ok = main.succeeded == args.people and main.failed == 0
         return 0 if ok else 1

@@ -68,6 +68,7 @@ from worker.handlers import default_registry
 from worker.log import configure as configure_logging
 from worker.queue.context import JobContext
 from worker.queue.jobs import NO_JOB, JobFinish
+from worker.runtime.loop import run as run_loop
 from worker.runtime.worker import Worker, WorkerSettings
 from worker.safety import load_guard
 
@@ -452,7 +453,7 @@ def main(argv: list[str] | None = None) -> int:
             f"load average before {load}, {os.cpu_count()} cores\n"
         )
         if args.idle:
-            cpu = asyncio.run(
+            cpu = run_loop(
                 idle(url, fake.url, concurrency, args.idle, profiler, settle=not args.no_settle_heap)
             )
             print("| Mode | Seconds | Worker CPU | Cores |\n|---|---|---|---|")
@@ -466,7 +467,7 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.concurrent:
             meter = GcMeter()
-            run = asyncio.run(
+            run = run_loop(
                 concurrent(
                     url,
                     fake.url,
@@ -496,7 +497,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             assert seed is not None
             ids = seed.user_ids
-            phases, counted, total = asyncio.run(sequential(url, fake.url, ids, args.warmup, profiler))
+            phases, counted, total = run_loop(sequential(url, fake.url, ids, args.warmup, profiler))
             print(f"Sequential, {counted} person-weeks after {args.warmup} warm-up ones:\n")
             print("| Phase | CPU ms per person-week | Share |\n|---|---|---|")
             for name in PHASE_ORDER:

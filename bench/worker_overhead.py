@@ -38,6 +38,7 @@ from worker.handlers import default_registry
 from worker.log import configure
 from worker.queue import manager
 from worker.queue.jobs import Job, JobSpec
+from worker.runtime.loop import run as run_loop
 from worker.runtime.worker import Worker, WorkerSettings
 
 PUT_BACK = (
@@ -122,7 +123,7 @@ def main() -> int:
 
         for number in range(1, args.rounds + 1):
             note(f"round {number}/{args.rounds}")
-            asyncio.run(one_round())
+            run_loop(one_round())
     print(
         f"worker overhead, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}: "
         f"{platform.machine()}, Python {platform.python_version()}, median of {args.rounds} rounds"

@@ -108,6 +108,7 @@ def _run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
         ({"DEEPSEEK_MAX_CONCURRENCY": "many"}, "error: DEEPSEEK_MAX_CONCURRENCY must be a number"),
         ({"SUPABASE_URL": "http://127.0.0.1:9"}, "error: SUPABASE_URL is set but SUPABASE_SERVICE_ROLE_KEY"),
         ({"SMTP_TIMEOUT": "soon"}, "error: SMTP_TIMEOUT must be a number"),
+        ({"PROXIMA_EVENT_LOOP": "trio"}, "error: PROXIMA_EVENT_LOOP must be uvloop or asyncio, not 'trio'"),
         ({"DATABASE_URL": "mysql://x@y/z"}, "error: DATABASE_URL must start with postgresql://"),
         (
             {

@@ -100,3 +100,11 @@ def test_with_deepseek_the_worker_runs_twice_as_many_jobs_as_request_slots(db_ur
     # The most request slots a process may have: still a worker that starts.
     assert _started_line(db_url, deepseek | {"DEEPSEEK_MAX_CONCURRENCY": "1000"})["concurrency"] == 2000
     assert _started_line(db_url)["concurrency"] == 8
+
+
+def test_the_worker_runs_on_uvloop_unless_asked_for_asyncio(db_url: str) -> None:
+    """``PROXIMA_EVENT_LOOP``: uvloop by default, the standard loop on request; the
+    "worker started" line says which loop runs."""
+    assert _started_line(db_url)["event_loop"] == "uvloop"
+    assert _started_line(db_url, {"PROXIMA_EVENT_LOOP": "asyncio"})["event_loop"] == "asyncio"
+    assert _started_line(db_url, {"PROXIMA_EVENT_LOOP": " UVLoop "})["event_loop"] == "uvloop"

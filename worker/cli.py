@@ -255,6 +255,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from worker.handlers import default_registry, load_plugin  # noqa: PLC0415 - only the worker needs them
     from worker.log import configure  # noqa: PLC0415
     from worker.runtime.health import HealthServer  # noqa: PLC0415
+    from worker.runtime.loop import event_loop_from_env, loop_factory, run  # noqa: PLC0415
     from worker.runtime.schedule import run_schedule  # noqa: PLC0415
     from worker.runtime.worker import Worker, WorkerSettings  # noqa: PLC0415
     from worker.share.mail import mail_settings_from_env  # noqa: PLC0415
@@ -262,6 +263,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     # Every setting is read and checked before anything starts: a missing or malformed
     # one stops the process here with exit code 2 and one line naming it.
     service = service_settings_from_env()
+    event_loop = event_loop_from_env()
+    loop_factory(event_loop)  # uvloop asked for but not installed: said here, before anything starts
     require_production_settings()
     ai = ai_settings_from_env()
     storage = storage_settings_from_env()
@@ -325,7 +328,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             if health is not None:
                 health.stop()
 
-    asyncio.run(main())
+    run(main(), loop=event_loop)
     return 0
 
 

@@ -17,6 +17,7 @@ import psycopg
 
 from worker.handlers import default_registry, load_plugin
 from worker.queue.registry import Registry
+from worker.runtime.loop import run as run_loop
 from worker.runtime.worker import Worker, WorkerSettings
 
 SUPPORT = Path(__file__).resolve().parent
@@ -103,7 +104,8 @@ def run_worker(
     timeout: float = 30.0,
     during: Callable[[Worker], Awaitable[None]] | None = None,
 ) -> Worker:
-    """Run an in-process worker until ``until()`` holds, then stop it."""
+    """Run an in-process worker until ``until()`` holds, then stop it, on the event loop
+    ``python -m worker run`` uses (``PROXIMA_EVENT_LOOP``: uvloop unless set otherwise)."""
     worker = Worker(
         db_url,
         registry or probe_registry(),
@@ -127,5 +129,5 @@ def run_worker(
             stop.set()
             await asyncio.wait_for(task, 30)
 
-    asyncio.run(main())
+    run_loop(main())
     return worker

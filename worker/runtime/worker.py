@@ -67,6 +67,7 @@ from worker.queue.context import JobContext, LeaseLostError, outlast_outage
 from worker.queue.jobs import DEFAULT_MAX_ATTEMPTS, Job
 from worker.queue.registry import Registry
 from worker.queue.retry import PermanentError, RetryPolicy, describe, is_retryable, retry_after_of
+from worker.runtime.loop import loop_name
 from worker.safety import load_guard
 
 log = get_logger("worker.runtime")
@@ -267,6 +268,7 @@ class Worker:
             "worker started",
             concurrency=settings.concurrency,
             kinds=settings.kinds,
+            event_loop=loop_name(),
             frozen_objects=gc.get_freeze_count(),
         )
         try:

@@ -1,0 +1,68 @@
+"""The event loop the worker runs on: uvloop by default, asyncio's own on request.
+
+uvloop (libuv under asyncio's interface) schedules callbacks, timers and socket reads in C.
+A worker draining short jobs spends much of its CPU in the loop itself (a task step per
+job, a timer per job's timeout, a socket read per claim): side by side with asyncio's loop
+a no-op drain took 0.022-0.025 ms of the worker's CPU a job against 0.026-0.032 (three
+interleaved rounds of ``bench/queue_throughput.py``, bench/results/queue.md). ``PROXIMA_EVENT_LOOP=asyncio`` runs on the standard loop instead
+(a platform without uvloop, or to compare).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Coroutine, Mapping
+from typing import Any, TypeVar
+
+from worker.errors import ConfigError
+
+T = TypeVar("T")
+
+EVENT_LOOPS = ("uvloop", "asyncio")
+DEFAULT_EVENT_LOOP = "uvloop"
+
+
+def event_loop_from_env(env: Mapping[str, str] | None = None) -> str:
+    """``PROXIMA_EVENT_LOOP``, checked: ``uvloop`` (the default) or ``asyncio``."""
+    import os  # noqa: PLC0415 - only when no mapping is given
+
+    env = os.environ if env is None else env
+    name = (env.get("PROXIMA_EVENT_LOOP") or "").strip().lower() or DEFAULT_EVENT_LOOP
+    if name not in EVENT_LOOPS:
+        raise ConfigError(f"PROXIMA_EVENT_LOOP must be uvloop or asyncio, not {name[:40]!r}")
+    return name
+
+
+def loop_factory(name: str) -> Callable[[], asyncio.AbstractEventLoop]:
+    """A function making a new event loop of ``name`` (one of :data:`EVENT_LOOPS`)."""
+    if name == "asyncio":
+        return asyncio.new_event_loop
+    if name != "uvloop":
+        raise ConfigError(f"PROXIMA_EVENT_LOOP must be uvloop or asyncio, not {name[:40]!r}")
+    try:
+        import uvloop  # noqa: PLC0415 - absent on platforms it does not support
+    except ImportError:
+        raise ConfigError(
+            "PROXIMA_EVENT_LOOP is uvloop but uvloop is not installed (pip install uvloop),"
+            " or set PROXIMA_EVENT_LOOP=asyncio"
+        ) from None
+    factory: Callable[[], asyncio.AbstractEventLoop] = uvloop.new_event_loop
+    return factory
+
+
+def run(main: Coroutine[Any, Any, T], *, loop: str | None = None) -> T:
+    """``asyncio.run(main)`` on the loop ``loop`` names (``PROXIMA_EVENT_LOOP`` when None)."""
+    name = event_loop_from_env() if loop is None else loop
+    try:
+        factory = loop_factory(name)
+    except ConfigError:
+        main.close()  # never awaited: no "coroutine was never awaited" warning
+        raise
+    with asyncio.Runner(loop_factory=factory) as runner:
+        return runner.run(main)
+
+
+def loop_name(loop: asyncio.AbstractEventLoop | None = None) -> str:
+    """``uvloop`` or ``asyncio``: which loop runs (the running one when not given)."""
+    loop = asyncio.get_running_loop() if loop is None else loop
+    return "uvloop" if type(loop).__module__.startswith("uvloop") else "asyncio"
