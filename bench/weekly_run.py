@@ -1108,7 +1108,7 @@ async def main_run(
             " where dbid = (select oid from pg_database where datname = current_database())"
             " order by total_exec_time desc"
         )
-        statements = [
+        statements: list[dict[str, Any]] = [
             {
                 "query": _statement_text(str(r[0])),
                 "calls": int(r[1]),

@@ -7,39 +7,25 @@ kinds, statuses and token kinds only: never a user id, a text or an address.
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import psycopg
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.registry import Collector
 
 from worker.db.queries import load_queries
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 
-JOBS_CLAIMED = Counter("proxima_jobs_claimed", "Jobs claimed by this worker", ["kind"], registry=REGISTRY)
-JOBS_SUCCEEDED = Counter("proxima_jobs_succeeded", "Jobs finished successfully", ["kind"], registry=REGISTRY)
-JOBS_FAILED = Counter(
-    "proxima_jobs_failed", "Jobs failed for good (kept with their error)", ["kind"], registry=REGISTRY
-)
-JOBS_RETRIED = Counter(
-    "proxima_jobs_retried", "Attempts that failed and were queued again", ["kind"], registry=REGISTRY
-)
 JOBS_IN_FLIGHT = Gauge("proxima_jobs_in_flight", "Jobs this worker is running now", registry=REGISTRY)
 # Read at scrape time from a plain counter: the gauge's inc() and dec() take a lock, twice
 # per job for a figure only a scrape ever reads.
 _IN_FLIGHT = [0]
 JOBS_IN_FLIGHT.set_function(lambda: float(_IN_FLIGHT[0]))
-JOB_DURATION = Histogram(
-    "proxima_job_duration_seconds",
-    "Time from claim to the end of an attempt",
-    ["kind", "outcome"],
-    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600),
-    registry=REGISTRY,
-)
+JOB_DURATION_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600)
 MODEL_REQUESTS = Counter(
     "proxima_model_requests",
     "Chat-completion requests by outcome (ok, an HTTP status, timeout, transport, invalid)",
@@ -71,38 +57,49 @@ EMAILS_SENT = Counter(
 OUTCOMES = ("succeeded", "retried", "failed", "released", "lost")
 
 
-@dataclass(frozen=True)
-class _KindSeries:
-    """One kind's labelled series, looked up once: ``labels()`` takes a lock and builds a key
-    on every call, about a twentieth of a no-op job's CPU when called per job."""
+class _Durations:
+    """One (kind, outcome)'s job durations: a count per bucket (the last one past 600 s) and
+    their sum."""
 
-    claimed: Counter
-    succeeded: Counter
-    failed: Counter
-    retried: Counter
-    duration: dict[str, Histogram]
+    __slots__ = ("counts", "total")
 
-
-_SERIES: dict[str, _KindSeries] = {}
+    def __init__(self) -> None:
+        self.counts = [0] * (len(JOB_DURATION_BUCKETS) + 1)
+        self.total = 0.0
 
 
-def _series(kind: str) -> _KindSeries:
-    found = _SERIES.get(kind)
+class _KindCounts:
+    """One kind's job counts, plain integers bumped on the event loop's thread.
+
+    prometheus_client's counters and histograms take a lock and check their state on every
+    ``inc()`` and ``observe()``: 1.33 µs a job for the three a job ended, against 0.19 µs
+    for these (``timeit`` of ``job_ended``). A scrape reads them through
+    :class:`JobCollector`, from the health server's thread: each figure is a whole integer,
+    and a job ending during a scrape shows in this scrape or the next."""
+
+    __slots__ = ("claimed", "durations", "failed", "retried", "succeeded")
+
+    def __init__(self) -> None:
+        self.claimed = 0
+        self.succeeded = 0
+        self.failed = 0
+        self.retried = 0
+        self.durations: dict[str, _Durations] = {}
+
+
+_KINDS: dict[str, _KindCounts] = {}
+
+
+def _counts(kind: str) -> _KindCounts:
+    found = _KINDS.get(kind)
     if found is None:
-        found = _KindSeries(
-            claimed=JOBS_CLAIMED.labels(kind),
-            succeeded=JOBS_SUCCEEDED.labels(kind),
-            failed=JOBS_FAILED.labels(kind),
-            retried=JOBS_RETRIED.labels(kind),
-            duration={},
-        )
-        _SERIES[kind] = found
+        found = _KINDS[kind] = _KindCounts()
     return found
 
 
 def job_claimed(kind: str, count: int = 1) -> None:
     """``count`` jobs of ``kind`` were claimed (a claim counts each of its kinds once)."""
-    _series(kind).claimed.inc(count)
+    _counts(kind).claimed += count
 
 
 def job_started() -> None:
@@ -113,17 +110,63 @@ def job_ended(kind: str, outcome: str, seconds: float) -> None:
     """One attempt ended: ``succeeded``, ``retried``, ``failed``, ``released`` (handed back
     at shutdown) or ``lost`` (its lease was taken away)."""
     _IN_FLIGHT[0] -= 1
-    series = _series(kind)
-    duration = series.duration.get(outcome)
-    if duration is None:
-        duration = series.duration[outcome] = JOB_DURATION.labels(kind, outcome)
-    duration.observe(max(seconds, 0.0))
+    counts = _KINDS.get(kind) or _counts(kind)
+    durations = counts.durations.get(outcome)
+    if durations is None:
+        durations = counts.durations[outcome] = _Durations()
+    seconds = max(seconds, 0.0)
+    durations.counts[bisect.bisect_left(JOB_DURATION_BUCKETS, seconds)] += 1  # le: at most the bound
+    durations.total += seconds
     if outcome == "succeeded":
-        series.succeeded.inc()
+        counts.succeeded += 1
     elif outcome == "retried":
-        series.retried.inc()
+        counts.retried += 1
     elif outcome == "failed":
-        series.failed.inc()
+        counts.failed += 1
+
+
+class JobCollector(Collector):
+    """The job counters and the duration histogram, from :func:`job_claimed` and
+    :func:`job_ended`'s plain counts, in the form prometheus_client's own would have
+    (``proxima_jobs_claimed_total{kind}``, ``proxima_job_duration_seconds_bucket{kind,
+    outcome, le}``, ...)."""
+
+    _COUNTERS = (
+        ("claimed", "proxima_jobs_claimed", "Jobs claimed by this worker"),
+        ("succeeded", "proxima_jobs_succeeded", "Jobs finished successfully"),
+        ("failed", "proxima_jobs_failed", "Jobs failed for good (kept with their error)"),
+        ("retried", "proxima_jobs_retried", "Attempts that failed and were queued again"),
+    )
+
+    def describe(self) -> Iterator[Any]:
+        return self.collect()
+
+    def collect(self) -> Iterator[Any]:
+        # Copied first, in one step (no Python code runs while a dict is copied): a kind
+        # first seen on the loop's thread during a scrape never breaks the iteration.
+        kinds = sorted(list(_KINDS.items()), key=lambda item: item[0])
+        for attribute, name, documentation in self._COUNTERS:
+            family = CounterMetricFamily(name, documentation, labels=["kind"])
+            for kind, counts in kinds:
+                family.add_metric([kind], float(getattr(counts, attribute)))
+            yield family
+        histogram = HistogramMetricFamily(
+            "proxima_job_duration_seconds",
+            "Time from claim to the end of an attempt",
+            labels=["kind", "outcome"],
+        )
+        bounds = [*(f"{float(b)}" for b in JOB_DURATION_BUCKETS), "+Inf"]
+        for kind, counts in kinds:
+            for outcome, durations in sorted(list(counts.durations.items()), key=lambda item: item[0]):
+                total, buckets = 0, []
+                for bound, count in zip(bounds, list(durations.counts), strict=True):
+                    total += count
+                    buckets.append((bound, float(total)))
+                histogram.add_metric([kind, outcome], buckets, durations.total)
+        yield histogram
+
+
+REGISTRY.register(JobCollector())
 
 
 # Each labelled series looked up once (labels() takes a lock and builds a key every call;
