@@ -546,7 +546,9 @@ class Worker:
             metrics.job_ended(job.kind, outcome, seconds)
             average = self._job_seconds
             self._job_seconds = seconds if average is None else average + 0.1 * (seconds - average)
-            if self._claim_room() > 0:  # otherwise the claim loop has nothing to do yet
+            # Once woken, the claim loop works out the room itself: a job that ends before
+            # it has run does not ask again.
+            if not self._slot_freed.is_set() and self._claim_room() > 0:
                 self._slot_freed.set()
 
     async def _record_failure(self, job: Job, policy: RetryPolicy, exc: BaseException, job_log: Any) -> str:
