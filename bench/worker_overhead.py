@@ -1,10 +1,11 @@
 """What a no-op job costs the worker's own Python, apart from PostgreSQL.
 
-Three figures, each the median of ``--rounds`` rounds, in µs of this process's CPU:
+Four figures, each the median of ``--rounds`` rounds, in µs of this process's CPU:
 
 * the slot path a job: ``--jobs`` no-op jobs put in a worker's buffer and run by one slot
   (``Worker._dispatch`` and ``_run_slot``: the per-job timeout, metrics, the completion
   queued for a batched finish), with no database at all;
+* of which the job's metrics (``metrics.job_started`` and ``job_ended``), timed alone;
 * one statement's round trip over psycopg's async connection (``select 1``), on a private
   cluster (``LocalCluster.ephemeral()``, 127.0.0.1);
 * one claim of ``--claim`` jobs (``manager.claim_jobs`` with a kinds filter, in autocommit,
@@ -32,6 +33,7 @@ from typing import Any
 import psycopg
 from psycopg import AsyncConnection
 
+from worker import metrics
 from worker.db.devdb import LocalCluster
 from worker.db.migrate import migrate_connection
 from worker.handlers import default_registry
@@ -66,6 +68,15 @@ async def slot_path(jobs: int) -> float:
     if worker.processed != jobs:
         raise RuntimeError(f"{worker.processed} of {jobs} jobs ran")
     return 1e6 * spent / jobs
+
+
+def job_metrics(jobs: int) -> float:
+    """µs of CPU the metrics of one job take (``metrics.job_started`` and ``job_ended``)."""
+    started = time.process_time()
+    for _ in range(jobs):
+        metrics.job_started()
+        metrics.job_ended("noop", "succeeded", 0.0001)
+    return 1e6 * (time.process_time() - started) / jobs
 
 
 async def round_trips(url: str, count: int) -> float:
@@ -108,7 +119,7 @@ def main() -> int:
         if not 1 <= getattr(args, name) <= 1_000_000:
             parser.error(f"--{name} must be between 1 and 1000000")
     configure("WARNING")
-    results: dict[str, list[float]] = {"slot": [], "select 1": [], "claim": []}
+    results: dict[str, list[float]] = {"slot": [], "metrics": [], "select 1": [], "claim": []}
     with LocalCluster.ephemeral() as cluster:
         url = cluster.url()
         with psycopg.connect(url, autocommit=True) as conn:
@@ -118,6 +129,7 @@ def main() -> int:
 
         async def one_round() -> None:
             results["slot"].append(await slot_path(args.jobs))
+            results["metrics"].append(job_metrics(args.jobs))
             results["select 1"].append(await round_trips(url, args.statements))
             results["claim"].append(await claims(url, args.statements, args.claim))
 
@@ -131,6 +143,7 @@ def main() -> int:
     print("command: bench/worker_overhead.py " + " ".join(sys.argv[1:]))
     rows: list[tuple[str, Any]] = [
         ("a no-op job through one slot, no database (µs CPU a job)", statistics.median(results["slot"])),
+        ("of which its metrics, started and ended (µs CPU a job)", statistics.median(results["metrics"])),
         (
             "select 1 over psycopg's async connection (µs CPU a statement)",
             statistics.median(results["select 1"]),

@@ -2,9 +2,11 @@
 
 uvloop (libuv under asyncio's interface) schedules callbacks, timers and socket reads in C.
 A worker draining short jobs spends much of its CPU in the loop itself (a task step per
-job, a timer per job's timeout, a socket read per claim): side by side with asyncio's loop
-a no-op drain took 0.022-0.025 ms of the worker's CPU a job against 0.026-0.032 (three
-interleaved rounds of ``bench/queue_throughput.py``, bench/results/queue.md). ``PROXIMA_EVENT_LOOP=asyncio`` runs on the standard loop instead
+job, a timer per job's timeout, a socket read and write per statement): side by side with
+asyncio's loop, a statement's round trip took 53-59 µs of the worker's CPU against 69-76,
+a claim of 16 jobs 136-151 against 158-161 (``PROXIMA_EVENT_LOOP=asyncio|uvloop
+bench/worker_overhead.py --rounds 5 --jobs 20000``, two interleaved rounds,
+bench/results/queue.md). ``PROXIMA_EVENT_LOOP=asyncio`` runs on the standard loop instead
 (a platform without uvloop, or to compare).
 """
 
