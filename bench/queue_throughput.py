@@ -29,7 +29,9 @@ adds a drain of two minutes at concurrency 4 that reports jobs/s in the first an
 10 seconds. ``--stale-stats`` analyzes the tables before the enqueue instead (the
 statistics a bulk enqueue meets in a table last analyzed while nearly empty). On a shared
 machine, ``--repeat N`` runs every measurement N times, interleaved, and reports the best;
-the CPU table's "other load" column shows how much else was running.
+each attempt runs our drain, then the ceilings, then procrastinate, and the summary also
+gives each attempt's drain over that attempt's ceiling (measured seconds apart) and their
+median. The CPU table's "other load" column shows how much else was running.
 
     .venv/bin/python bench/queue_throughput.py                      # the default suite
     .venv/bin/python bench/queue_throughput.py --jobs 2000 --concurrency 4   # smoke run
@@ -61,6 +63,7 @@ import re
 import resource
 import secrets
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -252,6 +255,9 @@ class Row:
     procrastinate: Drain | None
     per_job: Ceiling | None
     batched: Ceiling | None = None
+    # Each attempt's drain over the best ceiling of the same attempt, measured back to back
+    # (see paired_ratios): a phase of the machine then weighs on both sides of one ratio.
+    paired: tuple[float, ...] = ()
 
     @property
     def ceiling(self) -> Ceiling | None:
@@ -266,6 +272,22 @@ class Row:
     @property
     def vs_ceiling(self) -> float | None:
         return self.ours.drain_rate / self.ceiling.tps if self.ceiling else None
+
+
+def paired_ratios(
+    ours: Sequence[Drain], per_job: Sequence[Ceiling], batched: Sequence[Ceiling]
+) -> tuple[float, ...]:
+    """Attempt by attempt, our drain over the better of that attempt's two ceilings (a
+    missing batched run counts as absent), in attempt order. The best-of figures compare
+    the best drain with the best ceiling, which may come from different attempts; on a
+    machine whose speed drifts over minutes these ratios, each taken seconds apart, do not."""
+    if len(per_job) != len(ours) or (batched and len(batched) != len(ours)):
+        raise ValueError("one ceiling of each kind per attempt is needed to pair them")
+    ratios = []
+    for i, drain in enumerate(ours):
+        best_tps = max([per_job[i].tps] + ([batched[i].tps] if batched else []))
+        ratios.append(drain.drain_rate / best_tps)
+    return tuple(ratios)
 
 
 @dataclass(frozen=True)
@@ -1123,6 +1145,12 @@ def verdicts(rows: Sequence[Row]) -> list[str]:
                 f"{label}: {100 * r.vs_ceiling:.0f}% of the pgbench ceiling ({which}) (target >= 80%: {met})"
                 + claims
             )
+            if len(r.paired) > 1:
+                each = " / ".join(f"{100 * ratio:.0f}%" for ratio in r.paired)
+                lines.append(
+                    f"{label}: attempt by attempt, each drain over its own attempt's ceiling: {each}"
+                    f" (median {100 * statistics.median(r.paired):.0f}%)"
+                )
             lines.append(f"{label}: {budget_line(r)}")
     return lines
 
@@ -1302,11 +1330,6 @@ async def run_suite(
                     args.profile_lines
                 )
                 print(buffer.getvalue(), file=sys.stderr)
-            if want_procrastinate:
-                note(f"{label}: procrastinate")
-                theirs = await run_procrastinate(bench, args, concurrency, processes, work_dir)
-                their_runs.append(theirs)
-                note(f"  enqueue {theirs.enqueue_rate:,.0f} jobs/s, drain {theirs.drain_rate:,.0f} jobs/s")
             if not args.no_pgbench:
                 clients = concurrency * processes
                 note(f"{label}: pgbench ceiling at {clients} clients, per job")
@@ -1325,6 +1348,13 @@ async def run_suite(
                         run_ceiling(bench, args.jobs, clients, args.timeout, work_dir, batch=batch)
                     )
                     note(f"  {batched[-1].tps:,.0f} jobs/s")
+            # After the ceilings: our drain and pgbench's run seconds apart, procrastinate's
+            # drain (tens of seconds) after both.
+            if want_procrastinate:
+                note(f"{label}: procrastinate")
+                theirs = await run_procrastinate(bench, args, concurrency, processes, work_dir)
+                their_runs.append(theirs)
+                note(f"  enqueue {theirs.enqueue_rate:,.0f} jobs/s, drain {theirs.drain_rate:,.0f} jobs/s")
         rows.append(
             Row(
                 name,
@@ -1334,6 +1364,7 @@ async def run_suite(
                 best(their_runs) if their_runs else None,
                 max(ceilings, key=lambda c: c.tps) if ceilings else None,
                 max(batched, key=lambda c: c.tps) if batched else None,
+                paired_ratios(ours_runs, ceilings, batched) if ceilings else (),
             )
         )
     long_run = None
