@@ -41,6 +41,7 @@ from pathlib import Path
 
 import orjson
 import weekly_run  # the fake server's process and its API key
+from arguments import count_between
 
 from tests.support.fake_deepseek import sample_week_facts
 from worker.ai import prompts
@@ -167,11 +168,7 @@ def available(name: str) -> bool:
     return name == "http11" or importlib.util.find_spec(name) is not None
 
 
-def _count(text: str) -> int:
-    value = int(text)
-    if not 1 <= value <= 1_000_000:
-        raise argparse.ArgumentTypeError("must be between 1 and 1000000")
-    return value
+_COUNT = count_between(1, 1_000_000)
 
 
 def _clients(text: str) -> list[str]:
@@ -194,10 +191,10 @@ def build_parser() -> argparse.ArgumentParser:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument(
-        "--requests", type=_count, default=4000, help="requests a client makes a round (4000)"
+        "--requests", type=_COUNT, default=4000, help="requests a client makes a round (4000)"
     )
-    parser.add_argument("--concurrency", type=_count, default=200, help="requests in flight (200)")
-    parser.add_argument("--rounds", type=_count, default=5, help="rounds; medians are reported (5)")
+    parser.add_argument("--concurrency", type=_COUNT, default=200, help="requests in flight (200)")
+    parser.add_argument("--rounds", type=_COUNT, default=5, help="rounds; medians are reported (5)")
     parser.add_argument("--latency", type=_latency, default=0.001, help="the fake server's latency (0.001 s)")
     parser.add_argument(
         "--clients",

@@ -8,6 +8,7 @@ Its ``--shared-buffers`` once had an empty string default that failed the option
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import importlib
 import os
@@ -256,3 +257,38 @@ def test_the_queue_bench_pairs_each_drain_with_its_own_attempts_ceiling(queue_th
         queue_throughput.paired_ratios(ours, per_job[:1], batched)
     with pytest.raises(ValueError, match="one ceiling of each kind per attempt"):
         queue_throughput.paired_ratios(ours, per_job, batched[:1])
+
+
+@pytest.fixture
+def arguments() -> Iterator[ModuleType]:
+    yield from _bench_module("arguments")
+
+
+@pytest.mark.parametrize(
+    ("text", "message"), [("0", "between 1 and 9, not 0"), ("10", "not 10"), ("x", "whole")]
+)
+def test_bench_counts_refuse_what_is_out_of_bounds(arguments: ModuleType, text: str, message: str) -> None:
+    check = arguments.count_between(1, 9)
+    assert check("1") == 1 and check(" 9") == 9
+    with pytest.raises(argparse.ArgumentTypeError, match=message):
+        check(text)
+
+
+@pytest.fixture
+def housekeeping_scale() -> Iterator[ModuleType]:
+    yield from _bench_module("housekeeping_scale")
+
+
+def test_the_housekeeping_bench_purges_exactly_the_orphans(
+    housekeeping_scale: ModuleType, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A small queue: the bench checks the answer itself (it raises on any other count) and
+    prints the purge's plan."""
+    assert (
+        housekeeping_scale.main(["--jobs", "3000", "--people", "300", "--orphans", "9", "--reps", "2"]) == 0
+    )
+    out = capsys.readouterr().out
+    assert '"orphaned_jobs_deleted": 9' in out
+    assert "Delete on jobs" in out
+    with pytest.raises(SystemExit):
+        housekeeping_scale.build_parser().parse_args(["--jobs", "0"])
