@@ -55,7 +55,7 @@ def test_run_follows_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_a_refused_loop_closes_the_coroutine_unrun() -> None:
-    coroutine = cast(CoroutineType[Any, Any, str], _which())
+    coroutine = cast("CoroutineType[Any, Any, str]", _which())
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # "coroutine was never awaited" would be an error here
         with pytest.raises(ConfigError):

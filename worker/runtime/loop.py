@@ -13,6 +13,7 @@ bench/results/queue.md). ``PROXIMA_EVENT_LOOP=asyncio`` runs on the standard loo
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Callable, Coroutine, Mapping
 from typing import Any, TypeVar
 
@@ -26,8 +27,6 @@ DEFAULT_EVENT_LOOP = "uvloop"
 
 def event_loop_from_env(env: Mapping[str, str] | None = None) -> str:
     """``PROXIMA_EVENT_LOOP``, checked: ``uvloop`` (the default) or ``asyncio``."""
-    import os  # noqa: PLC0415 - only when no mapping is given
-
     env = os.environ if env is None else env
     name = (env.get("PROXIMA_EVENT_LOOP") or "").strip().lower() or DEFAULT_EVENT_LOOP
     if name not in EVENT_LOOPS:

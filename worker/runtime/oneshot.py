@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable
 
 from worker.queue.registry import Registry
+from worker.runtime.loop import run
 from worker.runtime.worker import Worker, WorkerSettings
 
 
@@ -48,4 +49,4 @@ def run_until(
             await asyncio.wait_for(task, 60)
         return finished
 
-    return asyncio.run(main())
+    return run(main())  # on the worker's loop (PROXIMA_EVENT_LOOP)
