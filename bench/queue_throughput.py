@@ -274,20 +274,15 @@ class Row:
         return self.ours.drain_rate / self.ceiling.tps if self.ceiling else None
 
 
-def paired_ratios(
-    ours: Sequence[Drain], per_job: Sequence[Ceiling], batched: Sequence[Ceiling]
-) -> tuple[float, ...]:
-    """Attempt by attempt, our drain over the better of that attempt's two ceilings (a
-    missing batched run counts as absent), in attempt order. The best-of figures compare
-    the best drain with the best ceiling, which may come from different attempts; on a
-    machine whose speed drifts over minutes these ratios, each taken seconds apart, do not."""
-    if len(per_job) != len(ours) or (batched and len(batched) != len(ours)):
-        raise ValueError("one ceiling of each kind per attempt is needed to pair them")
-    ratios = []
-    for i, drain in enumerate(ours):
-        best_tps = max([per_job[i].tps] + ([batched[i].tps] if batched else []))
-        ratios.append(drain.drain_rate / best_tps)
-    return tuple(ratios)
+def paired_ratios(ours: Sequence[Drain], ceilings: Sequence[float]) -> tuple[float, ...]:
+    """Attempt by attempt, our drain over the best ceiling of the same attempt (jobs/s: the
+    better of its per-job and batched runs, or the per-job run alone when no batched one
+    ran), in attempt order. The best-of figures compare the best drain with the best
+    ceiling, which may come from different attempts; on a machine whose speed drifts over
+    minutes these ratios, each taken seconds apart, do not."""
+    if len(ceilings) != len(ours):
+        raise ValueError("one ceiling per attempt is needed to pair them")
+    return tuple(drain.drain_rate / tps for drain, tps in zip(ours, ceilings, strict=True))
 
 
 @dataclass(frozen=True)
@@ -1310,6 +1305,7 @@ async def run_suite(
         their_runs: list[Drain] = []
         ceilings: list[Ceiling] = []
         batched: list[Ceiling] = []
+        attempt_ceilings: list[float] = []  # each attempt's best ceiling, jobs/s
         for rep in range(1, args.repeat + 1):  # interleaved, so a burst of other load hits one attempt
             label = f"{name}, concurrency {concurrency}" + (
                 f", attempt {rep}/{args.repeat}" if args.repeat > 1 else ""
@@ -1342,12 +1338,15 @@ async def run_suite(
                     if ours.mean_claim is not None
                     else concurrency + FALLBACK_AHEAD
                 )
+                best_tps = ceilings[-1].tps
                 if batch > 1:
                     note(f"{label}: pgbench ceiling at {clients} clients, batches of {batch}")
                     batched.append(
                         run_ceiling(bench, args.jobs, clients, args.timeout, work_dir, batch=batch)
                     )
                     note(f"  {batched[-1].tps:,.0f} jobs/s")
+                    best_tps = max(best_tps, batched[-1].tps)
+                attempt_ceilings.append(best_tps)
             # After the ceilings: our drain and pgbench's run seconds apart, procrastinate's
             # drain (tens of seconds) after both.
             if want_procrastinate:
@@ -1364,7 +1363,7 @@ async def run_suite(
                 best(their_runs) if their_runs else None,
                 max(ceilings, key=lambda c: c.tps) if ceilings else None,
                 max(batched, key=lambda c: c.tps) if batched else None,
-                paired_ratios(ours_runs, ceilings, batched) if ceilings else (),
+                paired_ratios(ours_runs, attempt_ceilings) if attempt_ceilings else (),
             )
         )
     long_run = None
