@@ -54,8 +54,6 @@ EMAILS_SENT = Counter(
     "proxima_emails", "Share e-mails by outcome (sent, failed)", ["outcome"], registry=REGISTRY
 )
 
-OUTCOMES = ("succeeded", "retried", "failed", "released", "lost")
-
 
 class _Durations:
     """One (kind, outcome)'s job durations: a count per bucket (the last one past 600 s) and
@@ -110,7 +108,7 @@ def job_ended(kind: str, outcome: str, seconds: float) -> None:
     """One attempt ended: ``succeeded``, ``retried``, ``failed``, ``released`` (handed back
     at shutdown) or ``lost`` (its lease was taken away)."""
     _IN_FLIGHT[0] -= 1
-    counts = _KINDS.get(kind) or _counts(kind)
+    counts = _counts(kind)
     durations = counts.durations.get(outcome)
     if durations is None:
         durations = counts.durations[outcome] = _Durations()

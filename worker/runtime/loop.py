@@ -28,7 +28,10 @@ DEFAULT_EVENT_LOOP = "uvloop"
 def event_loop_from_env(env: Mapping[str, str] | None = None) -> str:
     """``PROXIMA_EVENT_LOOP``, checked: ``uvloop`` (the default) or ``asyncio``."""
     env = os.environ if env is None else env
-    name = (env.get("PROXIMA_EVENT_LOOP") or "").strip().lower() or DEFAULT_EVENT_LOOP
+    return _checked((env.get("PROXIMA_EVENT_LOOP") or "").strip().lower() or DEFAULT_EVENT_LOOP)
+
+
+def _checked(name: str) -> str:
     if name not in EVENT_LOOPS:
         raise ConfigError(f"PROXIMA_EVENT_LOOP must be uvloop or asyncio, not {name[:40]!r}")
     return name
@@ -36,10 +39,8 @@ def event_loop_from_env(env: Mapping[str, str] | None = None) -> str:
 
 def loop_factory(name: str) -> Callable[[], asyncio.AbstractEventLoop]:
     """A function making a new event loop of ``name`` (one of :data:`EVENT_LOOPS`)."""
-    if name == "asyncio":
+    if _checked(name) == "asyncio":
         return asyncio.new_event_loop
-    if name != "uvloop":
-        raise ConfigError(f"PROXIMA_EVENT_LOOP must be uvloop or asyncio, not {name[:40]!r}")
     try:
         import uvloop  # noqa: PLC0415 - absent on platforms it does not support
     except ImportError:
