@@ -3,7 +3,7 @@
 Four figures, each the median of ``--rounds`` rounds, in µs of this process's CPU:
 
 * the slot path a job: ``--jobs`` no-op jobs put in a worker's buffer and run by one slot
-  (``Worker._dispatch`` and ``_run_slot``: the per-job timeout, metrics, the completion
+  (``Worker._dispatch`` and ``_run_slot``: the deadline of its kind's timeout, metrics, the completion
   queued for a batched finish), with no database at all;
 * of which the job's metrics (``metrics.job_started`` and ``job_ended``), timed alone;
 * one statement's round trip over psycopg's async connection (``select 1``), on a private
