@@ -1,11 +1,13 @@
 """What a no-op job costs the worker's own Python, apart from PostgreSQL.
 
-Four figures, each the median of ``--rounds`` rounds, in µs of this process's CPU:
+Six figures, each the median of ``--rounds`` rounds, in µs of this process's CPU:
 
 * the slot path a job: ``--jobs`` no-op jobs put in a worker's buffer and run by one slot
   (``Worker._dispatch`` and ``_run_slot``: the deadline of its kind's timeout, metrics, the completion
   queued for a batched finish), with no database at all;
 * of which the job's metrics (``metrics.job_started`` and ``job_ended``), timed alone;
+* a claimed row (as the driver returns it) made a ``Job`` (``Job.from_claim``), and the
+  same row made a frozen dataclass of the same fields, for comparison;
 * one statement's round trip over psycopg's async connection (``select 1``), on a private
   cluster (``LocalCluster.ephemeral()``, 127.0.0.1);
 * one claim of ``--claim`` jobs (``manager.claim_jobs`` with a kinds filter, in autocommit,
@@ -28,6 +30,7 @@ import platform
 import statistics
 import sys
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import psycopg
@@ -68,6 +71,36 @@ async def slot_path(jobs: int) -> float:
     if worker.processed != jobs:
         raise RuntimeError(f"{worker.processed} of {jobs} jobs ran")
     return 1e6 * spent / jobs
+
+
+@dataclass(frozen=True)
+class FrozenJob:
+    """The claimed job as a frozen dataclass (what ``Job`` was), for comparison only."""
+
+    id: int
+    kind: str
+    user_id: Any
+    payload: dict[str, Any]
+    priority: int
+    attempt: int
+    max_attempts: int
+    run_at: dt.datetime
+    created_at: dt.datetime
+
+
+def rows_made_jobs(jobs: int) -> tuple[float, float]:
+    """µs of CPU a claim's row (as the driver returns it) made a ``Job`` by
+    ``Job.from_claim``, and the same row made a frozen dataclass of the same fields."""
+    now = dt.datetime.now(dt.UTC)
+    row = (1, "noop", None, "{}", 0, 1, 5, now, now)
+    started = time.process_time()
+    for _ in range(jobs):
+        Job.from_claim(row)
+    job = 1e6 * (time.process_time() - started) / jobs
+    started = time.process_time()
+    for _ in range(jobs):
+        FrozenJob(*row[:3], {}, *row[4:])
+    return job, 1e6 * (time.process_time() - started) / jobs
 
 
 def job_metrics(jobs: int) -> float:
@@ -119,7 +152,14 @@ def main() -> int:
         if not 1 <= getattr(args, name) <= 1_000_000:
             parser.error(f"--{name} must be between 1 and 1000000")
     configure("WARNING")
-    results: dict[str, list[float]] = {"slot": [], "metrics": [], "select 1": [], "claim": []}
+    results: dict[str, list[float]] = {
+        "slot": [],
+        "metrics": [],
+        "row": [],
+        "frozen row": [],
+        "select 1": [],
+        "claim": [],
+    }
     with LocalCluster.ephemeral() as cluster:
         url = cluster.url()
         with psycopg.connect(url, autocommit=True) as conn:
@@ -130,6 +170,9 @@ def main() -> int:
         async def one_round() -> None:
             results["slot"].append(await slot_path(args.jobs))
             results["metrics"].append(job_metrics(args.jobs))
+            made, frozen = rows_made_jobs(args.jobs)
+            results["row"].append(made)
+            results["frozen row"].append(frozen)
             results["select 1"].append(await round_trips(url, args.statements))
             results["claim"].append(await claims(url, args.statements, args.claim))
 
@@ -144,6 +187,8 @@ def main() -> int:
     rows: list[tuple[str, Any]] = [
         ("a no-op job through one slot, no database (µs CPU a job)", statistics.median(results["slot"])),
         ("of which its metrics, started and ended (µs CPU a job)", statistics.median(results["metrics"])),
+        ("a claimed row made a Job (µs CPU a job)", statistics.median(results["row"])),
+        ("the same row made a frozen dataclass (µs CPU a job)", statistics.median(results["frozen row"])),
         (
             "select 1 over psycopg's async connection (µs CPU a statement)",
             statistics.median(results["select 1"]),

@@ -69,8 +69,8 @@ def test_the_share_notification_kind_gets_eight_attempts_on_a_default_row() -> N
     now = dt.datetime.now(dt.UTC)
     row = Job(1, "share_notification", None, {}, -5, 1, DEFAULT_MAX_ATTEMPTS, now, now)
     assert attempt_limit(row, config.retry) == 8
-    assert attempt_limit(dataclasses.replace(row, max_attempts=2), config.retry) == 2
-    assert attempt_limit(dataclasses.replace(row, max_attempts=12), config.retry) == 12
+    assert attempt_limit(row._replace(max_attempts=2), config.retry) == 2
+    assert attempt_limit(row._replace(max_attempts=12), config.retry) == 12
 
 
 def _rescued_after_lost_worker(url: str, spec: JobSpec, attempts: int, limits: dict[str, int]) -> str:

@@ -8,7 +8,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 from uuid import UUID
 
 _KIND = re.compile(r"[a-z][a-z0-9_]{0,62}")
@@ -22,9 +22,14 @@ class JobStatus(StrEnum):
     CANCELLED = "cancelled"
 
 
-@dataclass(frozen=True)
-class Job:
-    """One claimed attempt of a job: ``(id, attempt)`` identifies it with the lease owner."""
+class Job(NamedTuple):
+    """One claimed attempt of a job: ``(id, attempt)`` identifies it with the lease owner.
+
+    Immutable, as the frozen dataclass it was, but a tuple: a claimed row made a ``Job``
+    took 0.4 µs of CPU where the same row made a frozen dataclass took 1.6
+    (``bench/worker_overhead.py``, "a claimed row made a Job"), and every claimed job is
+    made one. ``job._replace(...)`` makes a changed copy.
+    """
 
     id: int
     kind: str
