@@ -67,7 +67,7 @@ def test_the_share_notification_kind_gets_eight_attempts_on_a_default_row() -> N
     config = registry.get("share_notification")
     assert config is not None
     now = dt.datetime.now(dt.UTC)
-    row = Job(1, "share_notification", None, {}, -5, 1, DEFAULT_MAX_ATTEMPTS, now, now)
+    row = Job(1, "share_notification", None, {}, -5, 1, DEFAULT_MAX_ATTEMPTS, now)
     assert attempt_limit(row, config.retry) == 8
     assert attempt_limit(row._replace(max_attempts=2), config.retry) == 2
     assert attempt_limit(row._replace(max_attempts=12), config.retry) == 12

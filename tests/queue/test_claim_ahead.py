@@ -109,7 +109,7 @@ def _worker(**settings: Any) -> Worker:
 
 def _fill(worker: Worker, *, buffered: int, running: int) -> None:
     now = dt.datetime.now(dt.UTC)
-    jobs = [Job(i, "noop", None, {}, 0, 1, 5, now, now) for i in range(buffered + running)]
+    jobs = [Job(i, "noop", None, {}, 0, 1, 5, now) for i in range(buffered + running)]
     worker._buffer = [(0, now, job.id, job) for job in jobs[:buffered]]
     worker._inflight = {job.id: (job, None) for job in jobs[buffered:]}  # type: ignore[misc]
 

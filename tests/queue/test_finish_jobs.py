@@ -35,7 +35,6 @@ def _job(job_id: int, attempt: int) -> Job:
         attempt=attempt,
         max_attempts=5,
         run_at=now,
-        created_at=now,
     )
 
 

@@ -39,7 +39,6 @@ class Job(NamedTuple):
     attempt: int
     max_attempts: int
     run_at: dt.datetime
-    created_at: dt.datetime
 
     @property
     def last_attempt(self) -> bool:
@@ -51,9 +50,9 @@ class Job(NamedTuple):
         typed it (bigint, smallint and integer as int), the payload as jsonb's text: most
         payloads are empty, and ``{}`` is then not run through a JSON parser. Rows come as
         tuples, with no dict a row and no conversions: this is on every short job's path."""
-        job_id, kind, user_id, payload, priority, attempts, max_attempts, run_at, created_at = row
+        job_id, kind, user_id, payload, priority, attempts, max_attempts, run_at = row
         parsed = {} if payload == "{}" else json.loads(payload)
-        return cls(job_id, kind, user_id, parsed, priority, attempts, max_attempts, run_at, created_at)
+        return cls(job_id, kind, user_id, parsed, priority, attempts, max_attempts, run_at)
 
 
 # jobs.max_attempts's column default: a row left at it made no choice of its own (a kind's

@@ -69,7 +69,7 @@ update public.jobs j
   from next
  where j.id = next.id
 returning j.id, j.kind, j.user_id, j.payload::text, j.priority, j.attempts, j.max_attempts,
-          j.run_at, j.created_at;
+          j.run_at;
 
 -- name: claim_jobs_of_kinds
 -- The same for a worker limited to some kinds. Each asked kind walks its own range of
@@ -103,7 +103,7 @@ update public.jobs j
   from next
  where j.id = next.id
 returning j.id, j.kind, j.user_id, j.payload::text, j.priority, j.attempts, j.max_attempts,
-          j.run_at, j.created_at;
+          j.run_at;
 
 -- name: extend_leases
 -- Heartbeat for long jobs. Returns the ids whose lease another worker now holds (or a
