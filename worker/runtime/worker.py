@@ -639,8 +639,10 @@ class Worker:
         now = loop.time()
         for job_id in [job_id for job_id, deadline in deadlines.items() if deadline <= now]:
             del deadlines[job_id]
-            self._timed_out.add(job_id)
-            self._inflight[job_id][1].cancel()
+            running = self._inflight.get(job_id)  # always there: a deadline goes before its job
+            if running is not None:
+                self._timed_out.add(job_id)
+                running[1].cancel()
         self._sweep = loop.call_later(self._sweep_seconds, self._sweep_deadlines)
 
     async def _record_failure(self, job: Job, policy: RetryPolicy, exc: BaseException, job_log: Any) -> str:
