@@ -26,7 +26,7 @@ class Job(NamedTuple):
     """One claimed attempt of a job: ``(id, attempt)`` identifies it with the lease owner.
 
     Immutable, as the frozen dataclass it was, but a tuple: a claimed row made a ``Job``
-    took 0.4 µs of CPU where the same row made a frozen dataclass took 1.6
+    took 0.3-0.5 µs of CPU where the same row made a frozen dataclass took 0.9-1.6
     (``bench/worker_overhead.py``, "a claimed row made a Job"), and every claimed job is
     made one. ``job._replace(...)`` makes a changed copy.
     """
