@@ -559,8 +559,8 @@ class Worker:
             if config is None:
                 raise PermanentError(f"no handler for job kind {job.kind!r}")
             # The kind's timeout: a deadline the sweep reads (_sweep_deadlines), not a timer
-            # a job (asyncio.timeout took 2.3 of the 9.2 µs a no-op job costs one slot,
-            # bench/worker_overhead.py).
+            # set and cancelled a job (asyncio.timeout's, the largest part of a no-op job's
+            # own path: bench/results/queue.md, 3 December 2026).
             self._deadlines[job.id] = started + config.timeout_seconds
             if self._sweep is None:
                 self._sweep = loop.call_later(self._sweep_seconds, self._sweep_deadlines)
