@@ -91,6 +91,9 @@ _CLAIMS_AT_ONCE = 4
 # At most this many times ``prefetch`` jobs are kept claimed ahead (a claim takes at most
 # ``prefetch`` of them).
 _AHEAD_LIMIT = 4
+# Durations (a job's, a claim's round trip, a slot's period) and deadlines are read from
+# time.perf_counter(): uvloop's loop.time() moves in whole milliseconds, longer than a
+# short job or a claim's round trip.
 # A slot running jobs that never wait (no-op jobs) lets the loop's other tasks run at
 # least this often; a turn of the loop after every job cost a no-op job about 1 µs of CPU
 # more (4.6-4.9 against 3.5-3.7 through one slot, bench/worker_overhead.py --rounds 3).
@@ -232,7 +235,7 @@ class Worker:
         self._stopping = False
         # Running jobs the heartbeat cancelled because their lease was taken.
         self._lease_lost: set[int] = set()
-        # The loop time by which each running handler must end (its kind's timeout), read
+        # When (time.perf_counter) each running handler must end by its kind's timeout, read
         # by a sweep every _sweep_seconds while handlers run; the handlers it cancelled.
         self._deadlines: dict[int, float] = {}
         self._timed_out: set[int] = set()
@@ -383,7 +386,7 @@ class Worker:
     async def _claim(self, room: int) -> None:
         """One claim of up to ``room`` jobs into the buffer, then their start in free slots."""
         loop = asyncio.get_running_loop()
-        sent = loop.time()
+        sent = time.perf_counter()
         try:
             async with self.pool.connection() as conn:
                 jobs = await manager.claim_jobs(
@@ -427,7 +430,7 @@ class Worker:
         if self._claim_refusals:
             self._log.info("claims taken again after refusals", refused_claims=self._claim_refusals)
         self._claim_failures = self._claim_refusals = 0
-        took, average = loop.time() - sent, self._claim_round_trip
+        took, average = time.perf_counter() - sent, self._claim_round_trip
         self._claim_round_trip = took if average is None else average + 0.2 * (took - average)
         if jobs:
             self.claims += 1
@@ -494,9 +497,7 @@ class Worker:
         """
         task = asyncio.current_task()
         assert task is not None
-        loop = asyncio.get_running_loop()
-        began = loop.time()
-        yielded = time.perf_counter()
+        began = yielded = time.perf_counter()
         while True:
             await self._execute(job)
             # Claims, completions and heartbeats run between jobs: the slot lets them once
@@ -509,7 +510,7 @@ class Worker:
                 return
             job = heapq.heappop(self._buffer)[3]
             self._inflight[job.id] = (job, task)
-            now = loop.time()
+            now = time.perf_counter()
             period, average, began = now - began, self._slot_period, now
             self._slot_period = period if average is None else average + 0.1 * (period - average)
 
@@ -546,8 +547,7 @@ class Worker:
         return self._log.bind(job_id=job.id, kind=job.kind, attempt=job.attempt)
 
     async def _execute(self, job: Job) -> None:
-        loop = asyncio.get_running_loop()
-        started = loop.time()
+        started = time.perf_counter()
         metrics.job_started()
         outcome = "failed"
         # Model requests made for this job wait for a slot by its priority (a slot task
@@ -563,7 +563,9 @@ class Worker:
             # own path: bench/results/queue.md, 3 December 2026).
             self._deadlines[job.id] = started + config.timeout_seconds
             if self._sweep is None:
-                self._sweep = loop.call_later(self._sweep_seconds, self._sweep_deadlines)
+                self._sweep = asyncio.get_running_loop().call_later(
+                    self._sweep_seconds, self._sweep_deadlines
+                )
             try:
                 await config.handler(job, context)
             except asyncio.CancelledError:
@@ -608,7 +610,7 @@ class Worker:
             self.processed += 1
         finally:
             self._inflight.pop(job.id, None)
-            seconds = loop.time() - started
+            seconds = time.perf_counter() - started
             metrics.job_ended(job.kind, outcome, seconds)
             average = self._job_seconds
             self._job_seconds = seconds if average is None else average + 0.1 * (seconds - average)
@@ -635,15 +637,14 @@ class Worker:
         deadlines = self._deadlines
         if not deadlines:
             return
-        loop = asyncio.get_running_loop()
-        now = loop.time()
+        now = time.perf_counter()
         for job_id in [job_id for job_id, deadline in deadlines.items() if deadline <= now]:
             del deadlines[job_id]
             running = self._inflight.get(job_id)  # always there: a deadline goes before its job
             if running is not None:
                 self._timed_out.add(job_id)
                 running[1].cancel()
-        self._sweep = loop.call_later(self._sweep_seconds, self._sweep_deadlines)
+        self._sweep = asyncio.get_running_loop().call_later(self._sweep_seconds, self._sweep_deadlines)
 
     async def _record_failure(self, job: Job, policy: RetryPolicy, exc: BaseException, job_log: Any) -> str:
         """Queue the job again or fail it for good; returns ``retried``, ``failed`` or
