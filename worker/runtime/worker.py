@@ -94,9 +94,11 @@ _AHEAD_LIMIT = 4
 # Durations (a job's, a claim's round trip, a slot's period) and deadlines are read from
 # time.perf_counter(): uvloop's loop.time() moves in whole milliseconds, longer than a
 # short job or a claim's round trip.
+
 # A slot running jobs that never wait (no-op jobs) lets the loop's other tasks run at
 # least this often; a turn of the loop after every job cost a no-op job about 1 µs of CPU
-# more (4.6-4.9 against 3.5-3.7 through one slot, bench/worker_overhead.py --rounds 3).
+# more (4.6-4.9 against 3.5-3.7 through one slot: bench/worker_overhead.py --rounds 3 with
+# this set to 0, then as it is).
 _SLOT_TURN_SECONDS = 0.0005
 # The deadline sweep's interval: a twentieth of the shortest timeout, within these.
 _SWEEP_FLOOR_SECONDS = 0.01
@@ -240,7 +242,7 @@ class Worker:
         self._deadlines: dict[int, float] = {}
         self._timed_out: set[int] = set()
         self._sweep: asyncio.TimerHandle | None = None
-        self._sweep_seconds = deadline_sweep_seconds(registry)
+        self._sweep_seconds = _SWEEP_CAP_SECONDS  # from the registry when run() starts
         self._db_trouble_at: float | None = None  # loop time this worker last failed to reach the database
         self._pending_completion: list[Job] = []
         # Set when a finished job waits for its batch's completion: the batcher sleeps
@@ -278,7 +280,7 @@ class Worker:
             reconnect_timeout=3600,
         )
         await self._pool.open(wait=True, timeout=30)
-        self._sweep_seconds = deadline_sweep_seconds(self.registry)  # kinds registered since
+        self._sweep_seconds = deadline_sweep_seconds(self.registry)
         # The medical-claim guard's vocabularies and patterns take seconds to build: once,
         # off the event loop, before the first answer is validated; not at all in a worker
         # whose kinds never validate one (a PDF worker).
@@ -376,8 +378,8 @@ class Worker:
     async def _wait_for_slot(self, timeout: float) -> None:
         """Until a slot frees, a claim ends or the stop comes (each sets ``_slot_freed``),
         or ``timeout`` seconds: one event and one timer, where ``_wait_first`` starts a task
-        an event and waits for the first (a drain of no-op jobs waits here about once every
-        eight jobs: ``bench/queue_throughput.py --concurrency 4 --processes 1 --profile``)."""
+        an event and waits for the first (their cost in a profiled drain of 40,000 no-op
+        jobs: bench/results/queue.md, 3 December 2026)."""
         self._slot_freed.clear()
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(timeout):
@@ -623,7 +625,7 @@ class Worker:
         """Whether the sweep cancelled ``job_id``'s handler for its timeout and nothing else
         cancelled it too (a shutdown, a lost lease): that cancellation is then taken back,
         as ``asyncio.timeout`` takes back its own."""
-        if not self._timed_out or job_id not in self._timed_out:
+        if job_id not in self._timed_out:
             return False
         self._timed_out.discard(job_id)
         task = asyncio.current_task()
