@@ -172,7 +172,12 @@ class WorkerSettings:
     shutdown_grace_seconds: float = 30.0
     completion_batch: int = 500
     completion_flush_seconds: float = 0.005
-    prefetch: int = 16
+    # At most this many short jobs ahead a claim. 32 rather than 16 since a no-op job's own
+    # path fell to a few µs (3 December 2026): a claim's fixed cost (a statement, a round
+    # trip, the loop's turns) then weighed more than its jobs, and a drain at concurrency 4
+    # reached 86-90% of the batched pgbench ceiling (paired medians of six attempts) against
+    # 72-75% with 16 (bench/results/queue.md, 3 December 2026, 07:03).
+    prefetch: int = 32
     prefetch_below_seconds: float = 0.05
 
     def __post_init__(self) -> None:
