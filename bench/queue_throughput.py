@@ -364,15 +364,19 @@ def busy_cores_between(before: tuple[int, int], after: tuple[int, int]) -> float
 
 @dataclass(frozen=True)
 class CpuSnapshot:
-    """Machine ticks and the CPU seconds of every process, from /proc."""
+    """Machine ticks and the CPU seconds of every process, from /proc; with each process's
+    time spent runnable but waiting for a core (its main thread's run-queue wait, from
+    ``/proc/<pid>/schedstat``; absent where the kernel does not keep it)."""
 
     ticks: tuple[int, int]
     at: float
     processes: dict[int, tuple[int, str, int, float]]  # pid: (parent pid, command, start time, CPU seconds)
+    waits: dict[int, float] = field(default_factory=dict)  # pid: seconds waited for a core
 
     @classmethod
     def take(cls) -> CpuSnapshot:
         processes: dict[int, tuple[int, str, int, float]] = {}
+        waits: dict[int, float] = {}
         for entry in os.scandir("/proc"):
             if not entry.name.isdigit():
                 continue
@@ -386,7 +390,12 @@ class CpuSnapshot:
             comm = head.partition("(")[2]
             cpu = (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime + stime
             processes[int(entry.name)] = (int(fields[1]), comm, int(fields[19]), cpu)
-        return cls(machine_ticks(), time.perf_counter(), processes)
+            with (
+                contextlib.suppress(OSError, ValueError, IndexError),
+                open(f"/proc/{entry.name}/schedstat") as f,
+            ):
+                waits[int(entry.name)] = int(f.read().split()[1]) / 1e9
+        return cls(machine_ticks(), time.perf_counter(), processes, waits)
 
 
 @dataclass(frozen=True)
@@ -398,6 +407,10 @@ class CpuSplit:
     postgres_s: float  # our cluster's server processes
     bench_s: float  # this process and its other children: the workers under test, or pgbench
     other_s: float  # every other process on the machine (other people's load)
+    # Seconds the bench's processes and our cluster's spent runnable but waiting for a core
+    # (None where processes ended in between, as pgbench's: their waits are gone with them).
+    bench_wait_s: float | None = None
+    postgres_wait_s: float | None = None
 
     @classmethod
     def between(cls, a: CpuSnapshot, b: CpuSnapshot, *, extra_bench_s: float = 0.0) -> CpuSplit:
@@ -410,25 +423,41 @@ class CpuSplit:
                     ours.add(pid)
                     grew = True
         postgres = bench = other = 0.0
+        waited = {"postgres": 0.0, "bench": 0.0}
         for pid, (_, comm, started, cpu) in b.processes.items():
             before = a.processes.get(pid)
-            delta = cpu - before[3] if before and before[2] == started else cpu
-            if pid not in ours:
+            same = before is not None and before[2] == started
+            delta = cpu - before[3] if before and same else cpu
+            side = "other" if pid not in ours else "postgres" if comm == "postgres" else "bench"
+            if side == "other":
                 other += delta
-            elif comm == "postgres":
+            elif side == "postgres":
                 postgres += delta
             else:
                 bench += delta
+            if side != "other" and pid in b.waits:
+                waited[side] += b.waits[pid] - (a.waits.get(pid, 0.0) if same else 0.0)
         seconds = b.at - a.at
         busy = busy_cores_between(a.ticks, b.ticks)
         if extra_bench_s:  # processes that ended in between (pgbench and its backends): infer PostgreSQL
             bench += extra_bench_s
             postgres = max(0.0, busy * seconds - bench - other)
-        return cls(seconds, busy, postgres, bench, other)
+            return cls(seconds, busy, postgres, bench, other)
+        if not b.waits:  # no schedstat on this kernel
+            return cls(seconds, busy, postgres, bench, other)
+        return cls(seconds, busy, postgres, bench, other, waited["bench"], waited["postgres"])
 
     @property
     def other_cores(self) -> float:
         return self.other_s / self.seconds if self.seconds else 0.0
+
+    def waiting(self) -> str:
+        """How many of the bench's processes, then of PostgreSQL's, were on average runnable
+        but waiting for a core: a worker that shares two cores with the backends it wakes
+        waits behind them."""
+        if self.bench_wait_s is None or self.postgres_wait_s is None or not self.seconds:
+            return "n/a"
+        return f"{self.bench_wait_s / self.seconds:.2f}, {self.postgres_wait_s / self.seconds:.2f}"
 
 
 # -- the cluster and its databases -----------------------------------------------------------
@@ -1064,6 +1093,7 @@ def cpu_rows(rows: Sequence[Row]) -> tuple[list[str], list[list[str]]]:
         "busy cores",
         "worker/client CPU ms/job",
         "PostgreSQL CPU ms/job",
+        "waiting for a core: worker/client, PostgreSQL (processes)",
         "other load (cores)",
     ]
     out = []
@@ -1086,6 +1116,7 @@ def cpu_rows(rows: Sequence[Row]) -> tuple[list[str], list[list[str]]]:
                     f"{cpu.busy_cores:.2f}",
                     f"{1000 * cpu.bench_s / jobs:.3f}",
                     f"{1000 * cpu.postgres_s / jobs:.3f}",
+                    cpu.waiting(),
                     f"{cpu.other_cores:.2f}",
                 ]
             )
@@ -1403,7 +1434,9 @@ def report(
     cpu_headers, cpu_body = cpu_rows(rows)
     print(
         "\nCPU during the drains (pgbench: its whole run; PostgreSQL CPU of pgbench is inferred from the "
-        "machine total; 'other load' is every process outside this benchmark):"
+        "machine total; 'waiting for a core' is the average number of the drain's processes that "
+        "could have run and had no core to run on, n/a for pgbench whose processes end with its run; "
+        "'other load' is every process outside this benchmark):"
     )
     print(plain_table(cpu_headers, cpu_body))
     for line in disturbance(rows, long_run):

@@ -283,3 +283,38 @@ def test_the_housekeeping_bench_purges_exactly_the_orphans(
     assert "Delete on jobs" in out
     with pytest.raises(SystemExit):
         housekeeping_scale.build_parser().parse_args(["--jobs", "0"])
+
+
+def test_the_queue_bench_counts_each_sides_wait_for_a_core(queue_throughput: ModuleType) -> None:
+    """The run-queue wait of the bench's own processes and of its cluster's, apart; a process
+    born in between counts from nothing; other people's processes count for neither; a run
+    whose processes ended in between (pgbench) has none to show."""
+    me, backend, reborn, stranger = os.getpid(), 10_001, 10_002, 10_003
+    snapshot = queue_throughput.CpuSnapshot
+    before = snapshot(
+        (0, 0),
+        0.0,
+        {
+            me: (1, "python", 5, 1.0),
+            backend: (me, "postgres", 6, 1.0),
+            reborn: (me, "postgres", 7, 1.0),
+            stranger: (1, "postgres", 8, 1.0),
+        },
+        {me: 1.0, backend: 2.0, reborn: 9.0, stranger: 0.0},
+    )
+    after = snapshot(
+        (100, 200),
+        2.0,
+        {
+            me: (1, "python", 5, 2.0),
+            backend: (me, "postgres", 6, 1.5),
+            reborn: (me, "postgres", 70, 0.2),  # a new process behind a reused pid
+            stranger: (1, "postgres", 8, 3.0),
+        },
+        {me: 1.6, backend: 3.0, reborn: 0.5, stranger: 5.0},
+    )
+    split = queue_throughput.CpuSplit.between(before, after)
+    assert split.bench_wait_s == pytest.approx(0.6)
+    assert split.postgres_wait_s == pytest.approx(1.0 + 0.5)
+    assert split.waiting() == "0.30, 0.75"
+    assert queue_throughput.CpuSplit.between(before, after, extra_bench_s=0.5).waiting() == "n/a"
