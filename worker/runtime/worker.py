@@ -173,10 +173,11 @@ class WorkerSettings:
     completion_batch: int = 500
     completion_flush_seconds: float = 0.005
     # At most this many short jobs ahead a claim. 32 rather than 16 since a no-op job's own
-    # path fell to a few µs (3 December 2026): a claim's fixed cost (a statement, a round
-    # trip, the loop's turns) then weighed more than its jobs, and a drain at concurrency 4
-    # reached 86-90% of the batched pgbench ceiling (paired medians of six attempts) against
-    # 72-75% with 16 (bench/results/queue.md, 3 December 2026, 07:03).
+    # path fell to a few µs: a claim's fixed cost (a statement, a round trip, the loop's
+    # turns) then weighed more than its jobs. Side by side at concurrency 4, eight attempts
+    # each, two interleaved rounds: 84-85% of the batched pgbench ceiling (medians) against
+    # 78% with 16; at concurrency 1 the ceiling, which claims as many a statement, gains
+    # more (bench/results/queue.md, 3 December 2026, 06:40-07:58 UTC).
     prefetch: int = 32
     prefetch_below_seconds: float = 0.05
 
