@@ -442,10 +442,11 @@ class CpuSplit:
         if extra_bench_s:  # processes that ended in between (pgbench and its backends): infer PostgreSQL
             bench += extra_bench_s
             postgres = max(0.0, busy * seconds - bench - other)
-            return cls(seconds, busy, postgres, bench, other)
-        if not b.waits:  # no schedstat on this kernel
-            return cls(seconds, busy, postgres, bench, other)
-        return cls(seconds, busy, postgres, bench, other, waited["bench"], waited["postgres"])
+        # Waits are known only when every process was there to read (none ended in between)
+        # and the kernel keeps schedstat.
+        known = b.waits and not extra_bench_s
+        waits = (waited["bench"], waited["postgres"]) if known else (None, None)
+        return cls(seconds, busy, postgres, bench, other, *waits)
 
     @property
     def other_cores(self) -> float:
