@@ -13,6 +13,8 @@ from __future__ import annotations
 import asyncio
 import itertools
 import re
+import socket
+import struct
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -34,6 +36,7 @@ class Reply:
 
     data: bytes | None
     close: bool = False
+    reset: bool = False  # hang up with a TCP reset instead of a close, writing nothing
 
 
 @dataclass
@@ -64,6 +67,11 @@ class Scripted:
                 body = await reader.readexactly(int(found.group(1))) if found else b""
                 self.received.append(Received(number, head, body))
                 reply = self.replies.pop(0)
+                if reply.reset:
+                    sock = writer.get_extra_info("socket")
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                    writer.transport.abort()
+                    return
                 if reply.data is None:
                     await reader.read()
                     return
@@ -274,6 +282,21 @@ def test_a_kept_connection_the_server_dropped_meanwhile_is_replaced_and_the_requ
         (1, b'{"n": 1}'),
         (2, b'{"n": 1}'),
     ]
+
+
+def test_a_kept_connection_the_server_reset_meanwhile_is_replaced_and_the_request_sent_once_more() -> None:
+    async def twice(pool: ConnectionPool, _: Scripted) -> list[bytes]:
+        return [(await post(pool)).content for _ in range(2)]
+
+    contents, server = serve([Reply(ok(b"1")), Reply(b"", reset=True), Reply(ok(b"2"))], twice)
+    assert contents == [b"1", b"2"]
+    assert [r.connection for r in server.received] == [1, 1, 2]
+
+
+def test_a_new_connection_reset_without_an_answer_is_a_read_error_not_tried_again() -> None:
+    error, server = serve([Reply(b"", reset=True), Reply(ok())], lambda pool, _: refused(pool))
+    assert error.kind == "ReadError"
+    assert len(server.received) == 1
 
 
 def test_a_new_connection_that_closes_without_an_answer_is_not_tried_again() -> None:
