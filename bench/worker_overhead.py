@@ -1,6 +1,6 @@
 """What a no-op job costs the worker's own Python, apart from PostgreSQL.
 
-Six figures, each the median of ``--rounds`` rounds, in µs of this process's CPU:
+Seven figures, each the median of ``--rounds`` rounds, in µs of this process's CPU:
 
 * the slot path a job: ``--jobs`` no-op jobs put in a worker's buffer and run by one slot
   (``Worker._dispatch`` and ``_run_slot``: the deadline of its kind's timeout, metrics, the completion
@@ -11,7 +11,9 @@ Six figures, each the median of ``--rounds`` rounds, in µs of this process's CP
 * one statement's round trip over psycopg's async connection (``select 1``), on a private
   cluster (``LocalCluster.ephemeral()``, 127.0.0.1);
 * one claim of ``--claim`` jobs (``manager.claim_jobs`` with a kinds filter, in autocommit,
-  as a worker limited to ``noop`` sends it), in a queue of no-op jobs.
+  as a worker limited to ``noop`` sends it, its jobs left in the statement's order for the
+  worker's heap), in a queue of no-op jobs, and the same claim sorted in claim order
+  (``claim_jobs``' default for other callers).
 
 They bound what the queue's drain can reach on the machine: ``bench/queue_throughput.py``
 prints what 80% of the pgbench ceiling would leave the workers a job.
@@ -121,15 +123,16 @@ async def round_trips(url: str, count: int) -> float:
         return 1e6 * (time.process_time() - started) / count
 
 
-async def claims(url: str, count: int, size: int) -> float:
+async def claims(url: str, count: int, size: int, *, ordered: bool = False) -> float:
     """µs of CPU a claim of ``size`` no-op jobs in autocommit, as the worker claims (each put
-    back in the queue by an untimed statement, so the queue stays as it is)."""
+    back in the queue by an untimed statement, so the queue stays as it is); ``ordered``
+    sorts its jobs in claim order, as ``claim_jobs`` does unless told not to."""
     async with await AsyncConnection.connect(url, autocommit=True) as conn:
         spent = 0.0
         for _ in range(count):
             started = time.process_time()
             jobs = await manager.claim_jobs(
-                conn, owner="bench", limit=size, lease_seconds=60, kinds=("noop",)
+                conn, owner="bench", limit=size, lease_seconds=60, kinds=("noop",), ordered=ordered
             )
             spent += time.process_time() - started
             if len(jobs) != size:
@@ -158,6 +161,7 @@ def main() -> int:
         "frozen row": [],
         "select 1": [],
         "claim": [],
+        "ordered claim": [],
     }
     with LocalCluster.ephemeral() as cluster:
         url = cluster.url()
@@ -166,18 +170,21 @@ def main() -> int:
             manager.enqueue_sync(conn, [JobSpec("noop") for _ in range(args.claim * 4)])
             conn.execute("vacuum analyze public.jobs")
 
-        async def one_round() -> None:
+        async def one_round(number: int) -> None:
             results["slot"].append(await slot_path(args.jobs))
             results["metrics"].append(job_metrics(args.jobs))
             made, frozen = rows_made_jobs(args.jobs)
             results["row"].append(made)
             results["frozen row"].append(frozen)
             results["select 1"].append(await round_trips(url, args.statements))
-            results["claim"].append(await claims(url, args.statements, args.claim))
+            # The two claims take turns at going first, round by round.
+            for ordered in (False, True) if number % 2 else (True, False):
+                spent = await claims(url, args.statements, args.claim, ordered=ordered)
+                results["ordered claim" if ordered else "claim"].append(spent)
 
         for number in range(1, args.rounds + 1):
             note(f"round {number}/{args.rounds}")
-            run_loop(one_round())
+            run_loop(one_round(number))
     print(
         f"worker overhead, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}: "
         f"{platform.machine()}, Python {platform.python_version()}, median of {args.rounds} rounds"
@@ -196,6 +203,10 @@ def main() -> int:
             f"a claim of {args.claim} jobs, kinds filter (µs CPU a claim; a job: "
             f"{statistics.median(results['claim']) / args.claim:.1f})",
             statistics.median(results["claim"]),
+        ),
+        (
+            "the same claim, its jobs sorted in claim order (µs CPU a claim)",
+            statistics.median(results["ordered claim"]),
         ),
     ]
     for label, value in rows:

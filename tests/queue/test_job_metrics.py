@@ -17,6 +17,8 @@ def _value(name: str, **labels: str) -> float:
 def test_claims_outcomes_durations_and_in_flight_are_counted(probe_db: str) -> None:
     before = {
         "claimed": _value("proxima_jobs_claimed_total", kind="noop"),
+        "flaky_claimed": _value("proxima_jobs_claimed_total", kind="probe_flaky"),
+        "permanent_claimed": _value("proxima_jobs_claimed_total", kind="probe_permanent"),
         "succeeded": _value("proxima_jobs_succeeded_total", kind="noop"),
         "retried": _value("proxima_jobs_retried_total", kind="probe_flaky"),
         "flaky_ok": _value("proxima_jobs_succeeded_total", kind="probe_flaky"),
@@ -31,7 +33,11 @@ def test_claims_outcomes_durations_and_in_flight_are_counted(probe_db: str) -> N
         )
     done = "select count(*) from jobs where status in ('succeeded', 'failed') and id = any(%s)"
     run_worker(probe_db, lambda: scalar(probe_db, done, (ids,)) == len(ids))
+    # Claims of several kinds count each kind's jobs; a claim of one kind (the flaky job's
+    # second attempt, alone in the queue) counts its own.
     assert _value("proxima_jobs_claimed_total", kind="noop") - before["claimed"] == 5
+    assert _value("proxima_jobs_claimed_total", kind="probe_flaky") - before["flaky_claimed"] == 2
+    assert _value("proxima_jobs_claimed_total", kind="probe_permanent") - before["permanent_claimed"] == 1
     assert _value("proxima_jobs_succeeded_total", kind="noop") - before["succeeded"] == 5
     assert (
         _value("proxima_job_duration_seconds_count", kind="noop", outcome="succeeded") - before["durations"]

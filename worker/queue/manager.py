@@ -96,11 +96,14 @@ async def claim_jobs(
     limit: int,
     lease_seconds: float,
     kinds: Sequence[str] | None = None,
+    ordered: bool = True,
 ) -> list[Job]:
     """Claim up to ``limit`` due jobs (most urgent first) under a lease for ``owner``.
 
     With ``kinds``, only jobs of those kinds, each kind read from its own index range
-    (``claim_jobs_of_kinds``), so queued jobs of other kinds cost nothing.
+    (``claim_jobs_of_kinds``), so queued jobs of other kinds cost nothing. The statement
+    returns its rows in no particular order; ``ordered=False`` leaves them so, for a caller
+    that orders them itself (the worker keeps claimed jobs in a heap).
     """
     statement = bound_claim(
         owner=owner,
@@ -111,7 +114,8 @@ async def claim_jobs(
     async with conn.cursor(row_factory=tuple_row) as cur:
         await cur.execute(statement)
         jobs = [Job.from_claim(row) for row in await cur.fetchall()]
-    jobs.sort(key=lambda j: (-j.priority, j.run_at, j.id))
+    if ordered:
+        jobs.sort(key=lambda j: (-j.priority, j.run_at, j.id))
     return jobs
 
 
