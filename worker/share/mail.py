@@ -13,7 +13,8 @@
 
 Failures become the worker's own errors with messages that name neither the recipient
 nor the server's answer text (which often repeats the address): a refused recipient or
-bad credentials fail the job at once, an unreachable or busy server is retried.
+bad credentials fail the job at once (an SMTP 5xx), an answer for now (4xx), an unreachable,
+silent or busy server is retried.
 """
 
 from __future__ import annotations
@@ -239,11 +240,21 @@ class SmtpMailer:
             raise error(
                 f"the mail server refused the recipient (SMTP {', '.join(map(str, codes))})"
             ) from None
+        # A 4xx answer is "not now" (454: the credentials could not be checked; 421, 451:
+        # busy, rate-limited, greylisted): retried like a busy server. Only a 5xx is a refusal.
         except smtplib.SMTPAuthenticationError as exc:
+            if exc.smtp_code < 500:
+                raise RetryableError(
+                    f"the mail server could not check the SMTP_URL credentials for now (SMTP {exc.smtp_code})"
+                ) from None
             raise PermanentError(
                 f"the mail server refused the SMTP_URL credentials (SMTP {exc.smtp_code})"
             ) from None
         except smtplib.SMTPSenderRefused as exc:
+            if exc.smtp_code < 500:
+                raise RetryableError(
+                    f"the mail server turned the sender SMTP_FROM away for now (SMTP {exc.smtp_code})"
+                ) from None
             raise PermanentError(
                 f"the mail server refused the sender SMTP_FROM (SMTP {exc.smtp_code})"
             ) from None
