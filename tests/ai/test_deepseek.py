@@ -417,3 +417,128 @@ def test_a_freed_request_slot_goes_to_the_next_request_before_the_answer_is_chec
     results = run(fake, two, max_concurrency=1)
     assert len(results) == 2 and fake.peak_concurrency == 1
     assert events == ["send", "send", "check", "check"]
+
+
+# -- whatever the server sends ---------------------------------------------------------------
+
+# Bodies of a 200 that are not a completion, as a gateway, a proxy or a broken server may send
+# them: each is retried as a transient failure, then left to the job queue.
+_NOT_A_COMPLETION = {
+    "html-page": ("<html><body>502 Bad Gateway</body></html>", "the server sent a malformed answer"),
+    "empty-body": ("", "the server sent a malformed answer"),
+    "json-array": ("[]", "the server sent a malformed answer"),
+    "no-choices": ('{"id": "x", "usage": {}}', "the server sent a malformed answer"),
+    "empty-choices": ('{"choices": []}', "the server sent a malformed answer"),
+    "choice-not-object": ('{"choices": ["text"]}', "the server sent a malformed answer"),
+    "message-not-object": ('{"choices": [{"message": "text"}]}', "the model sent an empty answer"),
+    "content-null": ('{"choices": [{"message": {"content": null}}]}', "the model sent an empty answer"),
+    "content-number": ('{"choices": [{"message": {"content": 42}}]}', "the model sent an empty answer"),
+    "content-blank": (
+        '{"choices": [{"message": {"content": " \\n\\t "}}]}',
+        "the model sent an empty answer",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(_NOT_A_COMPLETION))
+def test_a_200_that_is_not_a_completion_is_retried_then_a_retryable_error(
+    fake: FakeDeepSeek, case: str
+) -> None:
+    body, reason = _NOT_A_COMPLETION[case]
+    fake.script(Reply(body=body), Reply(body=body))
+    with pytest.raises(AIRetryableError) as info:
+        analysis(fake, max_attempts=2)
+    assert str(info.value) == f"DeepSeek: {reason} (attempt 2 of 2)"
+    assert len(fake.requests) == 2
+
+
+def test_an_answer_interrupted_for_lack_of_server_resources_is_retried(fake: FakeDeepSeek) -> None:
+    fake.script(Reply(content=VALID, finish_reason="insufficient_system_resource"))
+    generated = analysis(fake)
+    assert len(generated.answer.insights) == 3
+    assert len(fake.requests) == 2
+    assert generated.usage.round_trips == 2  # the interrupted answer was billed too
+
+
+def test_usage_counts_only_whole_non_negative_numbers(fake: FakeDeepSeek) -> None:
+    usage = {"prompt_tokens": True, "completion_tokens": -5, "prompt_cache_hit_tokens": "900"}
+    body = json.dumps({"choices": [{"message": {"content": VALID}}], "usage": usage})
+    fake.script(Reply(body=body))
+    generated = analysis(fake)
+    assert (generated.usage.prompt_tokens, generated.usage.completion_tokens) == (0, 0)
+    assert generated.usage.cache_hit_tokens == 0
+
+
+@pytest.mark.parametrize(
+    ("reply", "message"),
+    [
+        (
+            Reply(status=403, error="Forbidden"),
+            "DeepSeek: access was refused (403): check DEEPSEEK_API_KEY and the account",
+        ),
+        (Reply(status=404, error="Not Found"), "was not found (404): check DEEPSEEK_BASE_URL"),
+        (Reply(status=400, body="<html>Bad Request</html>"), "DeepSeek: the request was rejected (400)"),
+        (Reply(status=400, body='{"error": "a plain string"}'), "DeepSeek: the request was rejected (400)"),
+        (
+            Reply(status=400, body='{"error": {"type": "Bad Value With Spaces"}}'),
+            "DeepSeek: the request was rejected (400)",
+        ),
+        (
+            Reply(status=422, body='{"error": {"code": "invalid_parameter"}}'),
+            "DeepSeek: the request was rejected (422, invalid_parameter)",
+        ),
+    ],
+    ids=["403", "404-base-url", "400-html", "400-error-string", "400-type-not-a-word", "422-code"],
+)
+def test_a_refusal_is_a_permanent_error_naming_its_status_not_the_servers_words(
+    fake: FakeDeepSeek, reply: Reply, message: str
+) -> None:
+    fake.script(reply)
+    with pytest.raises(AIPermanentError) as info:
+        analysis(fake)
+    assert message in str(info.value)
+    for words in ("Forbidden", "Bad Request", "plain string", "Spaces"):
+        assert words not in str(info.value)
+    assert_no_key(info.value)
+    assert len(fake.requests) == 1
+
+
+def test_a_request_too_long_even_when_shortened_is_left_for_a_later_attempt(fake: FakeDeepSeek) -> None:
+    too_long = Reply(status=400, error="This model's maximum context length is 65536 tokens")
+    fake.script(too_long, too_long)
+    with pytest.raises(AIRetryableError, match="longer than the model's context even when shortened"):
+        analysis(fake)
+    # Once as it was, once compact (the person's free text cut shorter): then left to the queue.
+    assert len(fake.requests) == 2
+
+
+@pytest.mark.parametrize(
+    ("retry_after", "expected"),
+    [("120", 120.0), ("-3", 0.0), ("999999", 86400.0)],
+    ids=["seconds", "negative", "over-a-day"],
+)
+def test_a_retry_after_in_seconds_is_bounded(fake: FakeDeepSeek, retry_after: str, expected: float) -> None:
+    fake.script(*[Reply(status=429, error="Rate limit reached", headers={"Retry-After": retry_after})] * 3)
+    with pytest.raises(AIRetryableError) as info:
+        analysis(fake, max_attempts=1)
+    assert info.value.retry_after == pytest.approx(expected)
+
+
+def test_a_retry_after_as_an_http_date_is_read_as_the_seconds_until_it(fake: FakeDeepSeek) -> None:
+    import datetime as dt  # noqa: PLC0415
+    import email.utils  # noqa: PLC0415 - only this test writes an HTTP date
+
+    when = email.utils.format_datetime(dt.datetime.now(dt.UTC) + dt.timedelta(seconds=120), usegmt=True)
+    fake.script(Reply(status=429, error="Rate limit reached", headers={"Retry-After": when}))
+    with pytest.raises(AIRetryableError) as info:
+        analysis(fake)
+    assert info.value.retry_after is not None and 110 <= info.value.retry_after <= 121
+    assert len(fake.requests) == 1  # longer than the backoff cap: left to the job queue
+
+
+def test_a_retry_after_that_is_neither_seconds_nor_a_date_falls_back_to_the_backoff(
+    fake: FakeDeepSeek,
+) -> None:
+    fake.script(Reply(status=429, error="Rate limit reached", headers={"Retry-After": "soon"}))
+    assert len(analysis(fake).answer.insights) == 3
+    assert len(fake.requests) == 2

@@ -475,7 +475,7 @@ def _usage(raw: Any) -> Usage:
 
     def count(key: str) -> int:
         value = raw.get(key)
-        return value if isinstance(value, int) and value >= 0 else 0
+        return value if type(value) is int and value >= 0 else 0  # not a bool (true is no count)
 
     return Usage(
         prompt_tokens=count("prompt_tokens"),
