@@ -518,10 +518,11 @@ def test_a_request_too_long_even_when_shortened_is_left_for_a_later_attempt(fake
     ids=["seconds", "negative", "over-a-day"],
 )
 def test_a_retry_after_in_seconds_is_bounded(fake: FakeDeepSeek, retry_after: str, expected: float) -> None:
-    fake.script(*[Reply(status=429, error="Rate limit reached", headers={"Retry-After": retry_after})] * 3)
+    fake.script(Reply(status=429, error="Rate limit reached", headers={"Retry-After": retry_after}))
     with pytest.raises(AIRetryableError) as info:
         analysis(fake, max_attempts=1)
     assert info.value.retry_after == pytest.approx(expected)
+    assert len(fake.requests) == 1
 
 
 def test_a_retry_after_as_an_http_date_is_read_as_the_seconds_until_it(fake: FakeDeepSeek) -> None:
