@@ -229,6 +229,43 @@ def test_signing_a_missing_object_is_rejected(fake: FakeStorage) -> None:
     assert str(caught.value) == "Supabase Storage refused to sign a URL (404): Object not found"
 
 
+@pytest.mark.parametrize(
+    ("status", "retryable", "hint"),
+    [
+        (301, False, "SUPABASE_URL redirects elsewhere"),
+        (307, False, "SUPABASE_URL redirects elsewhere"),
+        (401, False, "check SUPABASE_SERVICE_ROLE_KEY"),
+        (413, False, "larger than the bucket's file size limit"),
+        (415, False, "allowed MIME types"),
+        (418, False, None),
+        (408, True, None),
+        (409, True, None),
+        (425, True, None),
+        (429, True, None),
+        (500, True, None),
+        (502, True, None),
+        (504, True, None),
+    ],
+)
+def test_every_status_is_a_refusal_or_an_outage_named_by_its_status_not_the_body(
+    fake: FakeStorage, status: int, retryable: bool, hint: str | None
+) -> None:
+    # The body is a gateway's plain text, not Storage's JSON: the status and its reason
+    # phrase are all the message may say, with a hint where the setting to check is known.
+    fake.fail_next(1, status)
+    expected = StorageUnavailableError if retryable else StorageRejectedError
+    with pytest.raises(expected) as caught:
+        upload(supabase_storage(fake.url))
+    message = str(caught.value)
+    assert f"({status})" in message
+    assert "upstream says" not in message
+    if hint is not None:
+        assert hint in message
+    else:
+        assert "; " not in message
+    assert isinstance(caught.value, RetryableError if retryable else PermanentError)
+
+
 # -- Supabase Storage: outages are retryable ------------------------------------------------------
 
 
