@@ -131,6 +131,16 @@ async def refused(pool: ConnectionPool, body: bytes = b'{"q": 1}') -> TransportE
     return caught.value
 
 
+def contents_of(count: int) -> Callable[[ConnectionPool, Scripted], Awaitable[list[bytes]]]:
+    """A client for :func:`serve` that posts ``count`` requests one after another and
+    returns each answer's body."""
+
+    async def client(pool: ConnectionPool, _: Scripted) -> list[bytes]:
+        return [(await post(pool)).content for _ in range(count)]
+
+    return client
+
+
 # -- what is sent ---------------------------------------------------------------------------------
 
 
@@ -171,10 +181,7 @@ def test_a_base_url_that_is_not_http_is_refused(url: str) -> None:
 
 
 def test_a_kept_alive_connection_serves_the_next_requests() -> None:
-    async def three(pool: ConnectionPool, _: Scripted) -> list[bytes]:
-        return [(await post(pool)).content for _ in range(3)]
-
-    contents, server = serve([Reply(ok(b"1")), Reply(ok(b"2")), Reply(ok(b"3"))], three)
+    contents, server = serve([Reply(ok(b"1")), Reply(ok(b"2")), Reply(ok(b"3"))], contents_of(3))
     assert contents == [b"1", b"2", b"3"]
     assert server.connections == 1
     assert [r.connection for r in server.received] == [1, 1, 1]
@@ -197,10 +204,7 @@ def test_a_chunked_body_with_extensions_and_trailers_is_read_whole_and_the_conne
         b"0\r\nX-Trailer: yes\r\n\r\n"
     )
 
-    async def twice(pool: ConnectionPool, _: Scripted) -> list[bytes]:
-        return [(await post(pool)).content for _ in range(2)]
-
-    contents, server = serve([Reply(reply), Reply(ok(b"next"))], twice)
+    contents, server = serve([Reply(reply), Reply(ok(b"next"))], contents_of(2))
     assert contents == [b"hello 0123456789", b"next"]
     assert server.connections == 1
 
@@ -212,11 +216,8 @@ def test_bare_line_feeds_are_read_as_line_ends() -> None:
 
 
 def test_a_body_ended_by_the_connection_is_read_whole_and_the_connection_not_reused() -> None:
-    async def twice(pool: ConnectionPool, _: Scripted) -> list[bytes]:
-        return [(await post(pool)).content for _ in range(2)]
-
     contents, server = serve(
-        [Reply(b"HTTP/1.1 200 OK\r\n\r\n" + b"x" * 100_000, close=True), Reply(ok(b"2"))], twice
+        [Reply(b"HTTP/1.1 200 OK\r\n\r\n" + b"x" * 100_000, close=True), Reply(ok(b"2"))], contents_of(2)
     )
     assert contents == [b"x" * 100_000, b"2"]
     assert server.connections == 2
@@ -247,10 +248,7 @@ def test_a_204_has_no_body_and_keeps_the_connection() -> None:
     ids=["connection-close", "close-in-a-list", "http-1.0"],
 )
 def test_a_connection_the_server_will_close_is_not_reused(reply: bytes) -> None:
-    async def twice(pool: ConnectionPool, _: Scripted) -> list[bytes]:
-        return [(await post(pool)).content for _ in range(2)]
-
-    contents, server = serve([Reply(reply), Reply(ok(b"2"))], twice)
+    contents, server = serve([Reply(reply), Reply(ok(b"2"))], contents_of(2))
     assert contents == [b"bye", b"2"]
     assert server.connections == 2
 
@@ -285,10 +283,7 @@ def test_a_kept_connection_the_server_dropped_meanwhile_is_replaced_and_the_requ
 
 
 def test_a_kept_connection_the_server_reset_meanwhile_is_replaced_and_the_request_sent_once_more() -> None:
-    async def twice(pool: ConnectionPool, _: Scripted) -> list[bytes]:
-        return [(await post(pool)).content for _ in range(2)]
-
-    contents, server = serve([Reply(ok(b"1")), Reply(b"", reset=True), Reply(ok(b"2"))], twice)
+    contents, server = serve([Reply(ok(b"1")), Reply(b"", reset=True), Reply(ok(b"2"))], contents_of(2))
     assert contents == [b"1", b"2"]
     assert [r.connection for r in server.received] == [1, 1, 2]
 
@@ -478,11 +473,8 @@ def test_a_body_at_the_limit_is_read(monkeypatch: pytest.MonkeyPatch) -> None:
         Reply(b"HTTP/1.1 200 OK\r\n\r\n" + b"z" * 1000, close=True),
     ]
 
-    async def three(pool: ConnectionPool, _: Scripted) -> list[int]:
-        return [len((await post(pool)).content) for _ in range(3)]
-
-    sizes, _ = serve(replies, three)
-    assert sizes == [1000, 1000, 1000]
+    contents, _ = serve(replies, contents_of(3))
+    assert contents == [b"x" * 1000, b"y" * 1000, b"z" * 1000]
 
 
 def test_an_error_leaves_nothing_behind_for_the_next_request() -> None:

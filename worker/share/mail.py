@@ -240,27 +240,20 @@ class SmtpMailer:
             raise error(
                 f"the mail server refused the recipient (SMTP {', '.join(map(str, codes))})"
             ) from None
-        # A 4xx answer is "not now" (454: the credentials could not be checked; 421, 451:
-        # busy, rate-limited, greylisted): retried like a busy server. Only a 5xx is a refusal.
         except smtplib.SMTPAuthenticationError as exc:
-            if exc.smtp_code < 500:
-                raise RetryableError(
-                    f"the mail server could not check the SMTP_URL credentials for now (SMTP {exc.smtp_code})"
-                ) from None
-            raise PermanentError(
-                f"the mail server refused the SMTP_URL credentials (SMTP {exc.smtp_code})"
+            raise _answer(
+                exc.smtp_code,
+                "the mail server refused the SMTP_URL credentials",
+                "the mail server could not check the SMTP_URL credentials for now",
             ) from None
         except smtplib.SMTPSenderRefused as exc:
-            if exc.smtp_code < 500:
-                raise RetryableError(
-                    f"the mail server turned the sender SMTP_FROM away for now (SMTP {exc.smtp_code})"
-                ) from None
-            raise PermanentError(
-                f"the mail server refused the sender SMTP_FROM (SMTP {exc.smtp_code})"
+            raise _answer(
+                exc.smtp_code,
+                "the mail server refused the sender SMTP_FROM",
+                "the mail server turned the sender SMTP_FROM away for now",
             ) from None
         except smtplib.SMTPResponseException as exc:
-            error = PermanentError if exc.smtp_code >= 500 else RetryableError
-            raise error(f"the mail server answered SMTP {exc.smtp_code}") from None
+            raise _answer(exc.smtp_code, "the mail server answered", "the mail server answered") from None
         except smtplib.SMTPNotSupportedError:
             raise PermanentError(
                 "the mail server does not support what SMTP_URL asks (such as AUTH)"
@@ -271,6 +264,15 @@ class SmtpMailer:
             ) from None
         except (smtplib.SMTPException, OSError) as exc:
             raise RetryableError(f"the mail server could not be reached ({type(exc).__name__})") from None
+
+
+def _answer(code: int, for_good: str, for_now: str) -> PermanentError | RetryableError:
+    """The job's error for an SMTP answer, its code appended: a 5xx refuses for good; a 4xx is
+    "not now" (421 busy, 451 rate-limited or greylisted, 454 credentials not checkable) and is
+    retried like a busy server."""
+    if code >= 500:
+        return PermanentError(f"{for_good} (SMTP {code})")
+    return RetryableError(f"{for_now} (SMTP {code})")
 
 
 def create_mailer(settings: MailSettings, out: TextIO | None = None) -> Mailer:
