@@ -527,7 +527,8 @@ class OurWorkerInProcess:
 
     def __init__(self, url: str, concurrency: int) -> None:
         settings = WorkerSettings(concurrency=concurrency, kinds=("noop",), poll_seconds=POLL_SECONDS)
-        self.worker = Worker(url, default_registry(), settings)
+        # Its heap settled as `python -m worker run` settles its own (``settle_heap``).
+        self.worker = Worker(url, default_registry(), settings, settle_heap=True)
         self._stop = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 

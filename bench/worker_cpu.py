@@ -411,7 +411,7 @@ def main(argv: list[str] | None = None) -> int:
         type=int,
         default=0,
         help="with --concurrent: the collector's generation-0 threshold once the worker started "
-        "(Python's default: 700)",
+        "(the worker's own: 10,000 once its heap is settled; Python's default: 700)",
     )
     parser.add_argument(
         "--no-settle-heap",
@@ -482,6 +482,8 @@ def main(argv: list[str] | None = None) -> int:
             heap = "start-up heap left to the collector" if args.no_settle_heap else "start-up heap frozen"
             if args.gc_threshold:
                 heap += f", generation-0 threshold {args.gc_threshold}"
+            elif not args.no_settle_heap:
+                heap += f", generation-0 threshold {gc.get_threshold()[0]} (the worker's)"
             print("| Mode | Person-weeks | Wall | Worker CPU per person-week |\n|---|---|---|---|")
             print(
                 f"| real Worker, {args.concurrent} in flight, latency {args.latency:g} s, {heap} "

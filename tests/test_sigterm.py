@@ -83,12 +83,14 @@ def test_sigterm_after_a_delay_exits_0_with_structured_lines_only(db_url: str, d
 
 def test_the_worker_process_freezes_its_start_up_heap(db_url: str) -> None:
     """`python -m worker run` puts what it holds once ready (modules, the guard's
-    vocabularies) out of the cyclic collector's reach (``settle_heap``): its "worker started"
-    line counts the objects frozen."""
+    vocabularies) out of the cyclic collector's reach (``settle_heap``), and lets the young
+    generation grow to 10,000 containers before a collection: its "worker started" line
+    counts the objects frozen and gives the threshold."""
     started = _started_line(db_url)
     # The vocabularies alone are tens of thousands of containers.
     frozen = started["frozen_objects"]
     assert isinstance(frozen, int) and frozen > 10_000, frozen
+    assert started["young_collection_threshold"] == 10_000
 
 
 def test_with_deepseek_the_worker_runs_twice_as_many_jobs_as_request_slots(db_url: str) -> None:
