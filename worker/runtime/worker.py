@@ -148,8 +148,10 @@ def deadline_sweep_seconds(registry: Registry) -> float:
 # 35 of the middle generation and 3 full ones for 2,000 person-weeks, walking the live
 # state of every job in flight each time, 0.3 ms of CPU a person-week; at 10,000 about
 # 7 young ones and no other, 0.05 ms (bench/worker_cpu.py --concurrent 200 --people 2000
-# --latency 1 --gc-threshold N). Garbage in cycles (rare: exceptions and the frames they
-# hold) is still collected, after at most this many containers.
+# --latency 1 --gc-threshold N). Target 4's run of 2,000 people took 3.27 ms of worker CPU
+# a person-week instead of 3.89 (medians of five interleaved rounds, every round lower:
+# bench/results/weekly_cpu.md); 50,000 did no better. Garbage in cycles (rare: exceptions
+# and the frames they hold) is still collected, after at most this many containers.
 _YOUNG_GENERATION_THRESHOLD = 10_000
 
 
