@@ -12,6 +12,9 @@ Every scenario drains the same number of no-op jobs on one private PostgreSQL cl
   still queued or running), so neither process start-up nor pool start-up is counted
   (worker processes start behind a lock on the jobs table, lifted once every one of them
   waits on it with its first claim, so none is still starting while the others drain);
+  the in-process worker settles its heap as ``python -m worker run`` does (``settle_heap``:
+  the heap frozen, young collections once 10,000 containers were made), and that threshold
+  stays for procrastinate's run after it in the same process;
 * the same two figures for procrastinate (``PsycopgConnector``, its own schema in a
   separate database, a no-op task, ``batch_defer_async`` and its worker at the same
   concurrency and number of processes, pool sized like ours);
