@@ -176,33 +176,71 @@ def test_starttls_is_used_when_offered_and_the_certificate_checked_against_the_c
     assert received.rcpt_tos == [RECIPIENT]
 
 
-# -- refused for good: the job fails at once -----------------------------------------------
+# -- refused: for good at 5xx (the job fails at once), for now at 4xx (retried) ---------------
 
 
 @pytest.mark.parametrize(
-    ("script", "expected"),
+    ("script", "error", "expected"),
     [
         (
             Script(rcpt="550 5.1.1 <{address}>: Recipient address rejected"),
+            PermanentError,
             "the mail server refused the recipient (SMTP 550)",
         ),
         (
             Script(rcpt="553 5.1.3 <{address}>: bad address syntax"),
+            PermanentError,
             "the mail server refused the recipient (SMTP 553)",
         ),
         (
             Script(mail="553 5.7.1 Sender address rejected: not owned by user"),
+            PermanentError,
             "the mail server refused the sender SMTP_FROM (SMTP 553)",
         ),
-        (Script(data="554 5.7.1 Message rejected as spam"), "the mail server answered (SMTP 554)"),
+        (
+            Script(data="554 5.7.1 Message rejected as spam"),
+            PermanentError,
+            "the mail server answered (SMTP 554)",
+        ),
+        (
+            Script(rcpt="450 4.2.0 <{address}>: Recipient address rejected: greylisted"),
+            RetryableError,
+            "the mail server refused the recipient (SMTP 450)",
+        ),
+        (
+            Script(mail="451 4.7.1 Sender rate limit exceeded, try again later"),
+            RetryableError,
+            "the mail server turned the sender SMTP_FROM away for now (SMTP 451)",
+        ),
+        (
+            Script(mail="421 4.3.2 Service shutting down"),
+            RetryableError,
+            "the mail server turned the sender SMTP_FROM away for now (SMTP 421)",
+        ),
+        (
+            Script(data="452 4.3.1 Insufficient system storage"),
+            RetryableError,
+            "the mail server answered (SMTP 452)",
+        ),
     ],
-    ids=["recipient-550", "recipient-553", "sender-553", "data-554"],
+    ids=[
+        "recipient-550",
+        "recipient-553",
+        "sender-553",
+        "data-554",
+        "recipient-450",
+        "sender-451",
+        "sender-421",
+        "data-452",
+    ],
 )
-def test_a_refusal_for_good_is_a_permanent_error_naming_only_the_step_and_code(
-    script: Script, expected: str
+def test_an_smtp_refusal_fails_for_good_at_5xx_and_is_retried_at_4xx_naming_only_step_and_code(
+    script: Script, error: type[Exception], expected: str
 ) -> None:
+    """A 5xx fails the job at once (a permanent error); a 4xx ("not now": greylisting, a rate
+    limit, a server shutting down, storage) is retried. Nothing is sent either way."""
     with smtp_server(script) as where:
-        assert refused(f"smtp://{where}", PermanentError) == expected
+        assert refused(f"smtp://{where}", error) == expected
     assert script.received == []
 
 
@@ -247,31 +285,6 @@ def test_a_greeting_that_refuses_service_is_a_permanent_error() -> None:
 
 
 # -- refused for now, busy, silent or away: the job is retried ----------------------------
-
-
-@pytest.mark.parametrize(
-    ("script", "expected"),
-    [
-        (
-            Script(rcpt="450 4.2.0 <{address}>: Recipient address rejected: greylisted"),
-            "the mail server refused the recipient (SMTP 450)",
-        ),
-        (
-            Script(mail="451 4.7.1 Sender rate limit exceeded, try again later"),
-            "the mail server turned the sender SMTP_FROM away for now (SMTP 451)",
-        ),
-        (
-            Script(mail="421 4.3.2 Service shutting down"),
-            "the mail server turned the sender SMTP_FROM away for now (SMTP 421)",
-        ),
-        (Script(data="452 4.3.1 Insufficient system storage"), "the mail server answered (SMTP 452)"),
-    ],
-    ids=["recipient-450", "sender-451", "sender-421", "data-452"],
-)
-def test_a_refusal_for_now_is_a_retryable_error(script: Script, expected: str) -> None:
-    with smtp_server(script) as where:
-        assert refused(f"smtp://{where}", RetryableError) == expected
-    assert script.received == []
 
 
 def test_credentials_that_cannot_be_checked_for_now_are_a_retryable_error() -> None:

@@ -25,7 +25,7 @@ import re
 import smtplib
 import ssl
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import parseaddr
@@ -235,25 +235,22 @@ class SmtpMailer:
         except (PermanentError, RetryableError):
             raise
         except smtplib.SMTPRecipientsRefused as exc:
-            codes = sorted({code for code, _ in exc.recipients.values()})
-            error = PermanentError if all(code >= 500 for code in codes) else RetryableError
-            raise error(
-                f"the mail server refused the recipient (SMTP {', '.join(map(str, codes))})"
-            ) from None
+            refusal = "the mail server refused the recipient"
+            raise _answer([code for code, _ in exc.recipients.values()], refusal, refusal) from None
         except smtplib.SMTPAuthenticationError as exc:
             raise _answer(
-                exc.smtp_code,
+                [exc.smtp_code],
                 "the mail server refused the SMTP_URL credentials",
                 "the mail server could not check the SMTP_URL credentials for now",
             ) from None
         except smtplib.SMTPSenderRefused as exc:
             raise _answer(
-                exc.smtp_code,
+                [exc.smtp_code],
                 "the mail server refused the sender SMTP_FROM",
                 "the mail server turned the sender SMTP_FROM away for now",
             ) from None
         except smtplib.SMTPResponseException as exc:
-            raise _answer(exc.smtp_code, "the mail server answered", "the mail server answered") from None
+            raise _answer([exc.smtp_code], "the mail server answered", "the mail server answered") from None
         except smtplib.SMTPNotSupportedError:
             raise PermanentError(
                 "the mail server does not support what SMTP_URL asks (such as AUTH)"
@@ -266,13 +263,15 @@ class SmtpMailer:
             raise RetryableError(f"the mail server could not be reached ({type(exc).__name__})") from None
 
 
-def _answer(code: int, for_good: str, for_now: str) -> PermanentError | RetryableError:
-    """The job's error for an SMTP answer, its code appended: a 5xx refuses for good; a 4xx is
-    "not now" (421 busy, 451 rate-limited or greylisted, 454 credentials not checkable) and is
-    retried like a busy server."""
-    if code >= 500:
-        return PermanentError(f"{for_good} (SMTP {code})")
-    return RetryableError(f"{for_now} (SMTP {code})")
+def _answer(codes: Iterable[int], for_good: str, for_now: str) -> PermanentError | RetryableError:
+    """The job's error for the SMTP answers of one step, their codes appended: only 5xx
+    refuses for good; any 4xx is "not now" (421 busy, 450 or 451 greylisted or rate-limited,
+    454 credentials not checkable) and is retried like a busy server."""
+    shown = sorted(set(codes))
+    text = ", ".join(map(str, shown))
+    if all(code >= 500 for code in shown):
+        return PermanentError(f"{for_good} (SMTP {text})")
+    return RetryableError(f"{for_now} (SMTP {text})")
 
 
 def create_mailer(settings: MailSettings, out: TextIO | None = None) -> Mailer:
