@@ -11,7 +11,10 @@ Every scenario drains the same number of no-op jobs on one private PostgreSQL cl
   the job enqueued last by its primary key, and only once it has succeeded of every job
   still queued or running), so neither process start-up nor pool start-up is counted
   (worker processes start behind a lock on the jobs table, lifted once every one of them
-  waits on it with its first claim, so none is still starting while the others drain);
+  waits on it with its first claim, so none is still starting while the others drain; their
+  pools then grow during the drain, which ``--warm-up-jobs N`` moves before the clock: the
+  processes first drain N jobs together, are paused while the measured jobs are enqueued
+  and analyzed, and resumed together);
   the in-process worker settles its heap as ``python -m worker run`` does (``settle_heap``:
   the heap frozen, young collections once 10,000 containers were made), and that threshold
   stays for procrastinate's run after it in the same process;
@@ -108,6 +111,7 @@ GATE_APPLICATION = "bench-worker"
 OUR_TEMPLATE = "bench_tpl_ours"
 PROCRASTINATE_TEMPLATE = "bench_tpl_procrastinate"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
+WARM_UP_JOBS = 0  # the multi-process scenario starts cold unless --warm-up-jobs says otherwise
 
 
 @dataclass(frozen=True)
@@ -224,11 +228,12 @@ class Drain:
     cpu: CpuSplit  # over the drain
     claims: int | None = None  # claim statements that returned jobs (our worker only)
     claim_s: float | None = None  # their round trips, summed (our in-process worker only)
+    warm_jobs: int = 0  # jobs the processes drained before, to warm up (see Subprocesses.warm_up)
 
     @property
     def mean_claim(self) -> float | None:
-        """Jobs per claim statement, over the whole run (start-up included)."""
-        return self.jobs / self.claims if self.claims else None
+        """Jobs per claim statement, over the whole run (start-up and warm-up included)."""
+        return (self.jobs + self.warm_jobs) / self.claims if self.claims else None
 
     @property
     def enqueue_rate(self) -> float:
@@ -578,7 +583,11 @@ class Subprocesses:
     They start behind a lock on the jobs table (``table``), lifted once every one of them
     waits on it with its first claim, so they begin the drain together: a process still
     starting while the others drain would count its start-up as drain CPU and take cores
-    from them."""
+    from them.
+
+    :meth:`warm_up` instead has them drain some jobs first, so that each one's connection
+    pool has grown to what a drain needs, as pgbench opens its connections before its clock
+    runs; they are then paused (SIGSTOP) until :meth:`start` resumes them all (SIGCONT)."""
 
     def __init__(
         self, argv: list[str], env: dict[str, str], count: int, log_dir: Path, *, url_env: str, table: str
@@ -593,11 +602,39 @@ class Subprocesses:
         self.table = table
         self.processes: list[subprocess.Popen[bytes]] = []
         self.logs: list[Path] = []
+        self.paused = False
 
     def application(self, number: int) -> str:
         return f"{GATE_APPLICATION}-{number}"
 
     async def start(self) -> None:
+        if self.paused:
+            self._signal(signal.SIGCONT)
+            self.paused = False
+            return
+        await self._start_together()
+
+    async def warm_up(
+        self, enqueue: Callable[[], Awaitable[float]], queries: SystemQueries, timeout: float
+    ) -> None:
+        """Start the processes together on the jobs ``enqueue`` adds, wait until they have run
+        them all, then pause them (:meth:`start` resumes them)."""
+        try:
+            await enqueue()
+            await self._start_together()
+            await wait_drained(self.env[self.url_env], queries, timeout, self)
+        except BaseException:
+            await self.stop()
+            raise
+        self._signal(signal.SIGSTOP)
+        self.paused = True
+
+    def _signal(self, number: signal.Signals) -> None:
+        for process in self.processes:
+            if process.poll() is None:
+                process.send_signal(number)
+
+    async def _start_together(self) -> None:
         url = self.env[self.url_env]
         async with await AsyncConnection.connect(url) as gate:
             await gate.execute(f"lock table {self.table} in access exclusive mode".encode())
@@ -653,6 +690,9 @@ class Subprocesses:
                 log.close()
 
     async def stop(self) -> None:
+        if self.paused:  # a stopped process acts on SIGTERM only once it runs again
+            self._signal(signal.SIGCONT)
+            self.paused = False
         for process in self.processes:
             if process.poll() is None:
                 process.send_signal(signal.SIGTERM)
@@ -739,8 +779,10 @@ async def measure(
     stale_stats: bool = False,
     profile: cProfile.Profile | None = None,
     before_start: Callable[[], None] | None = None,
+    warm_jobs: int = 0,
 ) -> Drain:
-    """Enqueue (timed), ``vacuum analyze``, start the workers, time from first claim to empty queue."""
+    """Enqueue (timed), ``vacuum analyze``, start the workers, time from first claim to empty
+    queue. ``warm_jobs``: jobs the workers already ran (their warm-up), in the table too."""
     if stale_stats:
         vacuum_analyze(url, queries.table)  # the statistics of an empty table, as a bulk enqueue meets them
     enqueue_s = await enqueue()
@@ -764,9 +806,9 @@ async def measure(
         await group.stop()
     async with await AsyncConnection.connect(url, autocommit=True) as conn:
         done = int(await _scalar(conn, queries.succeeded))
-    if done != jobs:
-        raise RuntimeError(f"{done} of {jobs} jobs succeeded")
-    return Drain(jobs, enqueue_s, t1 - t0, CpuSplit.between(snap0, snap1))
+    if done != jobs + warm_jobs:
+        raise RuntimeError(f"{done - warm_jobs} of {jobs} jobs succeeded")
+    return Drain(jobs, enqueue_s, t1 - t0, CpuSplit.between(snap0, snap1), warm_jobs=warm_jobs)
 
 
 # -- our queue -----------------------------------------------------------------------------------
@@ -837,17 +879,25 @@ async def run_ours(
             ]
             env = {**os.environ, "DATABASE_URL": url}
             group = Subprocesses(argv, env, processes, log_dir, url_env="DATABASE_URL", table=OURS.table)
-        drain = await measure(
-            url,
-            group,
-            lambda: enqueue_ours(url, args.jobs, args.batch),
-            OURS,
-            jobs=args.jobs,
-            timeout=args.timeout,
-            stale_stats=args.stale_stats,
-            profile=profile,
-            before_start=(lambda: reset_statements(url)) if args.statements else None,
-        )
+        warm = args.warm_up_jobs if isinstance(group, Subprocesses) else 0
+        if warm and isinstance(group, Subprocesses):
+            await group.warm_up(lambda: enqueue_ours(url, warm, args.batch), OURS, args.timeout)
+        try:
+            drain = await measure(
+                url,
+                group,
+                lambda: enqueue_ours(url, args.jobs, args.batch),
+                OURS,
+                jobs=args.jobs,
+                timeout=args.timeout,
+                stale_stats=args.stale_stats,
+                profile=profile,
+                before_start=(lambda: reset_statements(url)) if args.statements else None,
+                warm_jobs=warm,
+            )
+        except BaseException:
+            await group.stop()  # when it failed before starting them (measure stops them after)
+            raise
         if args.statements:
             for line in statement_lines(url, args.jobs):
                 print(line, file=sys.stderr)
@@ -908,15 +958,25 @@ async def run_procrastinate(
                 group = Subprocesses(
                     argv, env, processes, log_dir, url_env=PROCRASTINATE_URL_ENV, table=PROCRASTINATE.table
                 )
-            return await measure(
-                url,
-                group,
-                lambda: enqueue_procrastinate(url, task, args.jobs, args.batch),
-                PROCRASTINATE,
-                jobs=args.jobs,
-                timeout=args.timeout,
-                stale_stats=args.stale_stats,
-            )
+            warm = args.warm_up_jobs if isinstance(group, Subprocesses) else 0
+            if warm and isinstance(group, Subprocesses):
+                await group.warm_up(
+                    lambda: enqueue_procrastinate(url, task, warm, args.batch), PROCRASTINATE, args.timeout
+                )
+            try:
+                return await measure(
+                    url,
+                    group,
+                    lambda: enqueue_procrastinate(url, task, args.jobs, args.batch),
+                    PROCRASTINATE,
+                    jobs=args.jobs,
+                    timeout=args.timeout,
+                    stale_stats=args.stale_stats,
+                    warm_jobs=warm,
+                )
+            except BaseException:
+                await group.stop()
+                raise
     finally:
         bench.drop(db)
 
@@ -1226,6 +1286,16 @@ def long_lines(run: LongRun) -> list[str]:
 # -- main -------------------------------------------------------------------------------------------------
 
 
+def _warm_up_jobs(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number of jobs: {text!r}") from None
+    if not 0 <= value <= 1_000_000:
+        raise argparse.ArgumentTypeError(f"must be 0 (no warm-up) to 1000000, not {value}")
+    return value
+
+
 def _concurrencies(text: str) -> list[int]:
     try:
         values = [int(v) for v in text.split(",") if v.strip()]
@@ -1288,6 +1358,15 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="analyze the jobs tables before the enqueue instead of after it (a bulk enqueue into a table "
         "last analyzed while empty)",
+    )
+    parser.add_argument(
+        "--warm-up-jobs",
+        type=_warm_up_jobs,
+        default=WARM_UP_JOBS,
+        help="in the multi-process scenario, jobs each system's processes drain together before the "
+        "measured ones (their connection pools grow, as pgbench connects before its clock runs); then "
+        "they are paused while the measured jobs are enqueued and analyzed, and resumed together "
+        "(default 0: they start cold, behind the lock)",
     )
     parser.add_argument("--no-procrastinate", action="store_true", help="skip procrastinate")
     parser.add_argument("--no-pgbench", action="store_true", help="skip the pgbench ceiling")

@@ -98,6 +98,7 @@ from worker.pipeline import PIPELINE_VERSION
 from worker.report import Report, Usage, WeekFacts
 from worker.runtime.loop import run as run_loop
 from worker.runtime.worker import Worker, WorkerSettings
+from worker.safety import load_guard
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 FAKE_SUPPORT = PROJECT_ROOT / "tests" / "support"
@@ -500,13 +501,21 @@ def _pace(received: list[float], concurrency: int, latency: float) -> str:
     )
 
 
-def serve_fake(latency: float, concurrency: int, max_recorded: int) -> int:
-    """The child: start the fake server, print its URL, answer ``stats``/``clear`` on stdin."""
+def serve_fake(latency: float, concurrency: int, max_recorded: int, answers: str = "template") -> int:
+    """The child: start the fake server, print its URL, answer ``stats``/``clear`` on stdin.
+    ``answers``: ``template`` (the fake server's own short answers) or ``offline`` (the
+    offline provider's wording, as long and varied as a report; see ``ANSWERS``)."""
     sys.path.insert(0, str(FAKE_SUPPORT))
-    from fake_deepseek import FakeDeepSeek  # noqa: PLC0415 - lives in tests/support
+    from fake_deepseek import FakeDeepSeek, offline_answer  # noqa: PLC0415 - lives in tests/support
 
+    if answers == "offline":
+        load_guard()  # the offline provider validates what it writes: no first answer waits for it
     fake = FakeDeepSeek(
-        api_key=BENCH_API_KEY, latency=latency, max_concurrency=concurrency, max_recorded=max_recorded
+        answer=offline_answer if answers == "offline" else None,
+        api_key=BENCH_API_KEY,
+        latency=latency,
+        max_concurrency=concurrency,
+        max_recorded=max_recorded,
     )
     fake.start()
     print(json.dumps({"url": fake.url}), flush=True)
@@ -539,10 +548,31 @@ def serve_fake(latency: float, concurrency: int, max_recorded: int) -> int:
     return 0
 
 
+ANSWERS = {
+    "template": "the fake server's own answers: a few short sentences, the moves' rationale and outcome"
+    " the same five times",
+    "offline": "the offline provider's wording for each person's facts: every insight, prediction and"
+    " move in its own words, about twice the characters (the server writes and validates each)",
+}
+
+
+def add_answers_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--answers",
+        choices=sorted(ANSWERS),
+        default="template",
+        help="what the fake server answers: "
+        + "; ".join(f"{name}, {meaning}" for name, meaning in ANSWERS.items())
+        + " (template)",
+    )
+
+
 class FakeServerProcess:
     """The parent's handle on the fake server process; :meth:`close` kills it."""
 
-    def __init__(self, latency: float, concurrency: int, max_recorded: int, log: IO[bytes]) -> None:
+    def __init__(
+        self, latency: float, concurrency: int, max_recorded: int, log: IO[bytes], answers: str = "template"
+    ) -> None:
         cmd = [
             sys.executable,
             str(Path(__file__).resolve()),
@@ -553,6 +583,8 @@ class FakeServerProcess:
             str(concurrency),
             "--max-recorded",
             str(max_recorded),
+            "--answers",
+            answers,
         ]
         self.proc = subprocess.Popen(
             cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, cwd=PROJECT_ROOT, bufsize=0
@@ -1320,7 +1352,7 @@ def run(args: argparse.Namespace) -> int:
         seed = seed_people(url, args.people, args.seed, now, keep_tz_check=args.keep_timezone_check)
         guide_requests = args.guide_batches * args.guide_batch_size * args.guide_calls
         fake = FakeServerProcess(
-            args.latency, args.concurrency, args.people * 3 + guide_requests + 1000, fake_log
+            args.latency, args.concurrency, args.people * 3 + guide_requests + 1000, fake_log, args.answers
         )
         note(f"fake DeepSeek at {fake.url} (separate process {fake.proc.pid})")
         setup_s = time.monotonic() - started
@@ -1422,6 +1454,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="PATH",
         help="cProfile the in-process worker during the main run by CPU time, save the stats to PATH (slows it down)",
     )
+    add_answers_option(parser)
     parser.add_argument("--serve-fake", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--max-recorded", type=int, default=10_000, help=argparse.SUPPRESS)
     return parser
@@ -1430,7 +1463,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.serve_fake:
-        return serve_fake(args.latency, args.concurrency, args.max_recorded)
+        return serve_fake(args.latency, args.concurrency, args.max_recorded, args.answers)
     if args.processes > args.concurrency:
         raise SystemExit("--processes cannot exceed --concurrency")
     return run(args)

@@ -424,6 +424,7 @@ def main(argv: list[str] | None = None) -> int:
         default=0,
         help="instead: the CPU of a started Worker with nothing to do over this many seconds",
     )
+    weekly_run.add_answers_option(parser)
     args = parser.parse_args(argv)
     if args.gc_threshold < 0:
         parser.error("--gc-threshold must be 0 (unchanged) or more")
@@ -444,7 +445,7 @@ def main(argv: list[str] | None = None) -> int:
         seed = None if args.idle else weekly_run.seed_people(url, args.people, 1, now, keep_tz_check=False)
         concurrency = max(1, args.concurrent or (200 if args.idle else 1))
         fake = weekly_run.FakeServerProcess(
-            args.latency, max(16, concurrency), args.people * 3 + 100, fake_log
+            args.latency, max(16, concurrency), args.people * 3 + 100, fake_log, args.answers
         )
         profiler = cProfile.Profile(time.process_time) if args.cprofile else None
         load = " ".join(Path("/proc/loadavg").read_text().split()[:3])

@@ -81,14 +81,34 @@ def worker_cpu() -> Iterator[ModuleType]:
     yield from _bench_module("worker_cpu")
 
 
-@pytest.mark.parametrize("bad", ["-1", "3601", "soon"])
-def test_the_worker_cpu_bench_refuses_a_bad_idle_time_before_starting_anything(
-    worker_cpu: ModuleType, bad: str, capsys: pytest.CaptureFixture[str]
+def test_the_weekly_benches_answer_with_the_fake_servers_own_sentences_unless_asked(
+    worker_cpu: ModuleType,
+) -> None:
+    weekly_run = sys.modules["weekly_run"]  # imported by worker_cpu
+    parser = weekly_run.build_parser()
+    assert parser.parse_args([]).answers == "template"
+    assert parser.parse_args(["--answers", "offline"]).answers == "offline"
+    assert sorted(weekly_run.ANSWERS) == ["offline", "template"]
+
+
+@pytest.mark.parametrize(
+    ("option", "bad"),
+    [
+        ("--idle", "-1"),
+        ("--idle", "3601"),
+        ("--idle", "soon"),
+        ("--answers", "short"),
+        ("--answers", ""),
+        ("--answers", "OFFLINE"),
+    ],
+)
+def test_the_worker_cpu_bench_refuses_a_bad_option_before_starting_anything(
+    worker_cpu: ModuleType, option: str, bad: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     with pytest.raises(SystemExit) as caught:
-        worker_cpu.main(["--idle", bad])
+        worker_cpu.main([option, bad])
     assert caught.value.code == 2
-    assert "--idle" in capsys.readouterr().err
+    assert option in capsys.readouterr().err
 
 
 @pytest.fixture
@@ -235,6 +255,90 @@ def test_the_queue_bench_starts_worker_processes_together(
         ).fetchall()
     assert len(owners) == 2, owners
     assert all(count > 0 for _, count in owners)
+
+
+def test_the_queue_bench_warm_up_takes_a_bounded_count(queue_throughput: ModuleType) -> None:
+    parser = queue_throughput.build_parser()
+    assert parser.parse_args([]).warm_up_jobs == 0  # cold, as every recorded suite ran
+    assert parser.parse_args(["--warm-up-jobs", "5000"]).warm_up_jobs == 5000
+    for bad in ("-1", "1000001", "many"):
+        with pytest.raises(SystemExit) as caught:
+            parser.parse_args(["--warm-up-jobs", bad])
+        assert caught.value.code == 2
+
+
+def _noop_workers(queue_throughput: ModuleType, db_url: str, tmp_path: Path) -> Any:
+    argv = [sys.executable, "-m", "worker", "run", "--concurrency", "2", "--kinds", "noop", "--no-schedule"]
+    argv += ["--poll", "0.1", "--log-level", "WARNING"]
+    return queue_throughput.Subprocesses(
+        argv, {**os.environ, "DATABASE_URL": db_url}, 2, tmp_path, url_env="DATABASE_URL", table="jobs"
+    )
+
+
+async def _insert_noops(db_url: str, count: int) -> float:
+    async with await psycopg.AsyncConnection.connect(db_url, autocommit=True) as conn:
+        await conn.execute(
+            "insert into public.jobs (kind) select 'noop' from generate_series(1, %s)", (count,)
+        )
+    return 0.0
+
+
+async def _count(db_url: str, where: str) -> int:
+    async with await psycopg.AsyncConnection.connect(db_url, autocommit=True) as conn:
+        cur = await conn.execute(f"select count(*) from public.jobs where {where}".encode())
+        row = await cur.fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def test_the_queue_bench_warms_worker_processes_up_and_holds_them_until_the_start(
+    queue_throughput: ModuleType, db_url: str, tmp_path: Path
+) -> None:
+    """``--warm-up-jobs``: the processes drain the warm-up jobs together (each one's pool grows
+    to what a drain needs), stay paused while the measured jobs are enqueued (none of them is
+    claimed), and run them all once started."""
+    group = _noop_workers(queue_throughput, db_url, tmp_path)
+
+    async def scenario() -> None:
+        await group.warm_up(lambda: _insert_noops(db_url, 1000), queue_throughput.OURS, 60)
+        try:
+            assert group.paused
+            assert await _count(db_url, "status = 'succeeded'") == 1000
+            await _insert_noops(db_url, 500)
+            await asyncio.sleep(1.0)  # ten of their polls, were they running
+            assert await _count(db_url, "status = 'queued'") == 500
+            await group.start()
+            await queue_throughput.wait_drained(db_url, queue_throughput.OURS, 60, group)
+        finally:
+            await group.stop()
+
+    asyncio.run(scenario())
+    assert all(p.returncode is not None for p in group.processes)
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        owners = conn.execute(
+            "select count(distinct lease_owner) from public.jobs where id <= (select min(id) + 999 from public.jobs)"
+        ).fetchone()
+        assert conn.execute("select count(*) from public.jobs where status = 'succeeded'").fetchone() == (
+            1500,
+        )
+    assert owners == (2,)  # both processes ran warm-up jobs
+
+
+def test_a_paused_group_of_worker_processes_still_stops(
+    queue_throughput: ModuleType, db_url: str, tmp_path: Path
+) -> None:
+    """A stopped process acts on SIGTERM only once it runs again: stopping a paused group
+    resumes it first, so no process is left behind (a bench that fails after the warm-up)."""
+    group = _noop_workers(queue_throughput, db_url, tmp_path)
+
+    async def scenario() -> None:
+        await group.warm_up(lambda: _insert_noops(db_url, 200), queue_throughput.OURS, 60)
+        assert group.paused
+        await group.stop()
+
+    asyncio.run(scenario())
+    assert not group.paused
+    assert [p.returncode for p in group.processes] == [0, 0]
 
 
 def test_the_queue_bench_pairs_each_drain_with_its_own_attempts_ceiling(queue_throughput: ModuleType) -> None:

@@ -10,13 +10,21 @@ from collections.abc import Awaitable, Callable, Iterator
 from typing import Any, TypeVar
 
 import pytest
-from fake_deepseek import FakeDeepSeek, Reply, analysis_answer, moves_answer, sample_week_facts
+from fake_deepseek import (
+    FakeDeepSeek,
+    Reply,
+    analysis_answer,
+    moves_answer,
+    offline_answer,
+    sample_week_facts,
+)
 
 from worker.ai import deepseek, prompts
 from worker.ai.base import AIPermanentError, AIRetryableError, Generated
 from worker.ai.deepseek import DeepSeekProvider
+from worker.ai.local import LocalProvider
 from worker.config import AISettings
-from worker.report import AnalysisAnswer, MovesAnswer, WeekFacts
+from worker.report import AnalysisAnswer, MovesAnswer, StoryDraft, WeekFacts
 
 T = TypeVar("T")
 
@@ -354,6 +362,42 @@ def test_analysis_then_moves_is_two_requests_and_usage_adds_up(fake: FakeDeepSee
         assert generated.usage.round_trips == 1
     # The moves request shares the system prompt with the analysis request: a cache hit.
     assert moves.usage.cache_hit_tokens >= len(prompts.SYSTEM_PROMPT) // 4 - 64
+
+
+@pytest.mark.parametrize("person", [0, 3, 6])
+def test_offline_answers_are_the_offline_providers_wording_through_the_wire(person: int) -> None:
+    # The benches' --answers offline: the fake server answers what the offline provider
+    # writes for the facts it was sent (as rendered: no name, texts bounded); the worker
+    # reads and checks every string of them.
+    facts = sample_week_facts(person)
+    rendered = prompts.render_facts(facts)
+    sent = json.loads(rendered[len(prompts.WEEK_OPEN) : -len(prompts.WEEK_CLOSE)])
+    assert "display_name" not in sent
+
+    async def all_three(provider: DeepSeekProvider) -> tuple[StoryDraft, AnalysisAnswer, MovesAnswer]:
+        first = (await provider.write_analysis(facts)).answer
+        story = (await provider.write_story(facts)).answer
+        return story, first, (await provider.write_moves(facts, first)).answer
+
+    with FakeDeepSeek(api_key=KEY, answer=offline_answer) as server:
+        story, analysis, moves = run(server, all_three)
+        assert [r.task for r in server.requests] == [
+            prompts.Task.ANALYSIS,
+            prompts.Task.STORY,
+            prompts.Task.MOVES,
+        ]
+    assert story == StoryDraft.model_validate(offline_answer(prompts.Task.STORY, sent))
+    assert analysis == AnalysisAnswer.model_validate(offline_answer(prompts.Task.ANALYSIS, sent))
+    assert moves == MovesAnswer.model_validate(offline_answer(prompts.Task.MOVES, sent))
+    # The offline provider's own report for these facts, word for word but the phrasing it
+    # picks by a hash of them: as many insights, predictions and moves.
+    local = LocalProvider()
+    own = asyncio.run(local.write_analysis(facts)).answer
+    assert (len(analysis.insights), len(analysis.predictions)) == (len(own.insights), len(own.predictions))
+    # Longer and more varied than the fake's own answers: what the option is for.
+    template = [analysis_answer(sent), moves_answer(sent)]
+    assert len(json.dumps([analysis.model_dump(), moves.model_dump()])) > 1.5 * len(json.dumps(template))
+    assert len({m.rationale for m in moves.strategic_moves}) == len(moves.strategic_moves)
 
 
 def test_usage_sums_every_round_trip_of_a_call_including_the_repair(fake: FakeDeepSeek) -> None:

@@ -16,7 +16,8 @@ What it guarantees:
 * a request is answered by the next scripted :class:`Reply` if any, else by a valid answer
   for its task (story, analysis or moves, recognised by the task instruction of
   :mod:`worker.ai.prompts`), built from the facts in the message by ``answer`` (default:
-  :func:`default_answer`);
+  :func:`default_answer`, a few short sentences; :func:`offline_answer` writes what the
+  offline provider would, as long and varied as a report);
 * a wrong ``Authorization`` (when ``api_key`` is set) is a 401 and an unknown model a 400
   "Model Not Exist", as DeepSeek answers them, before any script is consumed;
 * ``usage`` is computed like DeepSeek's: tokens are characters / 4, and
@@ -41,11 +42,12 @@ import math
 import random
 import threading
 import time
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Coroutine, Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
+from worker.ai.local import LocalProvider
 from worker.ai.prompts import TASK_INSTRUCTIONS, WEEK_OPEN, Task
 from worker.report import (
     ActivityCounts,
@@ -67,9 +69,12 @@ __all__ = [
     "analysis_answer",
     "default_answer",
     "moves_answer",
+    "offline_answer",
     "sample_week_facts",
     "story_answer",
 ]
+
+T = TypeVar("T")
 
 Answerer = Callable[[Task, dict[str, Any]], dict[str, Any] | str]
 """Makes the ``content`` of a default answer from the task and the facts (a dict or a string)."""
@@ -545,6 +550,33 @@ def default_answer(task: Task, facts: dict[str, Any]) -> dict[str, Any]:
     """The valid answer for ``task``: :func:`story_answer`, :func:`analysis_answer` or :func:`moves_answer`."""
     makers = {Task.STORY: story_answer, Task.ANALYSIS: analysis_answer, Task.MOVES: moves_answer}
     return makers[task](facts)
+
+
+def _finished(step: Coroutine[Any, Any, T]) -> T:
+    """The result of a coroutine that never waits (the offline provider's methods)."""
+    try:
+        step.send(None)
+    except StopIteration as done:
+        return cast(T, done.value)
+    step.close()
+    raise RuntimeError("the offline provider waited for something")
+
+
+def offline_answer(task: Task, facts: dict[str, Any]) -> dict[str, Any]:
+    """The answer the offline provider (:class:`worker.ai.local.LocalProvider`) writes for
+    the facts: a report's length and variety (every insight, prediction and move in its own
+    words), where :func:`default_answer` repeats a few short sentences. For benches whose
+    figure depends on what the worker reads and checks; it costs the server a report's
+    writing and validation per request. The moves' first answer is written again from the
+    facts (the offline provider is deterministic: the same as the analysis request got)."""
+    week = WeekFacts.model_validate({**facts, "display_name": None})  # the name is never sent
+    provider = LocalProvider()
+    if task is Task.STORY:
+        return _finished(provider.write_story(week)).answer.model_dump(mode="json")
+    analysis = _finished(provider.write_analysis(week)).answer
+    if task is Task.ANALYSIS:
+        return analysis.model_dump(mode="json")
+    return _finished(provider.write_moves(week, analysis)).answer.model_dump(mode="json")
 
 
 # -- realistic facts ----------------------------------------------------------------------------
