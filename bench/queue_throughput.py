@@ -896,7 +896,8 @@ async def run_ours(
                 warm_jobs=warm,
             )
         except BaseException:
-            await group.stop()  # when it failed before starting them (measure stops them after)
+            if warm:  # warmed-up processes run (paused) before measure starts them
+                await group.stop()
             raise
         if args.statements:
             for line in statement_lines(url, args.jobs):
@@ -975,7 +976,8 @@ async def run_procrastinate(
                     warm_jobs=warm,
                 )
             except BaseException:
-                await group.stop()
+                if warm:  # warmed-up processes run (paused) before measure starts them
+                    await group.stop()
                 raise
     finally:
         bench.drop(db)
