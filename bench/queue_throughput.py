@@ -771,7 +771,7 @@ async def wait_drained(url: str, queries: SystemQueries, timeout: float, group: 
 async def measure(
     url: str,
     group: WorkerGroup,
-    enqueue: Callable[[], Awaitable[float]],
+    enqueue: Callable[[int], Awaitable[float]],
     queries: SystemQueries,
     *,
     jobs: int,
@@ -781,15 +781,26 @@ async def measure(
     before_start: Callable[[], None] | None = None,
     warm_jobs: int = 0,
 ) -> Drain:
-    """Enqueue (timed), ``vacuum analyze``, start the workers, time from first claim to empty
-    queue. ``warm_jobs``: jobs the workers already ran (their warm-up), in the table too."""
-    if stale_stats:
-        vacuum_analyze(url, queries.table)  # the statistics of an empty table, as a bulk enqueue meets them
-    enqueue_s = await enqueue()
-    if not stale_stats:
-        vacuum_analyze(url, queries.table)  # as the pgbench ceiling's pre-filled table
-    if before_start is not None:
-        before_start()
+    """Enqueue ``jobs`` (timed, ``enqueue(n)`` adds n), ``vacuum analyze``, start the workers,
+    time from first claim to empty queue. With ``warm_jobs``, worker processes first run that
+    many (:meth:`Subprocesses.warm_up`); in-process workers are never warmed up."""
+    warm = warm_jobs if isinstance(group, Subprocesses) else 0
+    if warm and isinstance(group, Subprocesses):
+        await group.warm_up(lambda: enqueue(warm), queries, timeout)
+    try:
+        if stale_stats:
+            vacuum_analyze(
+                url, queries.table
+            )  # the statistics of an empty table, as a bulk enqueue meets them
+        enqueue_s = await enqueue(jobs)
+        if not stale_stats:
+            vacuum_analyze(url, queries.table)  # as the pgbench ceiling's pre-filled table
+        if before_start is not None:
+            before_start()
+    except BaseException:
+        if warm:  # the warmed-up processes are running (paused): stop them
+            await group.stop()
+        raise
     await group.start()
     try:
         await wait_started(url, queries, jobs, READY_TIMEOUT_S, group)
@@ -806,9 +817,9 @@ async def measure(
         await group.stop()
     async with await AsyncConnection.connect(url, autocommit=True) as conn:
         done = int(await _scalar(conn, queries.succeeded))
-    if done != jobs + warm_jobs:
-        raise RuntimeError(f"{done - warm_jobs} of {jobs} jobs succeeded")
-    return Drain(jobs, enqueue_s, t1 - t0, CpuSplit.between(snap0, snap1), warm_jobs=warm_jobs)
+    if done != jobs + warm:
+        raise RuntimeError(f"{done - warm} of {jobs} jobs succeeded")
+    return Drain(jobs, enqueue_s, t1 - t0, CpuSplit.between(snap0, snap1), warm_jobs=warm)
 
 
 # -- our queue -----------------------------------------------------------------------------------
@@ -879,26 +890,18 @@ async def run_ours(
             ]
             env = {**os.environ, "DATABASE_URL": url}
             group = Subprocesses(argv, env, processes, log_dir, url_env="DATABASE_URL", table=OURS.table)
-        warm = args.warm_up_jobs if isinstance(group, Subprocesses) else 0
-        if warm and isinstance(group, Subprocesses):
-            await group.warm_up(lambda: enqueue_ours(url, warm, args.batch), OURS, args.timeout)
-        try:
-            drain = await measure(
-                url,
-                group,
-                lambda: enqueue_ours(url, args.jobs, args.batch),
-                OURS,
-                jobs=args.jobs,
-                timeout=args.timeout,
-                stale_stats=args.stale_stats,
-                profile=profile,
-                before_start=(lambda: reset_statements(url)) if args.statements else None,
-                warm_jobs=warm,
-            )
-        except BaseException:
-            if warm:  # warmed-up processes run (paused) before measure starts them
-                await group.stop()
-            raise
+        drain = await measure(
+            url,
+            group,
+            lambda count: enqueue_ours(url, count, args.batch),
+            OURS,
+            jobs=args.jobs,
+            timeout=args.timeout,
+            stale_stats=args.stale_stats,
+            profile=profile,
+            before_start=(lambda: reset_statements(url)) if args.statements else None,
+            warm_jobs=args.warm_up_jobs,
+        )
         if args.statements:
             for line in statement_lines(url, args.jobs):
                 print(line, file=sys.stderr)
@@ -959,26 +962,16 @@ async def run_procrastinate(
                 group = Subprocesses(
                     argv, env, processes, log_dir, url_env=PROCRASTINATE_URL_ENV, table=PROCRASTINATE.table
                 )
-            warm = args.warm_up_jobs if isinstance(group, Subprocesses) else 0
-            if warm and isinstance(group, Subprocesses):
-                await group.warm_up(
-                    lambda: enqueue_procrastinate(url, task, warm, args.batch), PROCRASTINATE, args.timeout
-                )
-            try:
-                return await measure(
-                    url,
-                    group,
-                    lambda: enqueue_procrastinate(url, task, args.jobs, args.batch),
-                    PROCRASTINATE,
-                    jobs=args.jobs,
-                    timeout=args.timeout,
-                    stale_stats=args.stale_stats,
-                    warm_jobs=warm,
-                )
-            except BaseException:
-                if warm:  # warmed-up processes run (paused) before measure starts them
-                    await group.stop()
-                raise
+            return await measure(
+                url,
+                group,
+                lambda count: enqueue_procrastinate(url, task, count, args.batch),
+                PROCRASTINATE,
+                jobs=args.jobs,
+                timeout=args.timeout,
+                stale_stats=args.stale_stats,
+                warm_jobs=args.warm_up_jobs,
+            )
     finally:
         bench.drop(db)
 

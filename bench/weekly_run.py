@@ -552,7 +552,7 @@ ANSWERS = {
     "template": "the fake server's own answers: a few short sentences, the moves' rationale and outcome"
     " the same five times",
     "offline": "the offline provider's wording for each person's facts: every insight, prediction and"
-    " move in its own words, about twice the characters (the server writes and validates each)",
+    " move in its own words, over half again the characters (the server writes and validates each)",
 }
 
 

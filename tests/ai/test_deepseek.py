@@ -394,7 +394,8 @@ def test_offline_answers_are_the_offline_providers_wording_through_the_wire(pers
     local = LocalProvider()
     own = asyncio.run(local.write_analysis(facts)).answer
     assert (len(analysis.insights), len(analysis.predictions)) == (len(own.insights), len(own.predictions))
-    # Longer and more varied than the fake's own answers: what the option is for.
+    # Longer and more varied than the fake's own answers: what the option is for (the docs
+    # say "over half again the characters": checked here).
     template = [analysis_answer(sent), moves_answer(sent)]
     assert len(json.dumps([analysis.model_dump(), moves.model_dump()])) > 1.5 * len(json.dumps(template))
     assert len({m.rationale for m in moves.strategic_moves}) == len(moves.strategic_moves)
