@@ -13,7 +13,10 @@ Each run is ``weekly_run.py --people N --guide-batches 1 --db-sample 100`` and t
 ``--``, so each tree runs its own default job slots (since 1 December twice its request slots,
 as ``python -m worker run`` does; older trees ran as many as their request slots while their
 ``python -m worker run`` ran 20% more). A variant can carry its own options, to run it as its
-worker did: ``--variant "base=/tmp/base --job-concurrency 240"``.
+worker did: ``--variant "base=/tmp/base --job-concurrency 240"``. ``--python PATH`` among a
+variant's options runs that variant on another interpreter (a virtualenv's ``bin/python`` with
+the project's requirements) instead of this one, to compare interpreters on the same tree:
+``--variant "source-build=. --python /tmp/venv-pyenv/bin/python" --variant distribution=.``.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import statistics
 import subprocess
 import sys
 from pathlib import Path
+from typing import NamedTuple
 
 PYTHON = Path(sys.executable)
 BENCH_LOCK = "/tmp/proxima-bench.lock"  # noqa: S108 - the lock every heavy bench of this machine shares
@@ -34,16 +38,33 @@ _PACE = re.compile(r"middle [\d.]+ requests/s \(([\d.]+)%")
 _RAMP = re.compile(r"ramp ([\d.]+) s")
 
 
-def _variant(text: str) -> tuple[str, Path, list[str]]:
-    """``NAME=TREE``, optionally followed by that variant's own weekly_run.py options."""
+class Variant(NamedTuple):
+    name: str
+    tree: Path
+    python: Path
+    options: list[str]
+
+
+def _variant(text: str) -> Variant:
+    """``NAME=TREE``, optionally followed by ``--python PATH`` and that variant's own
+    weekly_run.py options."""
     head, *options = text.split()
     name, sep, tree = head.partition("=")
     path = Path(tree).resolve()
     if not sep or not name or not (path / "bench" / "weekly_run.py").is_file():
         raise argparse.ArgumentTypeError(
-            f"{text!r}: expected NAME=TREE [OPTIONS], a tree with bench/weekly_run.py"
+            f"{text!r}: expected NAME=TREE [--python PATH] [OPTIONS], a tree with bench/weekly_run.py"
         )
-    return name, path, options
+    python = PYTHON
+    if "--python" in options:
+        at = options.index("--python")
+        if at + 1 >= len(options):
+            raise argparse.ArgumentTypeError(f"{text!r}: --python needs the interpreter's path")
+        python = Path(options[at + 1])
+        if not (python.is_file() and os.access(python, os.X_OK)):
+            raise argparse.ArgumentTypeError(f"{text!r}: {python} is not an executable file")
+        del options[at : at + 2]
+    return Variant(name, path, python, options)
 
 
 def _found(pattern: re.Pattern[str], text: str) -> str:
@@ -53,9 +74,11 @@ def _found(pattern: re.Pattern[str], text: str) -> str:
     return match.group(1)
 
 
-def run_once(tree: Path, people: int, extra: list[str]) -> tuple[float, float, str, str]:
+def run_once(
+    tree: Path, people: int, extra: list[str], python: Path = PYTHON
+) -> tuple[float, float, str, str]:
     command = [
-        "flock", BENCH_LOCK, str(PYTHON), str(tree / "bench" / "weekly_run.py"),
+        "flock", BENCH_LOCK, str(python), str(tree / "bench" / "weekly_run.py"),
         "--people", str(people), "--guide-batches", "1", "--db-sample", "100",
         *extra,
     ]  # fmt: skip
@@ -80,7 +103,8 @@ def main(argv: list[str] | None = None) -> int:
         type=_variant,
         action="append",
         required=True,
-        help="NAME=TREE, optionally followed by that variant's own weekly_run.py options (repeat)",
+        help="NAME=TREE, optionally followed by --python PATH and that variant's own weekly_run.py "
+        "options (repeat)",
     )
     parser.add_argument("--rounds", type=int, default=2, help="rounds, each running every variant once (2)")
     parser.add_argument("--people", type=int, default=2000, help="people of each run (2000)")
@@ -88,11 +112,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.rounds < 1 or args.people < 1:
         parser.error("--rounds and --people must be at least 1")
-    variants: list[tuple[str, Path, list[str]]] = args.variant
-    results: dict[str, list[tuple[float, float]]] = {name: [] for name, _, _ in variants}
+    variants: list[Variant] = args.variant
+    if len({variant.name for variant in variants}) < len(variants):
+        parser.error("each --variant needs a name of its own")
+    results: dict[str, list[tuple[float, float]]] = {variant.name: [] for variant in variants}
     for number in range(args.rounds):
-        for name, tree, options in variants if number % 2 == 0 else list(reversed(variants)):
-            ratio, cpu, pace, ramp = run_once(tree, args.people, [*args.extra, *options])
+        for name, tree, python, options in variants if number % 2 == 0 else list(reversed(variants)):
+            ratio, cpu, pace, ramp = run_once(tree, args.people, [*args.extra, *options], python)
             results[name].append((ratio, cpu))
             print(
                 f"round {number} {name}: {ratio}x, {cpu} ms a person-week, pace {pace}%, ramp {ramp} s",

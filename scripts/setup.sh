@@ -6,15 +6,28 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# The interpreter: $PYTHON when given; else the distribution's Python 3.11 when it is
+# installed (Debian and Ubuntu build /usr/bin/python3.11 with profile-guided and link-time
+# optimization, as the worker's image, python:3.11-slim, is built); else the first of
+# python3.11, 3.12, 3.13 and python3 on PATH. A source build without --enable-optimizations
+# (pyenv's default) runs the worker's Python slower: BENCHMARKS.md, "The interpreter's build".
+# `scripts/setup.sh --which-python` prints the interpreter chosen and changes nothing.
 PYTHON="${PYTHON:-}"
 if [ -z "$PYTHON" ]; then
-  for candidate in python3.11 python3.12 python3.13 python3; do
+  for candidate in /usr/bin/python3.11 python3.11 python3.12 python3.13 python3; do
     if command -v "$candidate" >/dev/null 2>&1; then PYTHON="$candidate"; break; fi
   done
 fi
 [ -n "$PYTHON" ] || { echo "error: Python 3.11 or newer is needed" >&2; exit 1; }
+command -v "$PYTHON" >/dev/null 2>&1 || { echo "error: PYTHON=$PYTHON is not a program" >&2; exit 1; }
 "$PYTHON" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' \
   || { echo "error: $PYTHON is older than 3.11" >&2; exit 1; }
+real_python() { "$1" -c 'import os, sys; print(os.path.realpath(sys.executable))'; }
+case "${1:-}" in
+  "") ;;
+  --which-python) real_python "$PYTHON"; exit 0 ;;
+  *) echo "error: unknown option ${1}; the only one is --which-python" >&2; exit 2 ;;
+esac
 
 apt_updated=0
 apt_install() {
@@ -51,13 +64,19 @@ if command -v dpkg-query >/dev/null 2>&1; then
   if missing_pkg poppler-utils; then want+=(poppler-utils); fi
   # The share page's browser test drives Debian's Chromium through Playwright.
   if missing_pkg chromium; then want+=(chromium); fi
-  if ! "$PYTHON" -c 'import venv, ensurepip' >/dev/null 2>&1; then want+=(python3-venv); fi
+  # The venv module of that very version (python3-venv is only the default python3's).
+  if ! "$PYTHON" -c 'import venv, ensurepip' >/dev/null 2>&1; then
+    want+=("python$("$PYTHON" -c 'import sys; print("%d.%d" % sys.version_info[:2])')-venv")
+  fi
   if [ "${#want[@]}" -gt 0 ]; then apt_install "${want[@]}"; fi
 fi
 
 stamp=.venv/.installed
 if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
+elif [ "$(real_python .venv/bin/python)" != "$(real_python "$PYTHON")" ]; then
+  echo "note: .venv runs on $(real_python .venv/bin/python), not on $(real_python "$PYTHON");" \
+    "\`make clean\` and run again to rebuild it there" >&2
 fi
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   # compat: a plain path in a .pth file, not an import hook, so every start of Python is

@@ -422,3 +422,45 @@ def test_the_queue_bench_counts_each_sides_wait_for_a_core(queue_throughput: Mod
     assert split.postgres_wait_s == pytest.approx(1.0 + 0.5)
     assert split.waiting() == "0.30, 0.75"
     assert queue_throughput.CpuSplit.between(before, after, extra_bench_s=0.5).waiting() == "n/a"
+
+
+@pytest.fixture
+def weekly_ab() -> Iterator[ModuleType]:
+    yield from _bench_module("weekly_ab")
+
+
+def test_the_weekly_side_by_side_runs_a_variant_on_the_interpreter_it_names(weekly_ab: ModuleType) -> None:
+    root = BENCH.parent
+    plain = weekly_ab._variant(f"head={root}")
+    assert (plain.name, plain.tree, plain.python, plain.options) == ("head", root, Path(sys.executable), [])
+    other = weekly_ab._variant(f"old={root} --python {sys.executable} --job-concurrency 240")
+    assert other.python == Path(sys.executable)
+    assert other.options == ["--job-concurrency", "240"], "--python is this bench's, not weekly_run's"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("head", "expected NAME=TREE"),
+        ("head=/nonexistent-tree", "expected NAME=TREE"),
+        (f"head={BENCH.parent} --python", "needs the interpreter's path"),
+        (f"head={BENCH.parent} --python /nonexistent/python", "is not an executable file"),
+        (f"head={BENCH.parent} --python {BENCH}", "is not an executable file"),
+    ],
+)
+def test_the_weekly_side_by_side_refuses_a_bad_variant(
+    weekly_ab: ModuleType, text: str, message: str
+) -> None:
+    with pytest.raises(argparse.ArgumentTypeError, match=message):
+        weekly_ab._variant(text)
+
+
+def test_the_weekly_side_by_side_refuses_two_variants_of_one_name(
+    weekly_ab: ModuleType, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as caught:
+        weekly_ab.main(
+            ["--variant", f"a={BENCH.parent}", "--variant", f"a={BENCH.parent} --python {sys.executable}"]
+        )
+    assert caught.value.code == 2
+    assert "a name of its own" in capsys.readouterr().err

@@ -3,7 +3,10 @@ runs the worker as a non-root user without migrating, Railway checks /health."""
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
@@ -88,3 +91,47 @@ def test_the_image_is_slim_non_root_with_the_fonts_and_never_migrates() -> None:
 
 def test_the_procfile_runs_the_same_command() -> None:
     assert (ROOT / "Procfile").read_text().strip() == "worker: python -m worker run"
+
+
+def _which_python(env_python: str | None, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {key: value for key, value in os.environ.items() if key != "PYTHON"}
+    if env_python is not None:
+        env["PYTHON"] = env_python
+    return subprocess.run(
+        ["bash", str(ROOT / "scripts" / "setup.sh"), *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_setup_prefers_the_distributions_python_and_honours_python() -> None:
+    chosen = _which_python(None, "--which-python")
+    assert chosen.returncode == 0, chosen.stderr
+    distribution = Path("/usr/bin/python3.11")
+    if distribution.exists():
+        # Debian and Ubuntu build it with profile-guided optimization: it wins over PATH.
+        assert chosen.stdout.strip() == os.path.realpath(distribution)
+    else:
+        assert chosen.stdout.strip(), "some Python 3.11 or newer on PATH"
+    given = _which_python(sys.executable, "--which-python")
+    assert given.returncode == 0, given.stderr
+    assert given.stdout.strip() == os.path.realpath(sys.executable)
+
+
+def test_setup_refuses_a_missing_or_old_python_and_unknown_options(tmp_path: Path) -> None:
+    old = tmp_path / "python-old"
+    old.write_text("#!/bin/sh\nexit 1\n")  # answers "older than 3.11" to the version check
+    old.chmod(0o755)
+    cases = [
+        (str(tmp_path / "absent"), ["--which-python"], 1, "is not a program"),
+        (str(old), ["--which-python"], 1, "is older than 3.11"),
+        (sys.executable, ["--install-everything"], 2, "unknown option --install-everything"),
+    ]
+    for python, args, code, message in cases:
+        done = _which_python(python, *args)
+        assert done.returncode == code, (python, args, done.stderr)
+        assert message in done.stderr
+        assert done.stdout == ""
