@@ -7,14 +7,21 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # The interpreter: $PYTHON when given; else the distribution's Python 3.11 when it is
-# installed (Debian and Ubuntu build /usr/bin/python3.11 with profile-guided and link-time
-# optimization, as the worker's image, python:3.11-slim, is built); else the first of
-# python3.11, 3.12, 3.13 and python3 on PATH. A source build without --enable-optimizations
-# (pyenv's default) runs the worker's Python slower: BENCHMARKS.md, "The interpreter's build".
+# installed and can make a virtualenv, or root can install its venv module (Debian and Ubuntu
+# build /usr/bin/python3.11 with profile-guided and link-time optimization, as the worker's
+# image, python:3.11-slim, is built); else the first of python3.11, 3.12, 3.13 and python3 on
+# PATH. A source build without --enable-optimizations (pyenv's default) runs the worker's
+# Python slower: BENCHMARKS.md, "The interpreter's build".
 # `scripts/setup.sh --which-python` prints the interpreter chosen and changes nothing.
 PYTHON="${PYTHON:-}"
+if [ -z "$PYTHON" ] && [ -x /usr/bin/python3.11 ]; then
+  if /usr/bin/python3.11 -c 'import venv, ensurepip' >/dev/null 2>&1 \
+    || { [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; }; then
+    PYTHON=/usr/bin/python3.11
+  fi
+fi
 if [ -z "$PYTHON" ]; then
-  for candidate in /usr/bin/python3.11 python3.11 python3.12 python3.13 python3; do
+  for candidate in python3.11 python3.12 python3.13 python3; do
     if command -v "$candidate" >/dev/null 2>&1; then PYTHON="$candidate"; break; fi
   done
 fi

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tomllib
@@ -111,10 +112,18 @@ def test_setup_prefers_the_distributions_python_and_honours_python() -> None:
     chosen = _which_python(None, "--which-python")
     assert chosen.returncode == 0, chosen.stderr
     distribution = Path("/usr/bin/python3.11")
-    if distribution.exists():
+    usable = distribution.exists() and (
+        subprocess.run(
+            [distribution, "-c", "import venv, ensurepip"], capture_output=True, check=False
+        ).returncode
+        == 0
+        or (os.geteuid() == 0 and shutil.which("apt-get") is not None)
+    )
+    if usable:
         # Debian and Ubuntu build it with profile-guided optimization: it wins over PATH.
         assert chosen.stdout.strip() == os.path.realpath(distribution)
     else:
+        assert chosen.stdout.strip() != os.path.realpath(distribution)
         assert chosen.stdout.strip(), "some Python 3.11 or newer on PATH"
     given = _which_python(sys.executable, "--which-python")
     assert given.returncode == 0, given.stderr
