@@ -80,6 +80,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import psycopg
+from arguments import count_between
 from psycopg import AsyncConnection, sql
 from weekly_run import BenchCluster
 
@@ -784,14 +785,14 @@ async def measure(
     """Enqueue ``jobs`` (timed, ``enqueue(n)`` adds n), ``vacuum analyze``, start the workers,
     time from first claim to empty queue. With ``warm_jobs``, worker processes first run that
     many (:meth:`Subprocesses.warm_up`); in-process workers are never warmed up."""
-    warm = warm_jobs if isinstance(group, Subprocesses) else 0
-    if warm and isinstance(group, Subprocesses):
+    warm = 0
+    if warm_jobs and isinstance(group, Subprocesses):
+        warm = warm_jobs
         await group.warm_up(lambda: enqueue(warm), queries, timeout)
     try:
         if stale_stats:
-            vacuum_analyze(
-                url, queries.table
-            )  # the statistics of an empty table, as a bulk enqueue meets them
+            # the statistics of an empty table, as a bulk enqueue meets them
+            vacuum_analyze(url, queries.table)
         enqueue_s = await enqueue(jobs)
         if not stale_stats:
             vacuum_analyze(url, queries.table)  # as the pgbench ceiling's pre-filled table
@@ -1281,16 +1282,6 @@ def long_lines(run: LongRun) -> list[str]:
 # -- main -------------------------------------------------------------------------------------------------
 
 
-def _warm_up_jobs(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number of jobs: {text!r}") from None
-    if not 0 <= value <= 1_000_000:
-        raise argparse.ArgumentTypeError(f"must be 0 (no warm-up) to 1000000, not {value}")
-    return value
-
-
 def _concurrencies(text: str) -> list[int]:
     try:
         values = [int(v) for v in text.split(",") if v.strip()]
@@ -1356,7 +1347,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--warm-up-jobs",
-        type=_warm_up_jobs,
+        type=count_between(0, 1_000_000),
         default=WARM_UP_JOBS,
         help="in the multi-process scenario, jobs each system's processes drain together before the "
         "measured ones (their connection pools grow, as pgbench connects before its clock runs); then "
