@@ -213,6 +213,11 @@ def test_the_http_client_bench_runs_against_the_fake_server(
     assert "1.00x" in row
 
 
+# A worker process of two slots that runs only no-op jobs (the queue bench's worker, small).
+_NOOP_WORKER = ["-m", "worker", "run", "--concurrency", "2", "--kinds", "noop", "--no-schedule"]
+_NOOP_WORKER += ["--poll", "0.1", "--log-level", "WARNING"]
+
+
 def test_the_queue_bench_starts_worker_processes_together(
     queue_throughput: ModuleType, db_url: str, tmp_path: Path
 ) -> None:
@@ -221,14 +226,12 @@ def test_the_queue_bench_starts_worker_processes_together(
     backlog that one process alone clears in well under a second."""
     with psycopg.connect(db_url, autocommit=True) as conn:
         conn.execute("insert into public.jobs (kind) select 'noop' from generate_series(1, 2000)")
-    worker = ["-m", "worker", "run", "--concurrency", "2", "--kinds", "noop", "--no-schedule"]
-    worker += ["--poll", "0.1", "--log-level", "WARNING"]
     late_second = (
         "import os, sys, time\n"
         "if os.environ['DATABASE_URL'].endswith('-1'): time.sleep(2)\n"
         "os.execv(sys.executable, [sys.executable, *sys.argv[1:]])"
     )
-    argv = [sys.executable, "-c", late_second, *worker]
+    argv = [sys.executable, "-c", late_second, *_NOOP_WORKER]
     group = queue_throughput.Subprocesses(
         argv, {**os.environ, "DATABASE_URL": db_url}, 2, tmp_path, url_env="DATABASE_URL", table="jobs"
     )
@@ -268,10 +271,13 @@ def test_the_queue_bench_warm_up_takes_a_bounded_count(queue_throughput: ModuleT
 
 
 def _noop_workers(queue_throughput: ModuleType, db_url: str, tmp_path: Path) -> Any:
-    argv = [sys.executable, "-m", "worker", "run", "--concurrency", "2", "--kinds", "noop", "--no-schedule"]
-    argv += ["--poll", "0.1", "--log-level", "WARNING"]
     return queue_throughput.Subprocesses(
-        argv, {**os.environ, "DATABASE_URL": db_url}, 2, tmp_path, url_env="DATABASE_URL", table="jobs"
+        [sys.executable, *_NOOP_WORKER],
+        {**os.environ, "DATABASE_URL": db_url},
+        2,
+        tmp_path,
+        url_env="DATABASE_URL",
+        table="jobs",
     )
 
 
