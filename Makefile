@@ -13,8 +13,8 @@ test: setup lint
 	$(VENV_PY) -m pytest -q
 
 lint: setup
-	$(VENV_PY) -m ruff check worker tests bench
-	$(VENV_PY) -m ruff format --check worker tests bench
+	$(VENV_PY) -m ruff check worker tests bench scripts
+	$(VENV_PY) -m ruff format --check worker tests bench scripts
 	$(VENV_PY) -m mypy
 
 clean:

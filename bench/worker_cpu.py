@@ -15,7 +15,9 @@ is rolled back (so every pass sees the same data). Every phase's functions are w
 their CPU time (``time.process_time``, so the machine's other load barely moves it) is
 summed per phase, each phase without the time of the phases nested in it; "other" is the
 rest of ``run_weekly_analysis`` (awaits, the event loop, httpx request building above the
-wrapped calls). ``--warmup`` people run first and are not counted.
+wrapped calls). ``--warmup`` people run first and are not counted. In a copy whose hot
+modules are compiled (``scripts/compile.py``) this mode is refused: compiled code calls the
+functions of its own modules directly, past the wrappers; ``--concurrent`` and ``--idle`` run.
 
 ``--idle S`` starts the real ``Worker`` (``--concurrent`` slots, 200 unless given) with no job
 to run and reports the CPU it uses over S seconds once it is listening: what a worker costs
@@ -62,6 +64,7 @@ from worker import report as report_module
 from worker.ai import deepseek, prompts
 from worker.ai.deepseek import DeepSeekProvider
 from worker.analysis import analytics, store
+from worker.compiled import compiled_modules
 from worker.config import AISettings
 from worker.db.migrate import migrate_connection
 from worker.handlers import default_registry
@@ -430,6 +433,14 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--gc-threshold must be 0 (unchanged) or more")
     if not 0 <= args.idle <= 3600:
         parser.error("--idle must be between 0 (off) and 3600 seconds")
+    compiled = compiled_modules()
+    if compiled and not (args.concurrent or args.idle):
+        # Compiled code calls the functions of its own modules directly, past the wrappers
+        # that time each phase: the table would credit their time to the wrong phases.
+        parser.error(
+            f"the phases cannot be timed on compiled modules ({', '.join(compiled)}): "
+            "use --concurrent N, which measures the whole process"
+        )
     configure_logging("WARNING")
     load_guard()
     cluster = weekly_run.BenchCluster.ephemeral()

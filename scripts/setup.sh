@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Prepare this machine for `make demo` and `make test`: Debian packages when root
-# (PostgreSQL server, pg_cron, plpgsql_check, fonts, poppler), then a virtualenv with
-# the project, then the Supabase CLI (npm, pinned) in .tools/supabase-cli.
+# (PostgreSQL server, pg_cron, plpgsql_check, fonts, poppler, gcc and the interpreter's
+# headers), then a virtualenv with the project, then the Supabase CLI (npm, pinned) in
+# .tools/supabase-cli.
 # Safe to run again: it installs only what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -74,6 +75,14 @@ if command -v dpkg-query >/dev/null 2>&1; then
   # The venv module of that very version (python3-venv is only the default python3's).
   if ! "$PYTHON" -c 'import venv, ensurepip' >/dev/null 2>&1; then
     want+=("python$("$PYTHON" -c 'import sys; print("%d.%d" % sys.version_info[:2])')-venv")
+  fi
+  # A C compiler and the interpreter's headers: scripts/compile.py builds the worker's hot
+  # modules with mypyc (tests/test_compiled.py), as the image does. The headers come from
+  # Debian only for Debian's own interpreter.
+  if missing_pkg gcc; then want+=(gcc); fi
+  if ! "$PYTHON" -c 'import os, sys, sysconfig; sys.exit(not os.path.isfile(os.path.join(sysconfig.get_paths()["include"], "Python.h")))' \
+    && [ "$(real_python "$PYTHON")" = "/usr/bin/python$("$PYTHON" -c 'import sys; print("%d.%d" % sys.version_info[:2])')" ]; then
+    want+=("python$("$PYTHON" -c 'import sys; print("%d.%d" % sys.version_info[:2])')-dev")
   fi
   if [ "${#want[@]}" -gt 0 ]; then apt_install "${want[@]}"; fi
 fi

@@ -90,6 +90,26 @@ def test_the_image_is_slim_non_root_with_the_fonts_and_never_migrates() -> None:
     assert 'CMD ["run"]' in text
 
 
+def test_the_image_compiles_the_hot_modules_in_a_stage_it_does_not_keep() -> None:
+    """The hot modules (worker/compiled.py) are compiled in a build stage with the script and
+    the mypy that tests/test_compiled.py uses; the image takes the sources with their compiled
+    modules and the C they share, and no compiler."""
+    text = (ROOT / "Dockerfile").read_text()
+    stages = re.split(r"^FROM ", text, flags=re.M)[1:]
+    assert len(stages) == 2
+    build, image = stages
+    assert build.startswith("python:3.11-slim-bookworm AS compiled")
+    assert image.startswith("python:3.11-slim-bookworm\n")
+    assert "gcc" in build and "gcc" not in image
+    assert "python scripts/compile.py /src" in build
+    pinned = re.search(r'"mypy==([0-9.]+)"', build)
+    dev = re.search(r'"mypy==([0-9.]+)"', (ROOT / "pyproject.toml").read_text())
+    assert pinned and dev and pinned.group(1) == dev.group(1), "the image compiles with the tested mypy"
+    assert "COPY --from=compiled /src/worker ./worker" in image
+    assert "COPY --from=compiled /src/*__mypyc.*.so ./" in image
+    assert "WORKDIR /app" in image and "COPY worker " not in image
+
+
 def test_the_procfile_runs_the_same_command() -> None:
     assert (ROOT / "Procfile").read_text().strip() == "worker: python -m worker run"
 

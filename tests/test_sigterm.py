@@ -9,65 +9,16 @@ vocabularies load and the database is reached.
 from __future__ import annotations
 
 import json
-import os
 import signal
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def _start_worker(db_url: str, env_extra: dict[str, str] | None = None) -> subprocess.Popen[str]:
-    """`python -m worker run` on ``db_url``, without this environment's service settings."""
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("PROXIMA_", "DEEPSEEK_", "SUPABASE_", "PORT"))
-    }
-    return subprocess.Popen(
-        [sys.executable, "-m", "worker", "run", "--no-schedule", "--poll", "0.2"],
-        cwd=ROOT,
-        env=env | {"DATABASE_URL": db_url} | (env_extra or {}),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-
-
-def _started_line(db_url: str, env_extra: dict[str, str] | None = None) -> dict[str, object]:
-    """The "worker started" line of a worker started, then stopped with SIGTERM (exit 0)."""
-    process = _start_worker(db_url, env_extra)
-    started: dict[str, object] = {}
-    try:
-        assert process.stderr is not None
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and not started:
-            line = process.stderr.readline()
-            if not line:
-                break
-            entry = json.loads(line)
-            if entry.get("event") == "worker started":
-                started = entry
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.communicate(timeout=60)
-        finally:
-            if process.poll() is None:
-                process.kill()
-                process.communicate()
-    assert started, "no 'worker started' line"
-    assert process.returncode == 0
-    return started
+from cli_support import start_worker, started_line
 
 
 @pytest.mark.parametrize("delay", [0.3, 0.6, 1.0, 2.0, 4.0])
 def test_sigterm_after_a_delay_exits_0_with_structured_lines_only(db_url: str, delay: float) -> None:
-    process = _start_worker(db_url)
+    process = start_worker(db_url)
     time.sleep(delay)
     process.send_signal(signal.SIGTERM)
     try:
@@ -86,27 +37,29 @@ def test_the_worker_process_freezes_its_start_up_heap(db_url: str) -> None:
     vocabularies) out of the cyclic collector's reach (``settle_heap``), and lets the young
     generation grow to 10,000 containers before a collection: its "worker started" line
     counts the objects frozen and gives the threshold."""
-    started = _started_line(db_url)
+    started = started_line(db_url)
     # The vocabularies alone are tens of thousands of containers.
     frozen = started["frozen_objects"]
     assert isinstance(frozen, int) and frozen > 10_000, frozen
     assert started["young_collection_threshold"] == 10_000
+    # This tree runs the hot modules as Python (tests/test_compiled.py runs a compiled copy).
+    assert started["compiled_modules"] == []
 
 
 def test_with_deepseek_the_worker_runs_twice_as_many_jobs_as_request_slots(db_url: str) -> None:
     """A job also gathers, checks and stores: job slots beyond the model's request slots keep
     those busy (``worker.config.default_job_slots``); the local provider runs 8."""
     deepseek = {"DEEPSEEK_API_KEY": "sk-test-not-used", "DEEPSEEK_BASE_URL": "http://127.0.0.1:9"}
-    assert _started_line(db_url, deepseek | {"DEEPSEEK_MAX_CONCURRENCY": "40"})["concurrency"] == 80
-    assert _started_line(db_url, deepseek | {"DEEPSEEK_MAX_CONCURRENCY": "7"})["concurrency"] == 14
+    assert started_line(db_url, deepseek | {"DEEPSEEK_MAX_CONCURRENCY": "40"})["concurrency"] == 80
+    assert started_line(db_url, deepseek | {"DEEPSEEK_MAX_CONCURRENCY": "7"})["concurrency"] == 14
     # The most request slots a process may have: still a worker that starts.
-    assert _started_line(db_url, deepseek | {"DEEPSEEK_MAX_CONCURRENCY": "1000"})["concurrency"] == 2000
-    assert _started_line(db_url)["concurrency"] == 8
+    assert started_line(db_url, deepseek | {"DEEPSEEK_MAX_CONCURRENCY": "1000"})["concurrency"] == 2000
+    assert started_line(db_url)["concurrency"] == 8
 
 
 def test_the_worker_runs_on_uvloop_unless_asked_for_asyncio(db_url: str) -> None:
     """``PROXIMA_EVENT_LOOP``: uvloop by default, the standard loop on request; the
     "worker started" line says which loop runs."""
-    assert _started_line(db_url)["event_loop"] == "uvloop"
-    assert _started_line(db_url, {"PROXIMA_EVENT_LOOP": "asyncio"})["event_loop"] == "asyncio"
-    assert _started_line(db_url, {"PROXIMA_EVENT_LOOP": " UVLoop "})["event_loop"] == "uvloop"
+    assert started_line(db_url)["event_loop"] == "uvloop"
+    assert started_line(db_url, {"PROXIMA_EVENT_LOOP": "asyncio"})["event_loop"] == "asyncio"
+    assert started_line(db_url, {"PROXIMA_EVENT_LOOP": " UVLoop "})["event_loop"] == "uvloop"

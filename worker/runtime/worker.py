@@ -65,6 +65,7 @@ from psycopg_pool.base import AttemptWithBackoff
 
 from worker import metrics
 from worker.ai.slots import request_priority
+from worker.compiled import compiled_modules
 from worker.config import MAX_JOB_SLOTS
 from worker.log import get_logger
 from worker.queue import manager
@@ -327,6 +328,7 @@ class Worker:
             event_loop=loop_name(),
             frozen_objects=gc.get_freeze_count(),
             young_collection_threshold=gc.get_threshold()[0],
+            compiled_modules=compiled_modules(),
         )
         try:
             try:
