@@ -1,10 +1,11 @@
 # The worker: `python -m worker run`. No migration runs at build or start: the schema is
 # deployed with the Supabase CLI (README, "Operating").
 
-# The worker's hot modules compiled with mypyc (worker/compiled.py; 8-14% less CPU a person-week,
-# BENCHMARKS.md): in a stage of their own, so the image keeps no C compiler.
+# The worker's hot modules compiled with mypyc (worker/compiled.py; BENCHMARKS.md, "Compiled hot
+# modules"): in a stage of their own, so the image keeps no C compiler.
 # scripts/compile.py is what tests/test_compiled.py runs; mypy is the version it is tested with.
 FROM python:3.11-slim-bookworm AS compiled
+ENV PYTHONDONTWRITEBYTECODE=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends gcc libc6-dev \
  && rm -rf /var/lib/apt/lists/*
