@@ -41,6 +41,8 @@ class UsageError(Exception):
 def _checked_target(directory: Path, *, copy: bool) -> Path:
     target = directory.resolve()
     if copy:
+        if target.exists() and not target.is_dir():
+            raise UsageError(f"{directory} is not a directory")
         if target.exists() and any(target.iterdir()):
             raise UsageError(f"{directory} is not empty: --copy needs a new or empty directory")
         if target == ROOT or ROOT in target.parents:
@@ -115,7 +117,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("directory", type=Path, help="the copy of the project to compile in")
     parser.add_argument(
-        "--copy", action="store_true", help="copy worker/, bench/, tests/ and pyproject.toml there first"
+        "--copy",
+        action="store_true",
+        help="copy worker/, bench/, tests/, supabase/ and pyproject.toml there first",
     )
     return parser
 

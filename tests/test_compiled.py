@@ -86,6 +86,7 @@ def test_the_working_tree_is_refused_and_nothing_is_built() -> None:
         ("empty", "is not a copy of the project: no worker/safety/reading.py"),
         ("copy-into-full", "is not empty"),
         ("copy-inside", "is inside this project"),
+        ("copy-onto-a-file", "is not a directory"),
     ],
 )
 def test_bad_directories_are_refused_with_exit_2(tmp_path: Path, case: str, message: str) -> None:
@@ -97,6 +98,7 @@ def test_bad_directories_are_refused_with_exit_2(tmp_path: Path, case: str, mess
         "empty": [str(tmp_path)],
         "copy-into-full": ["--copy", str(full)],
         "copy-inside": ["--copy", str(ROOT / "build" / "compiled-copy")],
+        "copy-onto-a-file": ["--copy", str(full / "kept.txt")],
     }[case]
     result = _compile(*args)
     assert result.returncode == 2, result.stderr

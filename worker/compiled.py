@@ -2,8 +2,8 @@
 
 Outside the model call, a person-week's CPU is spread over many small pieces of Python: the
 medical-claim guard, the week's rows read into events, the analytics and the prompt. Compiled
-with mypyc (the compiler of mypy, black and mypy itself: typed Python to C extension modules)
-a person-week takes 7-8% less CPU in the real worker with 200 jobs in flight and a seventh less
+with mypyc (mypy's compiler of typed Python to C extension modules, with which mypy and black
+are built) a person-week takes 7-8% less CPU in the real worker with 200 jobs in flight and a seventh less
 in the weekly run's whole process at 2,000 people (2% at 10,000); the guard alone, a quarter
 less (BENCHMARKS.md, "Compiled hot modules"). Nothing else changes: the same source, the same types
 (every module here is already ``mypy --strict`` clean, which mypyc requires).
