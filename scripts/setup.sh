@@ -31,6 +31,7 @@ command -v "$PYTHON" >/dev/null 2>&1 || { echo "error: PYTHON=$PYTHON is not a p
 "$PYTHON" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' \
   || { echo "error: $PYTHON is older than 3.11" >&2; exit 1; }
 real_python() { "$1" -c 'import os, sys; print(os.path.realpath(sys.executable))'; }
+py_version="$("$PYTHON" -c 'import sys; print("%d.%d" % sys.version_info[:2])')"  # 3.11
 case "${1:-}" in
   "") ;;
   --which-python) real_python "$PYTHON"; exit 0 ;;
@@ -74,15 +75,15 @@ if command -v dpkg-query >/dev/null 2>&1; then
   if missing_pkg chromium; then want+=(chromium); fi
   # The venv module of that very version (python3-venv is only the default python3's).
   if ! "$PYTHON" -c 'import venv, ensurepip' >/dev/null 2>&1; then
-    want+=("python$("$PYTHON" -c 'import sys; print("%d.%d" % sys.version_info[:2])')-venv")
+    want+=("python$py_version-venv")
   fi
   # A C compiler and the interpreter's headers: scripts/compile.py builds the worker's hot
   # modules with mypyc (tests/test_compiled.py), as the image does. The headers come from
   # Debian only for Debian's own interpreter.
   if missing_pkg gcc; then want+=(gcc); fi
   if ! "$PYTHON" -c 'import os, sys, sysconfig; sys.exit(not os.path.isfile(os.path.join(sysconfig.get_paths()["include"], "Python.h")))' \
-    && [ "$(real_python "$PYTHON")" = "/usr/bin/python$("$PYTHON" -c 'import sys; print("%d.%d" % sys.version_info[:2])')" ]; then
-    want+=("python$("$PYTHON" -c 'import sys; print("%d.%d" % sys.version_info[:2])')-dev")
+    && [ "$(real_python "$PYTHON")" = "/usr/bin/python$py_version" ]; then
+    want+=("python$py_version-dev")
   fi
   if [ "${#want[@]}" -gt 0 ]; then apt_install "${want[@]}"; fi
 fi
