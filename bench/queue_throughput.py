@@ -35,9 +35,13 @@ adds a drain of two minutes at concurrency 4 that reports jobs/s in the first an
 10 seconds. ``--stale-stats`` analyzes the tables before the enqueue instead (the
 statistics a bulk enqueue meets in a table last analyzed while nearly empty). On a shared
 machine, ``--repeat N`` runs every measurement N times, interleaved, and reports the best;
-each attempt runs our drain, then the ceilings, then procrastinate, and the summary also
-gives each attempt's drain over that attempt's ceiling (measured seconds apart) and their
-median. The CPU table's "other load" column shows how much else was running.
+each attempt runs our drain, then the batched ceiling, then the per-job one, then
+procrastinate, and the summary also gives each attempt's drain over that attempt's ceiling
+(measured seconds apart), their median with a 95% interval of it (distribution-free, from
+six attempts: target 3 read from every attempt, met, missed or undecided), and the batched
+ceiling against itself from one attempt to the next, the noise any single reading carries
+(BENCHMARKS.md, "Target 3 read from every attempt"). The CPU table's "other load" column
+shows how much else was running.
 
     .venv/bin/python bench/queue_throughput.py                      # the default suite
     .venv/bin/python bench/queue_throughput.py --jobs 2000 --concurrency 4   # smoke run
@@ -59,6 +63,7 @@ import cProfile
 import dataclasses
 import datetime as dt
 import io
+import itertools
 import json
 import logging
 import math
@@ -267,6 +272,8 @@ class Row:
     # Each attempt's drain over the best ceiling of the same attempt, measured back to back
     # (see paired_ratios): a phase of the machine then weighs on both sides of one ratio.
     paired: tuple[float, ...] = ()
+    # Each attempt's batched ceiling, jobs/s, in attempt order (see ceiling_drift).
+    batched_by_attempt: tuple[float, ...] = ()
 
     @property
     def ceiling(self) -> Ceiling | None:
@@ -281,6 +288,33 @@ class Row:
     @property
     def vs_ceiling(self) -> float | None:
         return self.ours.drain_rate / self.ceiling.tps if self.ceiling else None
+
+
+def median_interval(values: Sequence[float], confidence: float = 0.95) -> tuple[float, float] | None:
+    """A distribution-free interval for the median of what ``values`` sample (the order
+    statistics x(k) and x(n-k+1) with the largest k whose binomial tails leave at least
+    ``confidence`` between them); None with too few values for one (fewer than 6 at 95%).
+    Nothing is assumed of the noise's shape: on a shared machine a reading's noise is
+    skewed by the slow seconds that hit one side of a ratio."""
+    if not 0 < confidence < 1:
+        raise ValueError("confidence must be between 0 and 1")
+    n = len(values)
+    tail = (1 - confidence) / 2
+    k, below = 0, 0.0  # below: P(Binomial(n, 1/2) <= k - 1)
+    while k < n // 2 and below + math.comb(n, k) / 2**n <= tail:
+        below += math.comb(n, k) / 2**n
+        k += 1
+    if k == 0:
+        return None
+    ordered = sorted(values)
+    return ordered[k - 1], ordered[n - k]
+
+
+def ceiling_drift(tps: Sequence[float]) -> tuple[float, ...]:
+    """The batched ceiling against itself: each attempt's over the attempt before, seconds to
+    a minute apart on the same machine. Their spread is a single reading's noise, which any
+    one drain-over-ceiling ratio carries as well."""
+    return tuple(now / before for before, now in itertools.pairwise(tps))
 
 
 def paired_ratios(ours: Sequence[Drain], ceilings: Sequence[float]) -> tuple[float, ...]:
@@ -1238,8 +1272,35 @@ def verdicts(rows: Sequence[Row]) -> list[str]:
                     f"{label}: attempt by attempt, each drain over its own attempt's ceiling: {each}"
                     f" (median {100 * statistics.median(r.paired):.0f}%)"
                 )
+                lines.append(f"{label}: {median_verdict(r.paired)}")
+            drift = ceiling_drift(r.batched_by_attempt)
+            if drift:
+                lines.append(
+                    f"{label}: the batched ceiling against itself, each attempt over the one before: "
+                    f"{100 * min(drift):.0f}% to {100 * max(drift):.0f}% (median "
+                    f"{100 * statistics.median(drift):.0f}%), the noise a single reading carries"
+                )
             lines.append(f"{label}: {budget_line(r)}")
     return lines
+
+
+def median_verdict(paired: Sequence[float], target: float = 0.8) -> str:
+    """Target 3 read from every attempt rather than from one: met when the 95% interval of the
+    median drain-over-ceiling lies at or above ``target``, missed when below it, undecided
+    when it straddles it (or when too few attempts give an interval: six at least)."""
+    middle = statistics.median(paired)
+    interval = median_interval(paired)
+    if interval is None:
+        return (
+            f"by the median of {len(paired)} attempts: {100 * middle:.0f}% (an interval of the median "
+            "needs 6 attempts or more: --repeat 6)"
+        )
+    low, high = interval
+    verdict = "met" if low >= target else "MISSED" if high < target else "undecided"
+    return (
+        f"by the median of {len(paired)} attempts: {100 * middle:.0f}%, 95% interval {100 * low:.0f}% "
+        f"to {100 * high:.0f}% (target >= {100 * target:.0f}%: {verdict})"
+    )
 
 
 def budget_line(r: Row) -> str:
@@ -1429,25 +1490,27 @@ async def run_suite(
                 print(buffer.getvalue(), file=sys.stderr)
             if not args.no_pgbench:
                 clients = concurrency * processes
-                note(f"{label}: pgbench ceiling at {clients} clients, per job")
-                ceilings.append(run_ceiling(bench, args.jobs, clients, args.timeout, work_dir))
-                note(f"  {ceilings[-1].tps:,.0f} jobs/s")
                 # The batched ceiling claims as many jobs a statement as our worker did on
                 # average in this attempt (rounded up), unless --ceiling-batch says otherwise.
+                # It runs first, right after our drain (the ceiling that is nearly always the
+                # best, paired with the drain it is measured beside); the per-job one after it.
                 batch = args.ceiling_batch or (
                     math.ceil(ours.mean_claim)
                     if ours.mean_claim is not None
                     else concurrency + FALLBACK_AHEAD
                 )
-                best_tps = ceilings[-1].tps
+                best_tps = 0.0
                 if batch > 1:
                     note(f"{label}: pgbench ceiling at {clients} clients, batches of {batch}")
                     batched.append(
                         run_ceiling(bench, args.jobs, clients, args.timeout, work_dir, batch=batch)
                     )
                     note(f"  {batched[-1].tps:,.0f} jobs/s")
-                    best_tps = max(best_tps, batched[-1].tps)
-                attempt_ceilings.append(best_tps)
+                    best_tps = batched[-1].tps
+                note(f"{label}: pgbench ceiling at {clients} clients, per job")
+                ceilings.append(run_ceiling(bench, args.jobs, clients, args.timeout, work_dir))
+                note(f"  {ceilings[-1].tps:,.0f} jobs/s")
+                attempt_ceilings.append(max(best_tps, ceilings[-1].tps))
             # After the ceilings: our drain and pgbench's run seconds apart, procrastinate's
             # drain (tens of seconds) after both.
             if want_procrastinate:
@@ -1465,6 +1528,7 @@ async def run_suite(
                 max(ceilings, key=lambda c: c.tps) if ceilings else None,
                 max(batched, key=lambda c: c.tps) if batched else None,
                 paired_ratios(ours_runs, attempt_ceilings) if attempt_ceilings else (),
+                tuple(c.tps for c in batched),
             )
         )
     long_run = None

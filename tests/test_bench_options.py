@@ -360,6 +360,41 @@ def test_the_queue_bench_pairs_each_drain_with_its_own_attempts_ceiling(queue_th
         queue_throughput.paired_ratios(ours, [12_500.0])
 
 
+def test_the_median_s_interval_comes_from_order_statistics_and_needs_six_attempts(
+    queue_throughput: ModuleType,
+) -> None:
+    """A distribution-free 95% interval: x(1)..x(6) of six values (1 - 2/64 covered), x(3)..x(10)
+    of twelve (1 - 2 * 79/4096), none of five (2/32 outside already)."""
+    interval = queue_throughput.median_interval
+    assert interval([0.9, 0.7, 1.1, 0.8, 1.0]) is None
+    assert interval([0.9, 0.7, 1.1, 0.8, 1.0, 0.6]) == (0.6, 1.1)
+    twelve = [0.01 * v for v in (95, 60, 88, 72, 101, 84, 79, 90, 66, 83, 120, 86)]
+    assert interval(twelve) == pytest.approx((0.72, 0.95))
+    assert interval(twelve, confidence=0.5) == pytest.approx((0.83, 0.88))  # x(5)..x(8)
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        interval(twelve, confidence=1.0)
+
+
+@pytest.mark.parametrize(
+    ("paired", "verdict"),
+    [
+        ((0.81, 0.85, 0.9, 0.95, 0.83, 0.88), "met"),  # the lowest attempt is at or above 80%
+        ((0.79, 0.85, 0.9, 0.95, 0.83, 0.88), "undecided"),  # one below: the interval straddles
+        ((0.5, 0.6, 0.7, 0.75, 0.65, 0.79), "MISSED"),
+        ((0.9, 0.95, 0.99), "needs 6 attempts"),
+    ],
+)
+def test_target_3_by_the_median_is_met_missed_or_undecided(
+    queue_throughput: ModuleType, paired: tuple[float, ...], verdict: str
+) -> None:
+    assert verdict in queue_throughput.median_verdict(paired)
+
+
+def test_the_ceiling_against_itself_is_each_attempt_over_the_one_before(queue_throughput: ModuleType) -> None:
+    assert queue_throughput.ceiling_drift([20_000.0, 30_000.0, 24_000.0]) == pytest.approx((1.5, 0.8))
+    assert queue_throughput.ceiling_drift([20_000.0]) == ()
+
+
 @pytest.fixture
 def arguments() -> Iterator[ModuleType]:
     yield from _bench_module("arguments")
