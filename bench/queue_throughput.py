@@ -14,7 +14,9 @@ Every scenario drains the same number of no-op jobs on one private PostgreSQL cl
   waits on it with its first claim, so none is still starting while the others drain; their
   pools then grow during the drain, which ``--warm-up-jobs N`` moves before the clock: the
   processes first drain N jobs together, are paused while the measured jobs are enqueued
-  and analyzed, and resumed together);
+  and analyzed, and resumed together); the connections the workers opened while the clock
+  ran are counted (the database's client backends at the end that were not there at its
+  start) and printed with each attempt;
   the in-process worker settles its heap as ``python -m worker run`` does (``settle_heap``:
   the heap frozen, young collections once 10,000 containers were made), and that threshold
   stays for procrastinate's run after it in the same process;
@@ -235,6 +237,10 @@ class Drain:
     claims: int | None = None  # claim statements that returned jobs (our worker only)
     claim_s: float | None = None  # their round trips, summed (our in-process worker only)
     warm_jobs: int = 0  # jobs the processes drained before, to warm up (see Subprocesses.warm_up)
+    # Connections to the database opened while the clock ran (backends that were not there
+    # when it started): a pool that grows during the drain pays for them there, where
+    # pgbench opens its own before its clock.
+    opened: int | None = None
 
     @property
     def mean_claim(self) -> float | None:
@@ -274,6 +280,8 @@ class Row:
     paired: tuple[float, ...] = ()
     # Each attempt's batched ceiling, jobs/s, in attempt order (see ceiling_drift).
     batched_by_attempt: tuple[float, ...] = ()
+    # The connections our workers opened during each attempt's drain (Drain.opened).
+    opened_by_attempt: tuple[int | None, ...] = ()
 
     @property
     def ceiling(self) -> Ceiling | None:
@@ -788,18 +796,36 @@ async def wait_started(
     raise TimeoutError(f"no job was claimed within {timeout:.0f} s of starting the workers")
 
 
-async def wait_drained(url: str, queries: SystemQueries, timeout: float, group: WorkerGroup) -> None:
+# The client backends of the database (the probe's own included), by process id.
+BACKENDS = (
+    "select coalesce(array_agg(pid), '{}') from pg_stat_activity"
+    " where datname = current_database() and backend_type = 'client backend'"
+)
+
+
+async def wait_drained(
+    url: str,
+    queries: SystemQueries,
+    timeout: float,
+    group: WorkerGroup,
+    conn: AsyncConnection[Any] | None = None,
+) -> None:
+    """Until nothing is queued or running, probing every PROBE_SECONDS over ``conn`` (an
+    autocommit connection; one of its own without it)."""
+    if conn is None:
+        async with await AsyncConnection.connect(url, autocommit=True) as own:
+            await wait_drained(url, queries, timeout, group, own)
+        return
     deadline = time.monotonic() + timeout
-    async with await AsyncConnection.connect(url, autocommit=True) as conn:
-        while time.monotonic() < deadline:
-            # The pending probe walks the index entries the drain has left dead behind it,
-            # PostgreSQL's time that the pgbench ceiling does not spend: it runs only once
-            # the last job is done.
-            if await _scalar(conn, queries.last_done) and not await _scalar(conn, queries.pending):
-                return
-            if isinstance(group, Subprocesses):
-                group.check_alive()
-            await asyncio.sleep(PROBE_SECONDS)
+    while time.monotonic() < deadline:
+        # The pending probe walks the index entries the drain has left dead behind it,
+        # PostgreSQL's time that the pgbench ceiling does not spend: it runs only once
+        # the last job is done.
+        if await _scalar(conn, queries.last_done) and not await _scalar(conn, queries.pending):
+            return
+        if isinstance(group, Subprocesses):
+            group.check_alive()
+        await asyncio.sleep(PROBE_SECONDS)
     raise TimeoutError(f"the queue was not drained after {timeout:.0f} s")
 
 
@@ -838,23 +864,28 @@ async def measure(
         raise
     await group.start()
     try:
-        await wait_started(url, queries, jobs, READY_TIMEOUT_S, group)
-        snap0, t0 = CpuSnapshot.take(), time.perf_counter()
-        if profile is not None:
-            profile.enable()
-        try:
-            await wait_drained(url, queries, timeout, group)
-        finally:
+        # The drain's probe connection is open before the clock starts: the backends seen
+        # then and at the end tell the connections the workers opened during the drain.
+        async with await AsyncConnection.connect(url, autocommit=True) as watch:
+            await wait_started(url, queries, jobs, READY_TIMEOUT_S, group)
+            before = set(await _scalar(watch, BACKENDS))
+            snap0, t0 = CpuSnapshot.take(), time.perf_counter()
             if profile is not None:
-                profile.disable()
-        t1, snap1 = time.perf_counter(), CpuSnapshot.take()
+                profile.enable()
+            try:
+                await wait_drained(url, queries, timeout, group, watch)
+            finally:
+                if profile is not None:
+                    profile.disable()
+            t1, snap1 = time.perf_counter(), CpuSnapshot.take()
+            opened = len(set(await _scalar(watch, BACKENDS)) - before)
     finally:
         await group.stop()
     async with await AsyncConnection.connect(url, autocommit=True) as conn:
         done = int(await _scalar(conn, queries.succeeded))
     if done != jobs + warm:
         raise RuntimeError(f"{done - warm} of {jobs} jobs succeeded")
-    return Drain(jobs, enqueue_s, t1 - t0, CpuSplit.between(snap0, snap1), warm_jobs=warm)
+    return Drain(jobs, enqueue_s, t1 - t0, CpuSplit.between(snap0, snap1), warm_jobs=warm, opened=opened)
 
 
 # -- our queue -----------------------------------------------------------------------------------
@@ -1266,6 +1297,13 @@ def verdicts(rows: Sequence[Row]) -> list[str]:
                 f"{label}: {100 * r.vs_ceiling:.0f}% of the pgbench ceiling ({which}) (target >= 80%: {met})"
                 + claims
             )
+            opened = [n for n in r.opened_by_attempt if n is not None]
+            if opened:
+                lines.append(
+                    f"{label}: connections our workers opened while the clock ran, each attempt: "
+                    + " / ".join(str(n) for n in opened)
+                    + " (pgbench opens its own before its clock)"
+                )
             if len(r.paired) > 1:
                 each = " / ".join(f"{100 * ratio:.0f}%" for ratio in r.paired)
                 lines.append(
@@ -1481,6 +1519,8 @@ async def run_suite(
             mean = f", {ours.mean_claim:.1f} jobs a claim" if ours.mean_claim is not None else ""
             if ours.claim_s is not None and ours.claims:
                 mean += f" in {1000 * ours.claim_s / ours.claims:.2f} ms"
+            if ours.opened is not None:
+                mean += f", {ours.opened} connection(s) opened during the drain"
             note(f"  enqueue {ours.enqueue_rate:,.0f} jobs/s, drain {ours.drain_rate:,.0f} jobs/s{mean}")
             if profile is not None:
                 buffer = io.StringIO()
@@ -1529,6 +1569,7 @@ async def run_suite(
                 max(batched, key=lambda c: c.tps) if batched else None,
                 paired_ratios(ours_runs, attempt_ceilings) if attempt_ceilings else (),
                 tuple(c.tps for c in batched),
+                tuple(d.opened for d in ours_runs),
             )
         )
     long_run = None

@@ -260,6 +260,59 @@ def test_the_queue_bench_starts_worker_processes_together(
     assert all(count > 0 for _, count in owners)
 
 
+class _OpensTwoWhileItDrains:
+    """A stand-in for the workers: it claims a job, waits until the bench's clock runs (the
+    bench probes every 10 ms), opens two more connections, then finishes every job."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.task: asyncio.Task[None] | None = None
+        self.extra: list[psycopg.AsyncConnection[Any]] = []
+
+    async def start(self) -> None:
+        self.task = asyncio.create_task(self._run())
+
+    async def _run(self) -> None:
+        async with await psycopg.AsyncConnection.connect(self.url, autocommit=True) as conn:
+            await conn.execute(
+                "update public.jobs set status = 'running', attempts = 1, lease_owner = 'test',"
+                " lease_expires_at = now() + interval '1 minute'"
+                " where id = (select min(id) from public.jobs)"
+            )
+            await asyncio.sleep(0.5)
+            for _ in range(2):
+                self.extra.append(await psycopg.AsyncConnection.connect(self.url, autocommit=True))
+            await conn.execute(
+                "update public.jobs set status = 'succeeded', finished_at = now(), lease_expires_at = null"
+            )
+
+    async def stop(self) -> None:
+        if self.task is not None:
+            await self.task
+        for conn in self.extra:
+            await conn.close()
+
+
+def test_the_queue_bench_counts_the_connections_opened_while_its_clock_runs(
+    queue_throughput: ModuleType, db_url: str
+) -> None:
+    """Those opened before the clock (the first claim's, the bench's own probe) are not counted;
+    the two opened during the drain are."""
+    group = _OpensTwoWhileItDrains(db_url)
+    drain = asyncio.run(
+        queue_throughput.measure(
+            db_url,
+            group,
+            lambda count: queue_throughput.enqueue_ours(db_url, count, 100),
+            queue_throughput.OURS,
+            jobs=20,
+            timeout=60,
+        )
+    )
+    assert drain.opened == 2
+    assert drain.jobs == 20 and drain.drain_s >= 0.5
+
+
 def test_the_queue_bench_warm_up_takes_a_bounded_count(queue_throughput: ModuleType) -> None:
     parser = queue_throughput.build_parser()
     assert parser.parse_args([]).warm_up_jobs == 0  # cold, as every recorded suite ran
