@@ -1,6 +1,7 @@
 """What a no-op job costs the worker's own Python, apart from PostgreSQL.
 
-Seven figures, each the median of ``--rounds`` rounds, in µs of this process's CPU:
+Nine figures, each the median of ``--rounds`` rounds, in µs of this process's CPU (one of the
+whole machine's):
 
 * the slot path a job: ``--jobs`` no-op jobs put in a worker's buffer and run by one slot
   (``Worker._dispatch`` and ``_run_slot``: the deadline of its kind's timeout, metrics, the completion
@@ -10,6 +11,10 @@ Seven figures, each the median of ``--rounds`` rounds, in µs of this process's 
   same row made a frozen dataclass of the same fields, for comparison;
 * one statement's round trip over psycopg's async connection (``select 1``), on a private
   cluster (``LocalCluster.ephemeral()``, 127.0.0.1);
+* a new connection (opened with the cluster's SCRAM password exchange, one ``select 1``,
+  closed), what a pool pays each time it grows: in this process, and on the whole machine
+  (this process, PostgreSQL's fork of a backend and the backend's start: ``/proc/stat``, so
+  run it on a quiet machine), ``--statements`` / 20 of them a round;
 * one claim of ``--claim`` jobs (``manager.claim_jobs`` with a kinds filter, in autocommit,
   as a worker limited to ``noop`` sends it, its jobs left in the statement's order for the
   worker's heap), in a queue of no-op jobs, and the same claim sorted in claim order
@@ -28,6 +33,7 @@ import argparse
 import asyncio
 import datetime as dt
 import heapq
+import os
 import platform
 import statistics
 import sys
@@ -123,6 +129,24 @@ async def round_trips(url: str, count: int) -> float:
         return 1e6 * (time.process_time() - started) / count
 
 
+def machine_busy_seconds() -> float:
+    """The CPU time every core of the machine has spent busy since boot (``/proc/stat``)."""
+    with open("/proc/stat") as stat:
+        ticks = [int(value) for value in stat.readline().split()[1:]]
+    return (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")  # less idle and iowait
+
+
+async def new_connections(url: str, count: int) -> tuple[float, float]:
+    """µs of CPU a new connection costs (opened, one ``select 1``, closed): this process's,
+    and the whole machine's."""
+    started, machine = time.process_time(), machine_busy_seconds()
+    for _ in range(count):
+        async with await AsyncConnection.connect(url, autocommit=True) as conn:
+            await conn.execute("select 1")
+    own = 1e6 * (time.process_time() - started) / count
+    return own, 1e6 * (machine_busy_seconds() - machine) / count
+
+
 async def claims(url: str, count: int, size: int, *, ordered: bool = False) -> float:
     """µs of CPU a claim of ``size`` no-op jobs in autocommit, as the worker claims (each put
     back in the queue by an untimed statement, so the queue stays as it is); ``ordered``
@@ -160,6 +184,8 @@ def main() -> int:
         "row": [],
         "frozen row": [],
         "select 1": [],
+        "connection": [],
+        "connection, machine": [],
         "claim": [],
         "ordered claim": [],
     }
@@ -177,6 +203,9 @@ def main() -> int:
             results["row"].append(made)
             results["frozen row"].append(frozen)
             results["select 1"].append(await round_trips(url, args.statements))
+            own, machine = await new_connections(url, max(1, args.statements // 20))
+            results["connection"].append(own)
+            results["connection, machine"].append(machine)
             # The two claims take turns at going first, round by round.
             for ordered in (False, True) if number % 2 else (True, False):
                 spent = await claims(url, args.statements, args.claim, ordered=ordered)
@@ -198,6 +227,14 @@ def main() -> int:
         (
             "select 1 over psycopg's async connection (µs CPU a statement)",
             statistics.median(results["select 1"]),
+        ),
+        (
+            "a new connection, opened, one select 1, closed (µs CPU in this process)",
+            statistics.median(results["connection"]),
+        ),
+        (
+            "the same, the whole machine's CPU (µs a connection)",
+            statistics.median(results["connection, machine"]),
         ),
         (
             f"a claim of {args.claim} jobs, kinds filter (µs CPU a claim; a job: "

@@ -558,3 +558,18 @@ def test_the_weekly_side_by_side_refuses_two_variants_of_one_name(
         )
     assert caught.value.code == 2
     assert "a name of its own" in capsys.readouterr().err
+
+
+@pytest.fixture
+def worker_overhead() -> Iterator[ModuleType]:
+    yield from _bench_module("worker_overhead")
+
+
+def test_the_overhead_bench_prices_a_new_connection_on_both_sides(
+    worker_overhead: ModuleType, db_url: str
+) -> None:
+    """Opening a connection costs the client (libpq's SCRAM exchange) and the server (a forked
+    backend): the whole machine spends more than the client alone."""
+    own, machine = asyncio.run(worker_overhead.new_connections(db_url, 20))
+    assert own > 0
+    assert machine > own
