@@ -573,3 +573,56 @@ def test_the_overhead_bench_prices_a_new_connection_on_both_sides(
     own, machine = asyncio.run(worker_overhead.new_connections(db_url, 20))
     assert own > 0
     assert machine > own
+
+
+@pytest.fixture
+def pool_attempts() -> Iterator[ModuleType]:
+    yield from _bench_module("pool_attempts")
+
+
+_SAVED_RUNS = """\
+## Something else
+### a, from 00:00:00
+    in-process (concurrency 4 x 1 process(es)): attempt by attempt, each drain over its own attempt's ceiling: 10% / 10% (median 10%)
+## The side by side, six attempts a run
+### as it is, from 01:00:00
+    in-process (concurrency 4 x 1 process(es)): connections our workers opened while the clock ran, each attempt: 2 / 3 / 4 (pgbench opens its own before its clock)
+    in-process (concurrency 4 x 1 process(es)): attempt by attempt, each drain over its own attempt's ceiling: 90% / 85% / 95% (median 90%)
+### changed, from 01:02:00
+    in-process (concurrency 4 x 1 process(es)): attempt by attempt, each drain over its own attempt's ceiling: 70% / 75% / 78% (median 75%)
+### as it is, from 01:04:00
+    in-process (concurrency 4 x 1 process(es)): connections our workers opened while the clock ran, each attempt: 1 / 2 / 3 (pgbench opens its own before its clock)
+    in-process (concurrency 4 x 1 process(es)): attempt by attempt, each drain over its own attempt's ceiling: 88% / 92% / 86% (median 88%)
+### changed, from 01:06:00
+    in-process (concurrency 4 x 1 process(es)): attempt by attempt, each drain over its own attempt's ceiling: 72% / 79% / 74% (median 74%)
+## Nothing measured here
+### as it is, from 02:00:00
+    in-process (concurrency 4 x 1 process(es)): 85% of the pgbench ceiling (batched, N=32) (target >= 80%: met)
+"""
+
+
+def test_the_pooling_bench_reads_each_tree_s_attempts_of_one_side_by_side(pool_attempts: ModuleType) -> None:
+    found = pool_attempts.pool(_SAVED_RUNS.splitlines(), "The side by side")
+    ours = found[("as it is", "in-process")]
+    assert sorted(ours.ratios) == [0.85, 0.86, 0.88, 0.9, 0.92, 0.95]  # not the other section's 10%
+    assert ours.opened == [2, 3, 4, 1, 2, 3]
+    changed = found[("changed", "in-process")]
+    assert len(changed.ratios) == 6 and changed.opened == []
+    assert pool_attempts.verdict(ours.ratios).endswith(": met")
+    assert pool_attempts.verdict(changed.ratios).endswith(": MISSED")
+    assert pool_attempts.verdict([0.8, 0.81, 0.9, 0.9, 0.95, 0.99]).endswith(": at the line")
+    assert "too few" in pool_attempts.verdict([0.9] * 5)
+
+
+def test_the_pooling_bench_refuses_a_section_it_cannot_find(
+    pool_attempts: ModuleType, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    saved = tmp_path / "runs.md"
+    saved.write_text(_SAVED_RUNS)
+    for section in ("No such", "Nothing measured"):  # absent; present, with no attempt's line
+        with pytest.raises(SystemExit) as caught:
+            pool_attempts.main([str(saved), "--section", section])
+        assert caught.value.code == 2
+    assert "no section starts with 'No such'" in capsys.readouterr().err
+    assert pool_attempts.main([str(saved), "--section", "The side"]) == 0
+    assert "in-process | as it is | 6 attempts | median 89.0%" in capsys.readouterr().out
