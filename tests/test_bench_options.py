@@ -279,7 +279,7 @@ class _OpensTwoWhileItDrains:
                 " lease_expires_at = now() + interval '1 minute'"
                 " where id = (select min(id) from public.jobs)"
             )
-            await asyncio.sleep(0.5)
+            await asyncio.sleep(1.0)  # a hundred of the bench's probes
             for _ in range(2):
                 self.extra.append(await psycopg.AsyncConnection.connect(self.url, autocommit=True))
             await conn.execute(
@@ -310,7 +310,7 @@ def test_the_queue_bench_counts_the_connections_opened_while_its_clock_runs(
         )
     )
     assert drain.opened == 2
-    assert drain.jobs == 20 and drain.drain_s >= 0.5
+    assert drain.jobs == 20 and drain.drain_s > 0.5
 
 
 def test_the_queue_bench_warm_up_takes_a_bounded_count(queue_throughput: ModuleType) -> None:
