@@ -1,6 +1,6 @@
 """What a no-op job costs the worker's own Python, apart from PostgreSQL.
 
-Nine figures, each the median of ``--rounds`` rounds, in µs of this process's CPU (one of the
+Ten figures, each the median of ``--rounds`` rounds, in µs of this process's CPU (one of the
 whole machine's):
 
 * the slot path a job: ``--jobs`` no-op jobs put in a worker's buffer and run by one slot
@@ -10,7 +10,9 @@ whole machine's):
 * a claimed row (as the driver returns it) made a ``Job`` (``Job.from_claim``), and the
   same row made a frozen dataclass of the same fields, for comparison;
 * one statement's round trip over psycopg's async connection (``select 1``), on a private
-  cluster (``LocalCluster.ephemeral()``, 127.0.0.1);
+  cluster (``LocalCluster.ephemeral()``, 127.0.0.1), and the same with its answer a
+  millisecond later (``select pg_sleep(0.001)``, as a claim's answer comes under load; no
+  rows to read), ``--statements`` / 4 of them a round;
 * a new connection (opened with the cluster's SCRAM password exchange, one ``select 1``,
   closed), what a pool pays each time it grows: in this process, and on the whole machine
   (this process, PostgreSQL's fork of a backend and the backend's start: ``/proc/stat``, so
@@ -119,12 +121,12 @@ def job_metrics(jobs: int) -> float:
     return 1e6 * (time.process_time() - started) / jobs
 
 
-async def round_trips(url: str, count: int) -> float:
-    """µs of CPU a ``select 1`` over an async connection."""
+async def round_trips(url: str, count: int, statement: str = "select 1") -> float:
+    """µs of CPU a ``statement`` (``select 1`` unless told) over an async connection."""
     async with await AsyncConnection.connect(url, autocommit=True) as conn:
         started = time.process_time()
         for _ in range(count):
-            cur = await conn.execute("select 1")
+            cur = await conn.execute(statement.encode())
             await cur.fetchall()
         return 1e6 * (time.process_time() - started) / count
 
@@ -184,6 +186,7 @@ def main() -> int:
         "row": [],
         "frozen row": [],
         "select 1": [],
+        "select after 1 ms": [],
         "connection": [],
         "connection, machine": [],
         "claim": [],
@@ -203,6 +206,8 @@ def main() -> int:
             results["row"].append(made)
             results["frozen row"].append(frozen)
             results["select 1"].append(await round_trips(url, args.statements))
+            waited = await round_trips(url, max(1, args.statements // 4), "select pg_sleep(0.001)")
+            results["select after 1 ms"].append(waited)
             own, machine = await new_connections(url, max(1, args.statements // 20))
             results["connection"].append(own)
             results["connection, machine"].append(machine)
@@ -227,6 +232,10 @@ def main() -> int:
         (
             "select 1 over psycopg's async connection (µs CPU a statement)",
             statistics.median(results["select 1"]),
+        ),
+        (
+            "the same round trip, its answer a millisecond later (select pg_sleep(0.001); µs CPU a statement)",
+            statistics.median(results["select after 1 ms"]),
         ),
         (
             "a new connection, opened, one select 1, closed (µs CPU in this process)",
