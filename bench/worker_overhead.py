@@ -10,9 +10,10 @@ whole machine's):
 * a claimed row (as the driver returns it) made a ``Job`` (``Job.from_claim``), and the
   same row made a frozen dataclass of the same fields, for comparison;
 * one statement's round trip over psycopg's async connection (``select 1``), on a private
-  cluster (``LocalCluster.ephemeral()``, 127.0.0.1), and the same with its answer a
-  millisecond later (``select pg_sleep(0.001)``, as a claim's answer comes under load; no
-  rows to read), ``--statements`` / 4 of them a round;
+  cluster (``LocalCluster.ephemeral()``, 127.0.0.1), and the same with its answer at least
+  a millisecond later (``select pg_sleep(0.001)``, its round trip's wall time printed beside
+  it, as a claim's answer comes under load; no rows to read), ``--statements`` / 4 of them a
+  round;
 * a new connection (opened with the cluster's SCRAM password exchange, one ``select 1``,
   closed), what a pool pays each time it grows: in this process, and on the whole machine
   (this process, PostgreSQL's fork of a backend and the backend's start: ``/proc/stat``, so
@@ -121,21 +122,24 @@ def job_metrics(jobs: int) -> float:
     return 1e6 * (time.process_time() - started) / jobs
 
 
-async def round_trips(url: str, count: int, statement: str = "select 1") -> float:
-    """µs of CPU a ``statement`` (``select 1`` unless told) over an async connection."""
+async def round_trips(url: str, count: int, statement: str = "select 1") -> tuple[float, float]:
+    """µs of CPU a ``statement`` (``select 1`` unless told) over an async connection, and
+    µs of wall time a round trip."""
     async with await AsyncConnection.connect(url, autocommit=True) as conn:
-        started = time.process_time()
+        started, wall = time.process_time(), time.perf_counter()
         for _ in range(count):
             cur = await conn.execute(statement.encode())
             await cur.fetchall()
-        return 1e6 * (time.process_time() - started) / count
+        return 1e6 * (time.process_time() - started) / count, 1e6 * (time.perf_counter() - wall) / count
 
 
 def machine_busy_seconds() -> float:
-    """The CPU time every core of the machine has spent busy since boot (``/proc/stat``)."""
+    """The CPU time every core of this machine has spent running since boot (``/proc/stat``:
+    user, nice, system, irq and softirq; not idle, I/O wait, nor the time the hypervisor
+    gave to others, steal)."""
     with open("/proc/stat") as stat:
         ticks = [int(value) for value in stat.readline().split()[1:]]
-    return (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")  # less idle and iowait
+    return sum(ticks[i] for i in (0, 1, 2, 5, 6)) / os.sysconf("SC_CLK_TCK")
 
 
 async def new_connections(url: str, count: int) -> tuple[float, float]:
@@ -187,6 +191,7 @@ def main() -> int:
         "frozen row": [],
         "select 1": [],
         "select after 1 ms": [],
+        "its round trip": [],
         "connection": [],
         "connection, machine": [],
         "claim": [],
@@ -205,9 +210,10 @@ def main() -> int:
             made, frozen = rows_made_jobs(args.jobs)
             results["row"].append(made)
             results["frozen row"].append(frozen)
-            results["select 1"].append(await round_trips(url, args.statements))
-            waited = await round_trips(url, max(1, args.statements // 4), "select pg_sleep(0.001)")
+            results["select 1"].append((await round_trips(url, args.statements))[0])
+            waited, wall = await round_trips(url, max(1, args.statements // 4), "select pg_sleep(0.001)")
             results["select after 1 ms"].append(waited)
+            results["its round trip"].append(wall)
             own, machine = await new_connections(url, max(1, args.statements // 20))
             results["connection"].append(own)
             results["connection, machine"].append(machine)
@@ -234,7 +240,8 @@ def main() -> int:
             statistics.median(results["select 1"]),
         ),
         (
-            "the same round trip, its answer a millisecond later (select pg_sleep(0.001); µs CPU a statement)",
+            "the same round trip, its answer a millisecond or more later (select pg_sleep(0.001); µs CPU a statement; "
+            f"{statistics.median(results['its round trip']) / 1000:.1f} ms a round trip)",
             statistics.median(results["select after 1 ms"]),
         ),
         (
