@@ -4,9 +4,9 @@ An interleaved side by side runs the queue bench again and again, a tree at a ti
 with a few attempts. This pools each tree's attempts, scenario by scenario, from the runs' saved
 summary lines: the attempt-by-attempt ratios (each drain over its own attempt's ceiling) and
 the connections opened during each drain. It prints, per tree and scenario, the number of
-attempts, their median with its distribution-free 95% interval and the verdict read from it
-(``queue_throughput.median_verdict``'s rule: met when the whole interval is at 80% or above),
-and the connections opened on average.
+attempts, their median with its distribution-free 95% interval, the verdict read from it by
+the queue bench's own rule (``queue_throughput.interval_verdict``: met when the whole interval
+is at 80% or above), and the connections opened on average.
 
 The input is a results file as ``bench/results/scale_2026-12-04.md`` keeps them: a ``## ``
 heading per side by side, a ``### <tree>, from <time>`` heading per run, and under it the run's
@@ -29,7 +29,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from queue_throughput import median_interval
+from queue_throughput import interval_verdict, median_interval
 
 _RUN = re.compile(r"^### (?P<tree>.+?), from [0-9:]+")
 _RATIOS = re.compile(
@@ -84,10 +84,8 @@ def verdict(ratios: Sequence[float], target: float = 0.8) -> str:
     if interval is None:
         return "too few attempts for an interval (6 at least)"
     low, high = interval
-    if round(low, 2) == target:
-        word = "at the line"
-    else:
-        word = "met" if low >= target else "MISSED" if high < target else "undecided"
+    # Read from whole percents, an interval whose low end reads the target may lie just below it.
+    word = "at the line" if round(low, 2) == target else interval_verdict(low, high, target)
     return f"95% interval {100 * low:.0f}% to {100 * high:.0f}%: {word}"
 
 

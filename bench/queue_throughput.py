@@ -400,12 +400,13 @@ class LongRun:
 
 
 def machine_ticks() -> tuple[int, int]:
-    """(busy, total) clock ticks of all CPUs since boot, from /proc/stat."""
+    """(busy, total) clock ticks of all CPUs since boot, from /proc/stat. Busy is what this
+    machine ran (user, nice, system, irq, softirq); idle, I/O wait and steal (the time the
+    hypervisor gave to other machines) count in the total only."""
     with open("/proc/stat") as f:
         fields = [int(x) for x in f.readline().split()[1:]]
-    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
-    total = sum(fields[:8])
-    return total - idle, total
+    busy = sum(fields[i] for i in (0, 1, 2, 5, 6) if i < len(fields))
+    return busy, sum(fields[:8])
 
 
 def busy_cores_between(before: tuple[int, int], after: tuple[int, int]) -> float:
@@ -665,7 +666,8 @@ class Subprocesses:
         try:
             await enqueue()
             await self._start_together()
-            await wait_drained(self.env[self.url_env], queries, timeout, self)
+            async with await AsyncConnection.connect(self.env[self.url_env], autocommit=True) as conn:
+                await wait_drained(conn, queries, timeout, self)
         except BaseException:
             await self.stop()
             raise
@@ -782,17 +784,17 @@ async def _scalar(conn: AsyncConnection[Any], query: str) -> Any:
 
 
 async def wait_started(
-    url: str, queries: SystemQueries, jobs: int, timeout: float, group: WorkerGroup
+    conn: AsyncConnection[Any], queries: SystemQueries, jobs: int, timeout: float, group: WorkerGroup
 ) -> None:
-    """Return as soon as a worker has claimed a job (fewer than ``jobs`` still queued)."""
+    """Return as soon as a worker has claimed a job (fewer than ``jobs`` still queued),
+    probing every PROBE_SECONDS over ``conn`` (in autocommit)."""
     deadline = time.monotonic() + timeout
-    async with await AsyncConnection.connect(url, autocommit=True) as conn:
-        while time.monotonic() < deadline:
-            if int(await _scalar(conn, queries.queued)) < jobs:
-                return
-            if isinstance(group, Subprocesses):
-                group.check_alive()
-            await asyncio.sleep(PROBE_SECONDS)
+    while time.monotonic() < deadline:
+        if int(await _scalar(conn, queries.queued)) < jobs:
+            return
+        if isinstance(group, Subprocesses):
+            group.check_alive()
+        await asyncio.sleep(PROBE_SECONDS)
     raise TimeoutError(f"no job was claimed within {timeout:.0f} s of starting the workers")
 
 
@@ -804,18 +806,10 @@ BACKENDS = (
 
 
 async def wait_drained(
-    url: str,
-    queries: SystemQueries,
-    timeout: float,
-    group: WorkerGroup,
-    conn: AsyncConnection[Any] | None = None,
+    conn: AsyncConnection[Any], queries: SystemQueries, timeout: float, group: WorkerGroup
 ) -> None:
-    """Until nothing is queued or running, probing every PROBE_SECONDS over ``conn`` (an
-    autocommit connection; one of its own without it)."""
-    if conn is None:
-        async with await AsyncConnection.connect(url, autocommit=True) as own:
-            await wait_drained(url, queries, timeout, group, own)
-        return
+    """Until nothing is queued or running, probing every PROBE_SECONDS over ``conn`` (in
+    autocommit)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         # The pending probe walks the index entries the drain has left dead behind it,
@@ -867,13 +861,13 @@ async def measure(
         # The drain's probe connection is open before the clock starts: the backends seen
         # then and at the end tell the connections the workers opened during the drain.
         async with await AsyncConnection.connect(url, autocommit=True) as watch:
-            await wait_started(url, queries, jobs, READY_TIMEOUT_S, group)
+            await wait_started(watch, queries, jobs, READY_TIMEOUT_S, group)
             before = set(await _scalar(watch, BACKENDS))
             snap0, t0 = CpuSnapshot.take(), time.perf_counter()
             if profile is not None:
                 profile.enable()
             try:
-                await wait_drained(url, queries, timeout, group, watch)
+                await wait_drained(watch, queries, timeout, group)
             finally:
                 if profile is not None:
                     profile.disable()
@@ -1322,6 +1316,12 @@ def verdicts(rows: Sequence[Row]) -> list[str]:
     return lines
 
 
+def interval_verdict(low: float, high: float, target: float = 0.8) -> str:
+    """Target 3 read from the 95% interval of a median: met when all of it is at or above
+    ``target``, missed when all of it is below, undecided when it straddles it."""
+    return "met" if low >= target else "MISSED" if high < target else "undecided"
+
+
 def median_verdict(paired: Sequence[float], target: float = 0.8) -> str:
     """Target 3 read from every attempt rather than from one: met when the 95% interval of the
     median drain-over-ceiling lies at or above ``target``, missed when below it, undecided
@@ -1334,7 +1334,7 @@ def median_verdict(paired: Sequence[float], target: float = 0.8) -> str:
             "needs 6 attempts or more: --repeat 6)"
         )
     low, high = interval
-    verdict = "met" if low >= target else "MISSED" if high < target else "undecided"
+    verdict = interval_verdict(low, high, target)
     return (
         f"by the median of {len(paired)} attempts: {100 * middle:.0f}%, 95% interval {100 * low:.0f}% "
         f"to {100 * high:.0f}% (target >= {100 * target:.0f}%: {verdict})"

@@ -46,6 +46,7 @@ from typing import Any
 
 import psycopg
 from psycopg import AsyncConnection
+from queue_throughput import machine_ticks  # the machine's busy ticks, as the queue bench reads them
 
 from worker import metrics
 from worker.db.devdb import LocalCluster
@@ -133,24 +134,15 @@ async def round_trips(url: str, count: int, statement: str = "select 1") -> tupl
         return 1e6 * (time.process_time() - started) / count, 1e6 * (time.perf_counter() - wall) / count
 
 
-def machine_busy_seconds() -> float:
-    """The CPU time every core of this machine has spent running since boot (``/proc/stat``:
-    user, nice, system, irq and softirq; not idle, I/O wait, nor the time the hypervisor
-    gave to others, steal)."""
-    with open("/proc/stat") as stat:
-        ticks = [int(value) for value in stat.readline().split()[1:]]
-    return sum(ticks[i] for i in (0, 1, 2, 5, 6)) / os.sysconf("SC_CLK_TCK")
-
-
 async def new_connections(url: str, count: int) -> tuple[float, float]:
     """µs of CPU a new connection costs (opened, one ``select 1``, closed): this process's,
     and the whole machine's."""
-    started, machine = time.process_time(), machine_busy_seconds()
+    started, machine = time.process_time(), machine_ticks()[0]
     for _ in range(count):
         async with await AsyncConnection.connect(url, autocommit=True) as conn:
             await conn.execute("select 1")
     own = 1e6 * (time.process_time() - started) / count
-    return own, 1e6 * (machine_busy_seconds() - machine) / count
+    return own, 1e6 * (machine_ticks()[0] - machine) / os.sysconf("SC_CLK_TCK") / count
 
 
 async def claims(url: str, count: int, size: int, *, ordered: bool = False) -> float:

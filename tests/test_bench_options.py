@@ -367,7 +367,8 @@ def test_the_queue_bench_warms_worker_processes_up_and_holds_them_until_the_star
             await asyncio.sleep(1.0)  # ten of their polls, were they running
             assert await _count(db_url, "status = 'queued'") == 500
             await group.start()
-            await queue_throughput.wait_drained(db_url, queue_throughput.OURS, 60, group)
+            async with await psycopg.AsyncConnection.connect(db_url, autocommit=True) as conn:
+                await queue_throughput.wait_drained(conn, queue_throughput.OURS, 60, group)
         finally:
             await group.stop()
 
