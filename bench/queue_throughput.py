@@ -60,6 +60,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import bisect
 import contextlib
 import cProfile
 import dataclasses
@@ -81,7 +82,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -241,6 +242,7 @@ class Drain:
     # when it started): a pool that grows during the drain pays for them there, where
     # pgbench opens its own before its clock.
     opened: int | None = None
+    clock: tuple[float, float] | None = None  # the clock's start and end (time.perf_counter)
 
     @property
     def mean_claim(self) -> float | None:
@@ -593,6 +595,94 @@ class OurWorkerInProcess:
             await asyncio.wait_for(self._task, STOP_TIMEOUT_S)
 
 
+class Timeline:
+    """What an in-process drain of our worker did around its clock (``--timeline``).
+
+    While :meth:`recording`, the queue's ``claim_jobs`` and ``finish_jobs`` (which the worker
+    calls through :mod:`worker.queue.manager`) are wrapped: each claim's sending and return, its
+    jobs, and how many jobs were buffered and running when it was sent; each batched
+    completion's return and its jobs. :func:`measure` records its clock. :meth:`lines` then
+    says where the clock started and ended against the first claim and the last completion,
+    what was claimed and completed in each tenth of it, and what a claim was sent beside.
+    """
+
+    def __init__(self, worker: Worker) -> None:
+        self.worker = worker
+        # (sent, returned, jobs, buffered when sent, running when sent), perf_counter seconds
+        self.claims: list[tuple[float, float, int, int, int]] = []
+        self.completions: list[tuple[float, int]] = []  # (returned, jobs)
+        self.clock: tuple[float, float] | None = None
+
+    @contextlib.contextmanager
+    def recording(self) -> Iterator[None]:
+        claim, finish = manager.claim_jobs, manager.finish_jobs
+        worker = self.worker
+
+        async def claim_jobs(*args: Any, **kwargs: Any) -> Any:
+            buffered, running = len(worker._buffer), len(worker._inflight)
+            sent = time.perf_counter()
+            jobs = await claim(*args, **kwargs)
+            self.claims.append((sent, time.perf_counter(), len(jobs), buffered, running))
+            return jobs
+
+        async def finish_jobs(conn: Any, jobs: Any, **kwargs: Any) -> Any:
+            done = await finish(conn, jobs, **kwargs)
+            self.completions.append((time.perf_counter(), len(jobs)))
+            return done
+
+        manager.claim_jobs, manager.finish_jobs = claim_jobs, finish_jobs  # type: ignore[assignment]
+        try:
+            yield
+        finally:
+            manager.claim_jobs, manager.finish_jobs = claim, finish  # type: ignore[assignment]
+
+    def per_tenth(self, events: Sequence[tuple[float, int]]) -> list[int]:
+        """Jobs of ``events`` (time, jobs) in each tenth of the clock."""
+        assert self.clock is not None
+        t0, t1 = self.clock
+        tenths = [0] * 10
+        for at, jobs in events:
+            if t0 <= at < t1:
+                tenths[min(9, int(10 * (at - t0) / (t1 - t0)))] += jobs
+        return tenths
+
+    def under_way(self) -> list[int]:
+        """For each claim, how many other claims were under way when it was sent."""
+        sent = sorted(c[0] for c in self.claims)
+        returned = sorted(c[1] for c in self.claims)
+        return [bisect.bisect_left(sent, c[0]) - bisect.bisect_right(returned, c[0]) for c in self.claims]
+
+    def lines(self) -> list[str]:
+        if self.clock is None or not self.claims or not self.completions:
+            return ["timeline: nothing recorded"]
+        t0, t1 = self.clock
+        ms = 1000
+        lead = ms * (min(c[0] for c in self.claims) - t0)
+        lag = ms * (t1 - max(at for at, _ in self.completions))
+        in_clock = [c for c in self.claims if t0 <= c[0] < t1]
+        claimed = self.per_tenth([(c[1], c[2]) for c in self.claims])
+        completed = self.per_tenth(self.completions)
+        jobs = sum(n for _, n in self.completions)
+        out = [
+            f"timeline: clock {ms * (t1 - t0):.1f} ms; the first claim was sent {lead:+.1f} ms from its"
+            f" start, the last completion returned {lag:.1f} ms before its end",
+            "timeline: jobs claimed in each tenth of the clock: " + " / ".join(map(str, claimed)),
+            "timeline: jobs completed in each tenth of the clock: " + " / ".join(map(str, completed)),
+            f"timeline: {len(self.claims)} claims, {len(self.completions)} completions of"
+            f" {jobs / len(self.completions):.0f} jobs on average",
+        ]
+        if in_clock:
+            others = self.under_way()
+            during = [others[i] for i, c in enumerate(self.claims) if t0 <= c[0] < t1]
+            out.append(
+                "timeline: when a claim was sent during the clock (medians): "
+                f"{statistics.median(c[3] for c in in_clock):g} jobs buffered, "
+                f"{statistics.median(c[4] for c in in_clock):g} running, "
+                f"{statistics.median(during):g} other claims under way"
+            )
+        return out
+
+
 class ProcrastinateInProcess:
     """procrastinate's worker as a task of this process's event loop (its app already open)."""
 
@@ -835,6 +925,7 @@ async def measure(
     profile: cProfile.Profile | None = None,
     before_start: Callable[[], None] | None = None,
     warm_jobs: int = 0,
+    timeline: Timeline | None = None,
 ) -> Drain:
     """Enqueue ``jobs`` (timed, ``enqueue(n)`` adds n), ``vacuum analyze``, start the workers,
     time from first claim to empty queue. With ``warm_jobs``, worker processes first run that
@@ -856,6 +947,26 @@ async def measure(
         if warm:  # the warmed-up processes are running (paused): stop them
             await group.stop()
         raise
+    with timeline.recording() if timeline is not None else contextlib.nullcontext():
+        drain = await _timed_drain(
+            url, group, queries, jobs=jobs, timeout=timeout, profile=profile, warm=warm
+        )
+    drain = dataclasses.replace(drain, enqueue_s=enqueue_s)
+    if timeline is not None:
+        timeline.clock = drain.clock
+    return drain
+
+
+async def _timed_drain(
+    url: str,
+    group: WorkerGroup,
+    queries: SystemQueries,
+    *,
+    jobs: int,
+    timeout: float,
+    profile: cProfile.Profile | None,
+    warm: int,
+) -> Drain:
     await group.start()
     try:
         # The drain's probe connection is open before the clock starts: the backends seen
@@ -879,7 +990,9 @@ async def measure(
         done = int(await _scalar(conn, queries.succeeded))
     if done != jobs + warm:
         raise RuntimeError(f"{done - warm} of {jobs} jobs succeeded")
-    return Drain(jobs, enqueue_s, t1 - t0, CpuSplit.between(snap0, snap1), warm_jobs=warm, opened=opened)
+    return Drain(
+        jobs, 0.0, t1 - t0, CpuSplit.between(snap0, snap1), warm_jobs=warm, opened=opened, clock=(t0, t1)
+    )
 
 
 # -- our queue -----------------------------------------------------------------------------------
@@ -935,8 +1048,10 @@ async def run_ours(
     try:
         url = bench.url(db)
         group: WorkerGroup
+        timeline: Timeline | None = None
         if processes == 1:
             group = OurWorkerInProcess(url, concurrency)
+            timeline = Timeline(group.worker) if args.timeline else None
         else:
             argv = [sys.executable, "-m", "worker", "run", "--concurrency", str(concurrency)]
             argv += [
@@ -961,7 +1076,11 @@ async def run_ours(
             profile=profile,
             before_start=(lambda: reset_statements(url)) if args.statements else None,
             warm_jobs=args.warm_up_jobs,
+            timeline=timeline,
         )
+        if timeline is not None:
+            for line in timeline.lines():
+                note(line)
         if args.statements:
             for line in statement_lines(url, args.jobs):
                 print(line, file=sys.stderr)
@@ -1461,6 +1580,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=0,
         help="N of the batched pgbench ceiling (default: the jobs our worker claimed a statement on "
         "average in the same attempt, rounded up; 1 skips the batched run)",
+    )
+    parser.add_argument(
+        "--timeline",
+        action="store_true",
+        help="for each in-process drain: where its clock starts and ends against the first claim and "
+        "the last completion, the jobs claimed and completed in each tenth of it, and what a claim "
+        "was sent beside (stderr)",
     )
     parser.add_argument(
         "--profile",

@@ -21,6 +21,10 @@ from typing import Any
 import psycopg
 import pytest
 
+from worker.handlers import default_registry
+from worker.queue import manager
+from worker.runtime.worker import Worker, WorkerSettings
+
 BENCH = Path(__file__).resolve().parent.parent / "bench"
 
 
@@ -311,6 +315,83 @@ def test_the_queue_bench_counts_the_connections_opened_while_its_clock_runs(
     )
     assert drain.opened == 2
     assert drain.jobs == 20 and drain.drain_s > 0.5
+
+
+class _WorkerInProcess:
+    """Our worker in this process, as the bench runs it, without settling the test process's heap."""
+
+    def __init__(self, url: str) -> None:
+        self.worker = Worker(
+            url, default_registry(), WorkerSettings(concurrency=4, kinds=("noop",), poll_seconds=0.2)
+        )
+        self._stop = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self.worker.run(self._stop))
+
+    async def stop(self) -> None:
+        self._stop.set()
+        if self._task is not None:
+            await asyncio.wait_for(self._task, 60)
+
+
+def test_the_queue_bench_timeline_accounts_for_every_job_of_a_drain(
+    queue_throughput: ModuleType, db_url: str
+) -> None:
+    """``--timeline``: every job claimed and completed once is recorded, the tenths of the clock
+    hold what was claimed within it, the clock starts after the first claim was sent (it starts
+    once a claim is seen), and the queue's functions are put back afterwards."""
+    jobs = 3000
+    group = _WorkerInProcess(db_url)
+    timeline = queue_throughput.Timeline(group.worker)
+    claim, finish = manager.claim_jobs, manager.finish_jobs
+    drain = asyncio.run(
+        queue_throughput.measure(
+            db_url,
+            group,
+            lambda count: queue_throughput.enqueue_ours(db_url, count, 500),
+            queue_throughput.OURS,
+            jobs=jobs,
+            timeout=60,
+            timeline=timeline,
+        )
+    )
+    assert (manager.claim_jobs, manager.finish_jobs) == (claim, finish)
+    assert timeline.clock == drain.clock and drain.clock is not None
+    assert sum(c[2] for c in timeline.claims) == jobs
+    assert sum(n for _, n in timeline.completions) == jobs
+    t0, t1 = drain.clock
+    claimed = timeline.per_tenth([(c[1], c[2]) for c in timeline.claims])
+    assert len(claimed) == 10 and sum(claimed) == sum(c[2] for c in timeline.claims if t0 <= c[1] < t1)
+    assert min(c[0] for c in timeline.claims) < t0
+    assert all(0 <= n < len(timeline.claims) for n in timeline.under_way())
+    lines = timeline.lines()
+    assert lines[0].startswith("timeline: clock ") and "the first claim was sent -" in lines[0]
+    assert len(lines) == 5, lines
+
+
+def test_the_queue_bench_timeline_counts_the_claims_under_way_when_each_was_sent(
+    queue_throughput: ModuleType,
+) -> None:
+    timeline = queue_throughput.Timeline(worker=None)
+    # (sent, returned, jobs, buffered, running): the second and third are sent while the first
+    # is under way, the third also beside the second; the fourth after all of them returned.
+    timeline.claims = [(0.0, 1.0, 32, 0, 0), (0.5, 1.5, 32, 0, 0), (0.7, 0.9, 32, 0, 0), (2.0, 3.0, 32, 0, 0)]
+    assert timeline.under_way() == [0, 1, 2, 0]
+    timeline.clock = (0.0, 4.0)
+    assert timeline.per_tenth([(0.1, 1), (0.39, 2), (0.4, 4), (3.99, 8), (4.0, 16)]) == [
+        3,
+        4,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        8,
+    ]
 
 
 def test_the_queue_bench_warm_up_takes_a_bounded_count(queue_throughput: ModuleType) -> None:
