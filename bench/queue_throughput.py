@@ -658,7 +658,10 @@ class Timeline:
         t0, t1 = self.clock
         ms = 1000
         lead = ms * (min(c[0] for c in self.claims) - t0)
-        lag = ms * (t1 - max(at for at, _ in self.completions))
+        last = max(at for at, _ in self.completions)
+        lag = ms * (t1 - last)
+        tail = ms * (last - max(c[1] for c in self.claims if c[2]))
+        after = sum(n for at, n in self.completions if at > max(c[1] for c in self.claims if c[2]))
         in_clock = [c for c in self.claims if t0 <= c[0] < t1]
         claimed = self.per_tenth([(c[1], c[2]) for c in self.claims])
         completed = self.per_tenth(self.completions)
@@ -669,7 +672,8 @@ class Timeline:
             "timeline: jobs claimed in each tenth of the clock: " + " / ".join(map(str, claimed)),
             "timeline: jobs completed in each tenth of the clock: " + " / ".join(map(str, completed)),
             f"timeline: {len(self.claims)} claims, {len(self.completions)} completions of"
-            f" {jobs / len(self.completions):.0f} jobs on average",
+            f" {jobs / len(self.completions):.0f} jobs on average; the last completion returned"
+            f" {tail:.1f} ms after the last claim that brought jobs, with {after} jobs",
         ]
         if in_clock:
             others = self.under_way()

@@ -369,6 +369,7 @@ def test_the_queue_bench_timeline_accounts_for_every_job_of_a_drain(
     lines = timeline.lines()
     assert lines[0].startswith("timeline: clock ") and "the first claim was sent -" in lines[0]
     assert len(lines) == 5, lines
+    assert "ms after the last claim that brought jobs, with " in lines[3]
 
 
 def test_the_queue_bench_timeline_counts_the_claims_under_way_when_each_was_sent(
