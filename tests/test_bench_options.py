@@ -317,6 +317,20 @@ def test_the_queue_bench_counts_the_connections_opened_while_its_clock_runs(
     assert drain.jobs == 20 and drain.drain_s > 0.5
 
 
+def test_the_queue_bench_reads_claims_far_from_32_against_the_ceiling_at_32_too(
+    queue_throughput: ModuleType,
+) -> None:
+    """Claims of 127 made pgbench's batched ceiling slower at four clients than claims of 32:
+    a worker whose claims moved far from 32 is also read against the ceiling at 32."""
+    reference = queue_throughput.reference_batch
+    assert queue_throughput.REFERENCE_BATCH == 32
+    # As the worker claims: 32 ahead, plus up to a claim's idle slots.
+    assert [reference(n, 4, False) for n in (28, 32, 33, 36)] == [None] * 4
+    assert [reference(n, 4, False) for n in (16, 27, 37, 64, 127)] == [32] * 5
+    assert reference(40, 8, False) is None  # two processes of four: eight slots
+    assert reference(127, 4, True) is None  # --ceiling-batch fixes N
+
+
 class _WorkerInProcess:
     """Our worker in this process, as the bench runs it, without settling the test process's heap."""
 
