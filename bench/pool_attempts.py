@@ -11,7 +11,8 @@ is at 80% or above), and the connections opened on average.
 The input is a results file as ``bench/results/scale_2026-12-04.md`` keeps them: a ``## ``
 heading per side by side, a ``### <tree>, from <time>`` heading per run, and under it the run's
 summary lines (indented or not). ``--section`` picks the side by side by the start of its
-heading. The ratios are read as printed, to the percent: an interval whose low end reads
+heading. Scenarios are kept apart by their concurrency ("in-process at 4", "2 processes at 4 x
+2"), so a whole suite's runs pool too. The ratios are read as printed, to the percent: an interval whose low end reads
 exactly 80% is reported "at the line".
 
     .venv/bin/python bench/pool_attempts.py bench/results/scale_2026-12-04.md --section "The pool opened"
@@ -32,14 +33,21 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from queue_throughput import interval_verdict, median_interval
 
 _RUN = re.compile(r"^### (?P<tree>.+?), from [0-9:]+")
+# A scenario as the queue bench names it: "in-process (concurrency 4 x 1 process(es))".
+_SCENARIO = r"^(?P<name>.+?) \(concurrency (?P<slots>\d+) x (?P<processes>\d+) process\(es\)\): "
 _RATIOS = re.compile(
-    r"^(?P<scenario>.+?) \(concurrency .*?\): attempt by attempt, each drain over its own attempt's ceiling: "
-    r"(?P<values>[0-9% /]+) \(median"
+    _SCENARIO
+    + r"attempt by attempt, each drain over its own attempt's ceiling: (?P<values>[0-9% /]+) \(median"
 )
 _OPENED = re.compile(
-    r"^(?P<scenario>.+?) \(concurrency .*?\): connections our workers opened while the clock ran, "
-    r"each attempt: (?P<values>[0-9 /]+) \("
+    _SCENARIO + r"connections our workers opened while the clock ran, each attempt: (?P<values>[0-9 /]+) \("
 )
+
+
+def _scenario(match: re.Match[str]) -> str:
+    """ "in-process at 4", "2 processes at 4 x 2": a suite's scenarios apart, at each concurrency."""
+    shape = match["slots"] if match["processes"] == "1" else f"{match['slots']} x {match['processes']}"
+    return f"{match['name']} at {shape}"
 
 
 @dataclass
@@ -68,10 +76,10 @@ def pool(lines: Sequence[str], section: str) -> dict[tuple[str, str], Pooled]:
             continue
         if match := _RATIOS.match(line):
             values = [float(v.strip().rstrip("%")) / 100 for v in match["values"].split("/")]
-            found.setdefault((tree, match["scenario"]), Pooled()).ratios.extend(values)
+            found.setdefault((tree, _scenario(match)), Pooled()).ratios.extend(values)
         elif match := _OPENED.match(line):
             counts = [int(v) for v in match["values"].split("/")]
-            found.setdefault((tree, match["scenario"]), Pooled()).opened.extend(counts)
+            found.setdefault((tree, _scenario(match)), Pooled()).opened.extend(counts)
     if not seen:
         raise ValueError(f"no section starts with {section!r}")
     if not found:

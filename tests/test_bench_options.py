@@ -685,6 +685,8 @@ _SAVED_RUNS = """\
 ### as it is, from 01:00:00
     in-process (concurrency 4 x 1 process(es)): connections our workers opened while the clock ran, each attempt: 2 / 3 / 4 (pgbench opens its own before its clock)
     in-process (concurrency 4 x 1 process(es)): attempt by attempt, each drain over its own attempt's ceiling: 90% / 85% / 95% (median 90%)
+    in-process (concurrency 16 x 1 process(es)): attempt by attempt, each drain over its own attempt's ceiling: 100% / 101% / 102% (median 101%)
+    2 processes (concurrency 4 x 2 process(es)): attempt by attempt, each drain over its own attempt's ceiling: 93% / 94% / 96% (median 94%)
 ### changed, from 01:02:00
     in-process (concurrency 4 x 1 process(es)): attempt by attempt, each drain over its own attempt's ceiling: 70% / 75% / 78% (median 75%)
 ### as it is, from 01:04:00
@@ -700,10 +702,13 @@ _SAVED_RUNS = """\
 
 def test_the_pooling_bench_reads_each_tree_s_attempts_of_one_side_by_side(pool_attempts: ModuleType) -> None:
     found = pool_attempts.pool(_SAVED_RUNS.splitlines(), "The side by side")
-    ours = found[("as it is", "in-process")]
+    ours = found[("as it is", "in-process at 4")]
     assert sorted(ours.ratios) == [0.85, 0.86, 0.88, 0.9, 0.92, 0.95]  # not the other section's 10%
     assert ours.opened == [2, 3, 4, 1, 2, 3]
-    changed = found[("changed", "in-process")]
+    # A suite's other scenarios pool apart, by their concurrency.
+    assert found[("as it is", "in-process at 16")].ratios == [1.0, 1.01, 1.02]
+    assert found[("as it is", "2 processes at 4 x 2")].ratios == [0.93, 0.94, 0.96]
+    changed = found[("changed", "in-process at 4")]
     assert len(changed.ratios) == 6 and changed.opened == []
     assert pool_attempts.verdict(ours.ratios).endswith(": met")
     assert pool_attempts.verdict(changed.ratios).endswith(": MISSED")
@@ -722,4 +727,4 @@ def test_the_pooling_bench_refuses_a_section_it_cannot_find(
         assert caught.value.code == 2
     assert "no section starts with 'No such'" in capsys.readouterr().err
     assert pool_attempts.main([str(saved), "--section", "The side"]) == 0
-    assert "in-process | as it is | 6 attempts | median 89.0%" in capsys.readouterr().out
+    assert "in-process at 4 | as it is | 6 attempts | median 89.0%" in capsys.readouterr().out
