@@ -31,10 +31,10 @@ Every scenario drains the same number of no-op jobs on one private PostgreSQL cl
   on average in the same attempt, rounded up (in-process from the worker, in processes
   from their "worker stopped" lines; ``--ceiling-batch`` overrides it). Both are reported
   as jobs/s. When our claims averaged more than the slots away from REFERENCE_BATCH (32, the
-  worker's claim size), the batched ceiling also runs at 32 and the better of the two counts:
-  at four clients claims of 127 cost PostgreSQL 0.065 ms a job against 0.037-0.061 for 32
-  (BENCHMARKS.md, 4 December 2026), so larger claims would otherwise be read against a weaker
-  ceiling.
+  worker's claim size until 4 December 2026), the batched ceiling also runs at 32 and the better
+  of the two counts: at four clients claims of 127 cost PostgreSQL 0.065 ms a job against
+  0.037-0.061 for 32 (BENCHMARKS.md, 4 December 2026), so the worker's claims of 128 would
+  otherwise be read against a weaker ceiling.
 
 Every measurement gets a fresh database cloned from a migrated template. ``--long``
 adds a drain of two minutes at concurrency 4 that reports jobs/s in the first and last
@@ -116,7 +116,7 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 POLL_SECONDS = 0.2  # the worker's fallback poll; both systems also LISTEN
 PROBE_SECONDS = 0.01  # how often the harness checks whether a drain is over
 FALLBACK_AHEAD = 16  # the batched ceiling's N beyond the slots when our claims were not counted
-REFERENCE_BATCH = 32  # the worker's claim size; a batched ceiling at it stays in the best of
+REFERENCE_BATCH = 32  # the worker's claim size until 4 December 2026; see reference_batch
 READY_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 60.0
 PROCRASTINATE_TASK = "bench_noop"

@@ -190,13 +190,16 @@ class WorkerSettings:
     shutdown_grace_seconds: float = 30.0
     completion_batch: int = 500
     completion_flush_seconds: float = 0.005
-    # At most this many short jobs ahead a claim. 32 rather than 16 since a no-op job's own
-    # path fell to a few µs: a claim's fixed cost (a statement, a round trip, the loop's
-    # turns) then weighed more than its jobs. Side by side at concurrency 4, eight attempts
-    # each, two interleaved rounds: 84-85% of the batched pgbench ceiling (medians) against
-    # 78% with 16; at concurrency 1 the ceiling, which claims as many a statement, gains
-    # more (bench/results/queue.md, 3 December 2026, 06:40-07:58 UTC).
-    prefetch: int = 32
+    # At most this many short jobs ahead a claim. A claim costs the worker about 0.2 ms of
+    # CPU whatever it brings (mostly its waited round trip), and a drain of no-op jobs is
+    # bound by two cores that the worker shares with PostgreSQL: 128 (32 before 4 December
+    # 2026, 16 before 3 December) shares that cost among four times the jobs. Side by side,
+    # the suite twice each way, interleaved, each drain read against the better of the
+    # batched pgbench ceiling at its own claim size and at 32: 133.5 / 92.5 / 104.5 / 101.5%
+    # of the ceiling at 1 / 4 / 16 / 2 x 4 (medians of 12 attempts) against 129 / 83 / 103.5 /
+    # 89% with 32 (bench/results/queue.md, 4 December 2026). Only jobs of a fraction of a
+    # millisecond are claimed this many at once: for longer ones ``_ahead`` asks for fewer.
+    prefetch: int = 128
     prefetch_below_seconds: float = 0.05
 
     def __post_init__(self) -> None:
