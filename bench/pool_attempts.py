@@ -11,9 +11,9 @@ is at 80% or above), and the connections opened on average.
 The input is a results file as ``bench/results/scale_2026-12-04.md`` keeps them: a ``## ``
 heading per side by side, a ``### <tree>, from <time>`` heading per run, and under it the run's
 summary lines (indented or not). ``--section`` picks the side by side by the start of its
-heading. Scenarios are kept apart by their concurrency ("in-process at 4", "2 processes at 4 x
-2"), so a whole suite's runs pool too. The ratios are read as printed, to the percent: an interval whose low end reads
-exactly 80% is reported "at the line".
+heading. Scenarios are kept apart by their concurrency ("in-process at 4", "2 processes at
+4 x 2"), so a whole suite's runs pool too. The ratios are read as printed, to the percent: an
+interval whose low end reads exactly 80% is reported "at the line".
 
     .venv/bin/python bench/pool_attempts.py bench/results/scale_2026-12-04.md --section "The pool opened"
 """
@@ -45,7 +45,8 @@ _OPENED = re.compile(
 
 
 def _scenario(match: re.Match[str]) -> str:
-    """ "in-process at 4", "2 processes at 4 x 2": a suite's scenarios apart, at each concurrency."""
+    """The scenario with its concurrency ("in-process at 4", "2 processes at 4 x 2"), so that a
+    suite's scenarios pool apart."""
     shape = match["slots"] if match["processes"] == "1" else f"{match['slots']} x {match['processes']}"
     return f"{match['name']} at {shape}"
 

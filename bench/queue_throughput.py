@@ -665,8 +665,9 @@ class Timeline:
         lead = ms * (min(c[0] for c in self.claims) - t0)
         last = max(at for at, _ in self.completions)
         lag = ms * (t1 - last)
-        tail = ms * (last - max(c[1] for c in self.claims if c[2]))
-        after = sum(n for at, n in self.completions if at > max(c[1] for c in self.claims if c[2]))
+        last_claim = max((c[1] for c in self.claims if c[2]), default=last)  # that brought jobs
+        tail = ms * (last - last_claim)
+        after = sum(n for at, n in self.completions if at > last_claim)
         in_clock = [c for c in self.claims if t0 <= c[0] < t1]
         claimed = self.per_tenth([(c[1], c[2]) for c in self.claims])
         completed = self.per_tenth(self.completions)
