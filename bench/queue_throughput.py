@@ -584,10 +584,11 @@ class WorkerGroup(Protocol):
 class OurWorkerInProcess:
     """``Worker.run`` as a task of this process's event loop."""
 
-    def __init__(self, url: str, concurrency: int) -> None:
+    def __init__(self, url: str, concurrency: int, *, settle_heap: bool = True) -> None:
         settings = WorkerSettings(concurrency=concurrency, kinds=("noop",), poll_seconds=POLL_SECONDS)
-        # Its heap settled as `python -m worker run` settles its own (``settle_heap``).
-        self.worker = Worker(url, default_registry(), settings, settle_heap=True)
+        # Its heap settled as `python -m worker run` settles its own (``settle_heap``); a test
+        # process leaves its own heap alone.
+        self.worker = Worker(url, default_registry(), settings, settle_heap=settle_heap)
         self._stop = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 

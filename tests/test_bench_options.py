@@ -21,9 +21,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from worker.handlers import default_registry
 from worker.queue import manager
-from worker.runtime.worker import Worker, WorkerSettings
 
 BENCH = Path(__file__).resolve().parent.parent / "bench"
 
@@ -332,25 +330,6 @@ def test_the_queue_bench_reads_claims_far_from_32_against_the_ceiling_at_32_too(
     assert reference(127, 4, True) is None  # --ceiling-batch fixes N
 
 
-class _WorkerInProcess:
-    """Our worker in this process, as the bench runs it, without settling the test process's heap."""
-
-    def __init__(self, url: str) -> None:
-        self.worker = Worker(
-            url, default_registry(), WorkerSettings(concurrency=4, kinds=("noop",), poll_seconds=0.2)
-        )
-        self._stop = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-
-    async def start(self) -> None:
-        self._task = asyncio.create_task(self.worker.run(self._stop))
-
-    async def stop(self) -> None:
-        self._stop.set()
-        if self._task is not None:
-            await asyncio.wait_for(self._task, 60)
-
-
 def test_the_queue_bench_timeline_accounts_for_every_job_of_a_drain(
     queue_throughput: ModuleType, db_url: str
 ) -> None:
@@ -358,7 +337,7 @@ def test_the_queue_bench_timeline_accounts_for_every_job_of_a_drain(
     hold what was claimed within it, the clock starts after the first claim was sent (it starts
     once a claim is seen), and the queue's functions are put back afterwards."""
     jobs = 3000
-    group = _WorkerInProcess(db_url)
+    group = queue_throughput.OurWorkerInProcess(db_url, 4, settle_heap=False)
     timeline = queue_throughput.Timeline(group.worker)
     claim, finish = manager.claim_jobs, manager.finish_jobs
     drain = asyncio.run(
